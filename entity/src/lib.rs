@@ -1,0 +1,20 @@
+//! sea-orm entities of Control Tower: one module per table of SPEC §2.
+//!
+//! The entities mirror the stored rows exactly. Enumerated columns stay `String` so that a
+//! value written by another application (an outcome `skipped`, say) still loads; the service
+//! maps such values to `UNKNOWN`. JSON columns use [`Document`], which reads malformed JSON
+//! as null instead of failing the row.
+
+pub mod audit_log;
+pub mod json;
+pub mod operation_run;
+pub mod platform_session;
+pub mod platform_user;
+pub mod provider_connection;
+pub mod tenant;
+pub mod tenant_permission;
+pub mod user;
+pub mod workspace;
+pub mod workspace_membership;
+
+pub use json::Document;

@@ -1,0 +1,389 @@
+//! The typed configuration: parsed and validated once, at start-up (SPEC §8).
+//!
+//! Sources, each overriding the one before: built-in defaults, the TOML file
+//! (`--config`, else `control-tower.toml` when present), `CONTROL_TOWER_*` environment
+//! variables (`__` separates nested keys: `CONTROL_TOWER_SYSTEM_CONSOLE__HEALTH__STALE_CHECK_HOURS`),
+//! then command-line flags. Unknown keys and invalid values stop start-up with a message
+//! that names the key.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "control-tower.toml";
+/// The prefix of every environment variable the service reads.
+pub const ENV_PREFIX: &str = "CONTROL_TOWER_";
+
+/// Everything the service can be configured with.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `sqlite://…` (embedded default) or `postgres://…`.
+    pub database_url: String,
+    /// Address the HTTP server binds, `host:port`.
+    pub listen: String,
+    /// Most connections the pool opens.
+    pub database_max_connections: u32,
+    /// How long a request waits for a pooled connection before it fails with
+    /// `SERVICE_UNAVAILABLE`.
+    pub database_acquire_timeout_ms: u64,
+    /// The console's rules and limits.
+    pub system_console: SystemConsole,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://control-tower.db?mode=rwc".to_owned(),
+            listen: "127.0.0.1:8080".to_owned(),
+            database_max_connections: 10,
+            database_acquire_timeout_ms: 3_000,
+            system_console: SystemConsole::default(),
+        }
+    }
+}
+
+/// `system_console.*`: the thresholds and limits in force.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SystemConsole {
+    pub stuck_thresholds: StuckThresholds,
+    pub health: Health,
+    pub auth: Auth,
+    pub break_glass: BreakGlass,
+    pub limits: Limits,
+}
+
+/// `system_console.stuck_thresholds.*`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StuckThresholds {
+    pub queued_minutes: u32,
+    pub running_minutes: u32,
+}
+
+impl Default for StuckThresholds {
+    fn default() -> Self {
+        Self {
+            queued_minutes: 15,
+            running_minutes: 60,
+        }
+    }
+}
+
+/// `system_console.health.*`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Health {
+    pub stale_check_hours: u32,
+    pub failed_runs_critical: u32,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            stale_check_hours: 24,
+            failed_runs_critical: 5,
+        }
+    }
+}
+
+/// `system_console.auth.*`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    pub session_ttl_hours: u32,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self {
+            session_ttl_hours: 12,
+        }
+    }
+}
+
+/// `system_console.break_glass.*`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakGlass {
+    pub max_minutes: u32,
+}
+
+impl Default for BreakGlass {
+    fn default() -> Self {
+        Self { max_minutes: 60 }
+    }
+}
+
+/// `system_console.limits.*`: what one request may ask for (SPEC §9).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest `first`/`last` a connection accepts (at most 100).
+    pub max_page_size: u32,
+    /// Deepest selection nesting a document may have.
+    pub max_depth: u32,
+    /// Highest cost a document may have; a connection costs its page size times its
+    /// selection.
+    pub max_complexity: u32,
+    /// Most aliased fields a document may have.
+    pub max_aliases: u32,
+    /// Most fields at the root of an operation.
+    pub max_root_fields: u32,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: u32,
+    /// Longest a request may run before it is answered with an error.
+    pub request_timeout_seconds: u32,
+    /// Whether the schema can be introspected (switch off in production if wanted).
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_page_size: 100,
+            max_depth: 12,
+            max_complexity: 50_000,
+            max_aliases: 30,
+            max_root_fields: 20,
+            max_body_bytes: 256 * 1024,
+            request_timeout_seconds: 30,
+            introspection: true,
+        }
+    }
+}
+
+/// Values given on the command line; they override every other source.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+}
+
+/// A configuration that could not be loaded; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads defaults, the file, the environment and the flags, then validates.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE));
+            }
+            None => {}
+        }
+        let config: Config = figment
+            .merge(Env::prefixed(ENV_PREFIX).split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|error| ConfigError(describe(error)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The listen address, already validated by [`Config::load`].
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| {
+            ConfigError(format!(
+                "`listen` must be host:port with a numeric host, e.g. 127.0.0.1:8080, not {:?}",
+                self.listen
+            ))
+        })
+    }
+
+    /// How long a request waits for a pooled connection.
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_acquire_timeout_ms)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError(
+                "`database_url` must start with sqlite:, postgres:// or postgresql://".to_owned(),
+            ));
+        }
+        let console = &self.system_console;
+        let limits = &console.limits;
+        let positive = [
+            (
+                "database_max_connections",
+                u64::from(self.database_max_connections),
+            ),
+            (
+                "database_acquire_timeout_ms",
+                self.database_acquire_timeout_ms,
+            ),
+            (
+                "system_console.stuck_thresholds.queued_minutes",
+                console.stuck_thresholds.queued_minutes.into(),
+            ),
+            (
+                "system_console.stuck_thresholds.running_minutes",
+                console.stuck_thresholds.running_minutes.into(),
+            ),
+            (
+                "system_console.health.stale_check_hours",
+                console.health.stale_check_hours.into(),
+            ),
+            (
+                "system_console.health.failed_runs_critical",
+                console.health.failed_runs_critical.into(),
+            ),
+            (
+                "system_console.auth.session_ttl_hours",
+                console.auth.session_ttl_hours.into(),
+            ),
+            (
+                "system_console.break_glass.max_minutes",
+                console.break_glass.max_minutes.into(),
+            ),
+            ("system_console.limits.max_depth", limits.max_depth.into()),
+            (
+                "system_console.limits.max_complexity",
+                limits.max_complexity.into(),
+            ),
+            (
+                "system_console.limits.max_aliases",
+                limits.max_aliases.into(),
+            ),
+            (
+                "system_console.limits.max_root_fields",
+                limits.max_root_fields.into(),
+            ),
+            (
+                "system_console.limits.max_body_bytes",
+                limits.max_body_bytes.into(),
+            ),
+            (
+                "system_console.limits.request_timeout_seconds",
+                limits.request_timeout_seconds.into(),
+            ),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError(format!("`{key}` must be at least 1")));
+        }
+        if !(1..=100).contains(&limits.max_page_size) {
+            return Err(ConfigError(
+                "`system_console.limits.max_page_size` must be between 1 and 100".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Turns figment's error into one line naming the key and where its value came from.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|error| {
+            let key = error.path.join(".");
+            let source = error
+                .metadata
+                .as_ref()
+                .map(|metadata| format!(" (from {})", metadata.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{source}", error.kind)
+            } else {
+                format!("`{key}`: {}{source}", error.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml: &str) -> Result<Config, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(toml))
+            .extract()
+            .map_err(|error| ConfigError(describe(error)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let config = parse("").unwrap();
+        assert_eq!(config.database_url, "sqlite://control-tower.db?mode=rwc");
+        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert_eq!(config.system_console.stuck_thresholds.queued_minutes, 15);
+        assert_eq!(config.system_console.stuck_thresholds.running_minutes, 60);
+        assert_eq!(config.system_console.health.stale_check_hours, 24);
+        assert_eq!(config.system_console.health.failed_runs_critical, 5);
+        assert_eq!(config.system_console.auth.session_ttl_hours, 12);
+        assert_eq!(config.system_console.break_glass.max_minutes, 60);
+        assert_eq!(config.system_console.limits.max_page_size, 100);
+    }
+
+    #[test]
+    fn a_nested_key_is_read_from_the_file() {
+        let config = parse("[system_console.stuck_thresholds]\nqueued_minutes = 5\n").unwrap();
+        assert_eq!(config.system_console.stuck_thresholds.queued_minutes, 5);
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key() {
+        let error = parse("[system_console.health]\nstale_check_hours = \"soon\"\n").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("system_console.health.stale_check_hours"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let error = parse("[system_console.health]\nstale_hours = 3\n").unwrap_err();
+        assert!(error.to_string().contains("stale_hours"), "{error}");
+    }
+
+    #[test]
+    fn a_zero_threshold_names_its_key() {
+        let error = parse("[system_console.stuck_thresholds]\nrunning_minutes = 0\n").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("system_console.stuck_thresholds.running_minutes"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_page_size_over_one_hundred_is_refused() {
+        let error = parse("[system_console.limits]\nmax_page_size = 500\n").unwrap_err();
+        assert!(error.to_string().contains("max_page_size"), "{error}");
+    }
+
+    #[test]
+    fn a_listen_address_without_a_port_is_refused() {
+        let error = parse("listen = \"localhost\"\n").unwrap_err();
+        assert!(error.to_string().contains("`listen`"), "{error}");
+    }
+}

@@ -1,0 +1,231 @@
+//! Keyset pagination: orders that end with `id`, and the SQL that resumes after a row.
+//!
+//! A page is asked for by direction, size and the sort key of the row it continues from.
+//! Every order is total (its last column is the unique `id`), so a cursor names exactly
+//! one position and a deep page costs what the first does. Null values of a nullable sort
+//! column come last in the forward order, whichever the direction.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, NullOrdering, Order, OrderedStatement, SelectStatement};
+use sea_orm::{Condition, Value};
+
+/// One value of a row's sort key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KeyValue {
+    Int(i64),
+    Text(String),
+    Time(DateTime<Utc>),
+    Null,
+}
+
+impl KeyValue {
+    fn to_value(&self) -> Value {
+        match self {
+            Self::Int(value) => Value::from(*value),
+            Self::Text(value) => Value::from(value.clone()),
+            Self::Time(value) => Value::from(*value),
+            Self::Null => Value::String(None),
+        }
+    }
+
+    /// A nullable timestamp as a key value.
+    pub fn time(value: Option<DateTime<Utc>>) -> Self {
+        value.map_or(Self::Null, Self::Time)
+    }
+}
+
+/// What kind of value a sort column holds (how a cursor's values are read back).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    Int,
+    Text,
+    Time,
+}
+
+/// One column of an order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SortColumn {
+    pub expr: Expr,
+    pub kind: KeyKind,
+    pub nullable: bool,
+}
+
+impl SortColumn {
+    /// A column that is never null.
+    pub fn required(expr: impl Into<Expr>, kind: KeyKind) -> Self {
+        Self {
+            expr: expr.into(),
+            kind,
+            nullable: false,
+        }
+    }
+
+    /// A column that may be null; nulls sort last in the forward order.
+    pub fn nullable(expr: impl Into<Expr>, kind: KeyKind) -> Self {
+        Self {
+            expr: expr.into(),
+            kind,
+            nullable: true,
+        }
+    }
+}
+
+/// A total order: columns, the last one `id`, all in one direction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SortSpec {
+    /// Names the order inside cursors, so a cursor of one order is refused by another.
+    pub tag: String,
+    pub columns: Vec<SortColumn>,
+    pub descending: bool,
+}
+
+/// Which way a page runs from its cursor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// `first`/`after`: rows after the cursor, in order.
+    Forward,
+    /// `last`/`before`: rows before the cursor, returned in order.
+    Backward,
+}
+
+/// A validated page request.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PageArgs {
+    pub direction: Direction,
+    pub size: u64,
+    /// The sort key of the row the page continues from.
+    pub cursor: Option<Vec<KeyValue>>,
+}
+
+/// One page of rows and whether more lie beyond it.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub has_next: bool,
+    pub has_previous: bool,
+}
+
+impl SortSpec {
+    /// Whether the traversal runs in ascending order for this request.
+    fn ascending(&self, direction: Direction) -> bool {
+        self.descending == (direction == Direction::Backward)
+    }
+
+    /// The ORDER BY of a traversal (the forward order, reversed for backward pages).
+    pub fn order_by(&self, query: &mut impl OrderedStatement, direction: Direction) {
+        let ascending = self.ascending(direction);
+        let order = if ascending { Order::Asc } else { Order::Desc };
+        let nulls = if direction == Direction::Forward {
+            NullOrdering::Last
+        } else {
+            NullOrdering::First
+        };
+        for column in &self.columns {
+            if column.nullable {
+                query.order_by_expr_with_nulls(column.expr.clone(), order.clone(), nulls.clone());
+            } else {
+                query.order_by_expr(column.expr.clone(), order.clone());
+            }
+        }
+    }
+
+    /// The rows strictly beyond `cursor` in the traversal order.
+    pub fn after(&self, cursor: &[KeyValue], direction: Direction) -> Condition {
+        let ascending = self.ascending(direction);
+        if self.columns.iter().all(|column| !column.nullable) {
+            // A row-value comparison, which both databases answer from an index.
+            let left = Expr::tuple(self.columns.iter().map(|column| column.expr.clone()));
+            let right = Expr::tuple(cursor.iter().map(|value| Expr::val(value.to_value())));
+            let beyond = if ascending {
+                left.gt(right)
+            } else {
+                left.lt(right)
+            };
+            return Condition::all().add(beyond);
+        }
+        // Lexicographic: equal on the first i columns and beyond on column i.
+        let mut any = Condition::any();
+        for (index, (column, value)) in self.columns.iter().zip(cursor).enumerate() {
+            let mut branch = Condition::all();
+            for (earlier, earlier_value) in self.columns.iter().zip(cursor).take(index) {
+                branch = branch.add(equal(earlier, earlier_value));
+            }
+            any = any.add(branch.add(beyond(column, value, ascending, direction)));
+        }
+        any
+    }
+}
+
+fn equal(column: &SortColumn, value: &KeyValue) -> Expr {
+    match value {
+        KeyValue::Null => column.expr.clone().is_null(),
+        value => column.expr.clone().eq(value.to_value()),
+    }
+}
+
+/// Rows whose `column` lies strictly beyond `value`, where nulls are last in the forward
+/// order (so first when walking backward).
+fn beyond(
+    column: &SortColumn,
+    value: &KeyValue,
+    ascending: bool,
+    direction: Direction,
+) -> Condition {
+    let expr = column.expr.clone();
+    let compare = |expr: Expr| {
+        if ascending {
+            expr.gt(value.to_value())
+        } else {
+            expr.lt(value.to_value())
+        }
+    };
+    match (direction, value) {
+        (Direction::Forward, KeyValue::Null) => Condition::all().add(Expr::val(1).eq(0)),
+        (Direction::Forward, _) if column.nullable => Condition::any()
+            .add(compare(expr.clone()))
+            .add(expr.is_null()),
+        (Direction::Backward, KeyValue::Null) => Condition::all().add(expr.is_not_null()),
+        (Direction::Backward, _) if column.nullable => Condition::all()
+            .add(expr.clone().is_not_null())
+            .add(compare(expr)),
+        _ => Condition::all().add(compare(expr)),
+    }
+}
+
+impl PageArgs {
+    /// Rows to fetch: one more than the page, to learn whether another page follows.
+    pub fn fetch(&self) -> u64 {
+        self.size + 1
+    }
+
+    /// Adds the cursor condition, the order and the limit of this page to `query`.
+    pub fn apply(&self, spec: &SortSpec, query: &mut SelectStatement) {
+        if let Some(cursor) = &self.cursor {
+            query.cond_where(spec.after(cursor, self.direction));
+        }
+        spec.order_by(query, self.direction);
+        query.limit(self.fetch());
+    }
+
+    /// Trims the extra row, restores the forward order and says what lies around.
+    pub fn finish<T>(&self, mut rows: Vec<T>) -> Page<T> {
+        let more = rows.len() as u64 > self.size;
+        rows.truncate(self.size as usize);
+        let continued = self.cursor.is_some();
+        match self.direction {
+            Direction::Forward => Page {
+                rows,
+                has_next: more,
+                has_previous: continued,
+            },
+            Direction::Backward => {
+                rows.reverse();
+                Page {
+                    rows,
+                    has_next: continued,
+                    has_previous: more,
+                }
+            }
+        }
+    }
+}

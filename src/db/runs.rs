@@ -1,0 +1,125 @@
+//! Operation runs: their filter and orders.
+
+use entity::operation_run;
+use sea_orm::{ColumnTrait, Condition};
+
+use super::filter::stored_in;
+use super::page::{KeyKind, KeyValue, SortColumn, SortSpec};
+use crate::domain::status::StoredSelection;
+use crate::domain::window::TimeRange;
+
+/// What a list of runs is narrowed to. Every part is optional; parts combine with AND.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RunFilter {
+    /// Runs created within the range, ends included.
+    pub created: Option<TimeRange>,
+    pub workspace_id: Option<i64>,
+    pub tenant_id: Option<i64>,
+    /// Exact run types, e.g. `inventory.sync`.
+    pub types: Option<Vec<String>>,
+    pub statuses: Option<StoredSelection>,
+    pub outcomes: Option<StoredSelection>,
+}
+
+impl RunFilter {
+    /// The filter as SQL.
+    pub fn condition(&self) -> Condition {
+        let mut all = Condition::all();
+        if let Some(range) = self.created {
+            all = all
+                .add(operation_run::Column::CreatedAt.gte(range.start))
+                .add(operation_run::Column::CreatedAt.lte(range.end));
+        }
+        if let Some(workspace_id) = self.workspace_id {
+            all = all.add(operation_run::Column::WorkspaceId.eq(workspace_id));
+        }
+        if let Some(tenant_id) = self.tenant_id {
+            all = all.add(operation_run::Column::TenantId.eq(tenant_id));
+        }
+        if let Some(types) = &self.types {
+            all = all.add(operation_run::Column::Type.is_in(types.iter().cloned()));
+        }
+        if let Some(statuses) = &self.statuses {
+            all = all.add(stored_in(
+                operation_run::Column::Status.into_expr(),
+                statuses,
+            ));
+        }
+        if let Some(outcomes) = &self.outcomes {
+            all = all.add(stored_in(
+                operation_run::Column::Outcome.into_expr(),
+                outcomes,
+            ));
+        }
+        all
+    }
+}
+
+/// The column runs are sorted by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum RunOrderField {
+    #[default]
+    CreatedAt,
+    StartedAt,
+    CompletedAt,
+}
+
+/// An order of runs; ties are broken by id in the same direction. Runs not started (or
+/// not completed) come last when sorting by `started_at` (or `completed_at`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RunOrder {
+    pub field: RunOrderField,
+    pub descending: bool,
+}
+
+impl Default for RunOrder {
+    /// Newest first.
+    fn default() -> Self {
+        Self {
+            field: RunOrderField::CreatedAt,
+            descending: true,
+        }
+    }
+}
+
+impl RunOrder {
+    /// The order as SQL.
+    pub fn sort_spec(self) -> SortSpec {
+        let (name, first) = match self.field {
+            RunOrderField::CreatedAt => (
+                "created_at",
+                SortColumn::required(operation_run::Column::CreatedAt.into_expr(), KeyKind::Time),
+            ),
+            RunOrderField::StartedAt => (
+                "started_at",
+                SortColumn::nullable(operation_run::Column::StartedAt.into_expr(), KeyKind::Time),
+            ),
+            RunOrderField::CompletedAt => (
+                "completed_at",
+                SortColumn::nullable(
+                    operation_run::Column::CompletedAt.into_expr(),
+                    KeyKind::Time,
+                ),
+            ),
+        };
+        let direction = if self.descending { "desc" } else { "asc" };
+        SortSpec {
+            tag: format!("runs:{name}:{direction}"),
+            columns: vec![
+                first,
+                SortColumn::required(operation_run::Column::Id.into_expr(), KeyKind::Int),
+            ],
+            descending: self.descending,
+        }
+    }
+
+    /// A run's position in this order.
+    pub fn sort_key(self, model: &operation_run::Model) -> Vec<KeyValue> {
+        let first = match self.field {
+            RunOrderField::CreatedAt => KeyValue::Time(model.created_at),
+            RunOrderField::StartedAt => KeyValue::time(model.started_at),
+            RunOrderField::CompletedAt => KeyValue::time(model.completed_at),
+        };
+        vec![first, KeyValue::Int(model.id)]
+    }
+}

@@ -1,0 +1,112 @@
+//! What the generic loaders need to know of each table: its id, and for child tables
+//! their parent and the order children are listed in.
+
+use entity::{
+    audit_log, operation_run, platform_user, provider_connection, tenant, tenant_permission, user,
+    workspace, workspace_membership,
+};
+use sea_orm::sea_query::{ExprTrait, Order};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+
+use super::Db;
+
+/// A table keyed by a 64-bit `id`.
+pub trait Table: EntityTrait {
+    fn id_column() -> Self::Column;
+    fn id_of(model: &Self::Model) -> i64;
+}
+
+/// A table whose rows belong to a parent row and are listed in a fixed order under it.
+pub trait ChildTable: Table {
+    fn parent_column() -> Self::Column;
+    fn parent_of(model: &Self::Model) -> i64;
+    /// The order of children under one parent; the last column is unique.
+    fn child_order() -> Vec<(Self::Column, Order)>;
+}
+
+macro_rules! table {
+    ($($module:ident),+) => {$(
+        impl Table for $module::Entity {
+            fn id_column() -> Self::Column {
+                $module::Column::Id
+            }
+            fn id_of(model: &Self::Model) -> i64 {
+                model.id
+            }
+        }
+    )+};
+}
+
+table!(
+    workspace,
+    workspace_membership,
+    user,
+    tenant,
+    provider_connection,
+    tenant_permission,
+    operation_run,
+    audit_log,
+    platform_user
+);
+
+impl ChildTable for provider_connection::Entity {
+    fn parent_column() -> Self::Column {
+        provider_connection::Column::TenantId
+    }
+    fn parent_of(model: &Self::Model) -> i64 {
+        model.tenant_id
+    }
+    /// The default connection first, then by provider.
+    fn child_order() -> Vec<(Self::Column, Order)> {
+        use provider_connection::Column;
+        vec![
+            (Column::IsDefault, Order::Desc),
+            (Column::Provider, Order::Asc),
+            (Column::Id, Order::Asc),
+        ]
+    }
+}
+
+impl ChildTable for tenant_permission::Entity {
+    fn parent_column() -> Self::Column {
+        tenant_permission::Column::TenantId
+    }
+    fn parent_of(model: &Self::Model) -> i64 {
+        model.tenant_id
+    }
+    /// By permission name.
+    fn child_order() -> Vec<(Self::Column, Order)> {
+        use tenant_permission::Column;
+        vec![(Column::Key, Order::Asc), (Column::Id, Order::Asc)]
+    }
+}
+
+impl ChildTable for workspace_membership::Entity {
+    fn parent_column() -> Self::Column {
+        workspace_membership::Column::WorkspaceId
+    }
+    fn parent_of(model: &Self::Model) -> i64 {
+        model.workspace_id
+    }
+    /// In the order members joined.
+    fn child_order() -> Vec<(Self::Column, Order)> {
+        vec![(workspace_membership::Column::Id, Order::Asc)]
+    }
+}
+
+/// The rows of `E` with the given ids, in one statement.
+pub async fn by_ids<E: Table>(db: &Db, ids: &[i64]) -> Result<Vec<E::Model>, DbErr> {
+    E::find()
+        .filter(E::id_column().into_expr().is_in(ids.iter().copied()))
+        .all(db)
+        .await
+}
+
+/// The children of every parent in `parents`, in one statement, in child order.
+pub async fn children_of<E: ChildTable>(db: &Db, parents: &[i64]) -> Result<Vec<E::Model>, DbErr> {
+    let mut select = E::find().filter(E::parent_column().is_in(parents.iter().copied()));
+    for (column, order) in E::child_order() {
+        select = select.order_by(column, order);
+    }
+    select.all(db).await
+}

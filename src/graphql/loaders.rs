@@ -1,0 +1,235 @@
+//! DataLoaders: every parent→child edge of the graph goes through one, so a query costs
+//! one statement per edge and level, whatever the number of rows. Loaders are created per
+//! request ([`Loaders::new`]); their caches never outlive it. Missing keys are simply
+//! absent from the answer (read as null or empty), never an error.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use entity::{
+    audit_log, operation_run, platform_user, provider_connection, tenant, tenant_permission, user,
+    workspace, workspace_membership,
+};
+use sea_orm::ConnectionTrait;
+
+use crate::db::page::{Page, PageArgs};
+use crate::db::tables::{ChildTable, Table, by_ids, children_of};
+use crate::db::tenants::{TenantFilter, TenantOrder};
+use crate::db::{self, Db};
+use crate::error::AppError;
+
+/// Rows of one table by id.
+pub struct ById<E> {
+    db: Db,
+    table: PhantomData<fn() -> E>,
+}
+
+impl<E: Table> Loader<i64> for ById<E>
+where
+    E::Model: Clone + Send + Sync,
+{
+    type Value = E::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, E::Model>, AppError> {
+        let rows = by_ids::<E>(&self.db, keys).await?;
+        Ok(rows.into_iter().map(|row| (E::id_of(&row), row)).collect())
+    }
+}
+
+/// All children of a parent, in the child table's order.
+pub struct Children<E> {
+    db: Db,
+    table: PhantomData<fn() -> E>,
+}
+
+impl<E: ChildTable> Loader<i64> for Children<E>
+where
+    E::Model: Clone + Send + Sync,
+{
+    type Value = Vec<E::Model>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<E::Model>>, AppError> {
+        let mut grouped: HashMap<i64, Vec<E::Model>> = HashMap::new();
+        for row in children_of::<E>(&self.db, keys).await? {
+            grouped.entry(E::parent_of(&row)).or_default().push(row);
+        }
+        Ok(grouped)
+    }
+}
+
+/// A page of a workspace's tenants, for `Workspace.tenants`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TenantPageKey {
+    pub workspace_id: i64,
+    pub list: Arc<TenantList>,
+}
+
+/// The filter, order and page a nested tenant list asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TenantList {
+    pub filter: TenantFilter,
+    pub order: TenantOrder,
+    pub args: PageArgs,
+}
+
+/// Pages of tenants for many workspaces: one statement per distinct list shape.
+pub struct TenantPages {
+    db: Db,
+}
+
+impl Loader<TenantPageKey> for TenantPages {
+    type Value = Page<tenant::Model>;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[TenantPageKey],
+    ) -> Result<HashMap<TenantPageKey, Page<tenant::Model>>, AppError> {
+        let backend = self.db.get_database_backend();
+        let mut answers = HashMap::new();
+        for (list, workspaces) in group_by_shape(keys, |key| (&key.list, key.workspace_id)) {
+            let pages = db::fetch_pages_per_parent::<tenant::Entity>(
+                &self.db,
+                tenant::Column::WorkspaceId,
+                |row| Some(row.workspace_id),
+                &workspaces,
+                list.filter.condition(backend),
+                &list.order.sort_spec(),
+                &list.args,
+            )
+            .await?;
+            for (workspace_id, page) in pages {
+                let key = TenantPageKey {
+                    workspace_id,
+                    list: list.clone(),
+                };
+                answers.insert(key, page);
+            }
+        }
+        Ok(answers)
+    }
+}
+
+/// How many tenants of a workspace match a filter, for `Workspace.tenants.totalCount`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TenantCountKey {
+    pub workspace_id: i64,
+    pub filter: Arc<TenantFilter>,
+}
+
+/// Tenant counts for many workspaces: one grouped statement per distinct filter.
+pub struct TenantCounts {
+    db: Db,
+}
+
+impl Loader<TenantCountKey> for TenantCounts {
+    type Value = u64;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[TenantCountKey],
+    ) -> Result<HashMap<TenantCountKey, u64>, AppError> {
+        let backend = self.db.get_database_backend();
+        let mut answers = HashMap::new();
+        for (filter, workspaces) in group_by_shape(keys, |key| (&key.filter, key.workspace_id)) {
+            let counts = db::count_per_parent::<tenant::Entity>(
+                &self.db,
+                tenant::Column::WorkspaceId,
+                &workspaces,
+                filter.condition(backend),
+            )
+            .await?;
+            for (workspace_id, count) in counts {
+                let key = TenantCountKey {
+                    workspace_id,
+                    filter: filter.clone(),
+                };
+                answers.insert(key, count);
+            }
+        }
+        Ok(answers)
+    }
+}
+
+/// Groups keys by the shape they ask for (filter, order, page), so that each shape costs
+/// one statement for all of its parents.
+fn group_by_shape<'k, K, S>(
+    keys: &'k [K],
+    split: impl Fn(&'k K) -> (&'k S, i64),
+) -> Vec<(S, Vec<i64>)>
+where
+    S: Clone + PartialEq + 'k,
+{
+    let mut groups: Vec<(S, Vec<i64>)> = Vec::new();
+    for key in keys {
+        let (shape, parent) = split(key);
+        match groups.iter_mut().find(|(known, _)| known == shape) {
+            Some((_, parents)) => parents.push(parent),
+            None => groups.push((shape.clone(), vec![parent])),
+        }
+    }
+    groups
+}
+
+/// Every loader of one request.
+pub struct Loaders {
+    pub workspaces: DataLoader<ById<workspace::Entity>>,
+    pub memberships: DataLoader<ById<workspace_membership::Entity>>,
+    pub users: DataLoader<ById<user::Entity>>,
+    pub tenants: DataLoader<ById<tenant::Entity>>,
+    pub connections: DataLoader<ById<provider_connection::Entity>>,
+    pub permissions: DataLoader<ById<tenant_permission::Entity>>,
+    pub runs: DataLoader<ById<operation_run::Entity>>,
+    pub audit_logs: DataLoader<ById<audit_log::Entity>>,
+    pub operators: DataLoader<ById<platform_user::Entity>>,
+    pub memberships_by_workspace: DataLoader<Children<workspace_membership::Entity>>,
+    pub connections_by_tenant: DataLoader<Children<provider_connection::Entity>>,
+    pub permissions_by_tenant: DataLoader<Children<tenant_permission::Entity>>,
+    pub tenant_pages: DataLoader<TenantPages>,
+    pub tenant_counts: DataLoader<TenantCounts>,
+}
+
+impl Loaders {
+    /// Fresh loaders over `db`.
+    pub fn new(db: &Db) -> Self {
+        Self {
+            workspaces: by_id(db),
+            memberships: by_id(db),
+            users: by_id(db),
+            tenants: by_id(db),
+            connections: by_id(db),
+            permissions: by_id(db),
+            runs: by_id(db),
+            audit_logs: by_id(db),
+            operators: by_id(db),
+            memberships_by_workspace: children(db),
+            connections_by_tenant: children(db),
+            permissions_by_tenant: children(db),
+            tenant_pages: loader(TenantPages { db: db.clone() }),
+            tenant_counts: loader(TenantCounts { db: db.clone() }),
+        }
+    }
+}
+
+fn loader<T: Send + Sync + 'static>(inner: T) -> DataLoader<T> {
+    DataLoader::new(inner, tokio::spawn)
+}
+
+fn by_id<E: Table>(db: &Db) -> DataLoader<ById<E>> {
+    loader(ById {
+        db: db.clone(),
+        table: PhantomData,
+    })
+}
+
+fn children<E: ChildTable>(db: &Db) -> DataLoader<Children<E>> {
+    loader(Children {
+        db: db.clone(),
+        table: PhantomData,
+    })
+}

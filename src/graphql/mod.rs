@@ -1,0 +1,28 @@
+//! The GraphQL schema: types, loaders, connections and the one schema builder.
+
+pub mod connection;
+pub mod enums;
+pub mod ids;
+pub mod inputs;
+pub mod loaders;
+pub mod query;
+pub mod scope;
+pub mod types;
+
+use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
+
+use self::query::Query;
+
+/// The schema type served by the server.
+pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// The schema, without data or limits: the server, the tests and `control-tower schema`
+/// all start from here, so they cannot drift apart.
+pub fn schema() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+}
+
+/// The SDL of the schema, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    schema().finish().sdl()
+}

@@ -1,0 +1,21 @@
+//! The root query: the per-domain query roots merged into one `Query` type.
+
+use async_graphql::MergedObject;
+
+use super::types::audit_log::AuditQuery;
+use super::types::node::NodeQuery;
+use super::types::operation_run::RunQuery;
+use super::types::settings::SettingsQuery;
+use super::types::tenant::TenantQuery;
+use super::types::workspace::WorkspaceQuery;
+
+/// Everything that can be read.
+#[derive(MergedObject, Default)]
+pub struct Query(
+    NodeQuery,
+    WorkspaceQuery,
+    TenantQuery,
+    RunQuery,
+    AuditQuery,
+    SettingsQuery,
+);

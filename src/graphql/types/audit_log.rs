@@ -1,0 +1,205 @@
+//! `AuditLog` and the `auditLogs` query root.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, Json, Object};
+use chrono::{DateTime, Utc};
+use entity::audit_log;
+use futures::FutureExt;
+use serde_json::Value;
+
+use super::tenant::Tenant;
+use super::workspace::Workspace;
+use crate::db::{self, audit};
+use crate::domain::{status, window};
+use crate::error::{AppError, AppResult};
+use crate::graphql::connection::{Connection, PageRequest};
+use crate::graphql::enums::{AuditStatus, TimeWindow};
+use crate::graphql::ids::NodeKind;
+use crate::graphql::inputs::optional_id;
+use crate::graphql::scope::Scope;
+
+/// One entry of the audit trail: who did what, when, and whether it worked. Entries are
+/// never changed once recorded.
+#[derive(Clone)]
+pub struct AuditLog {
+    pub(crate) model: audit_log::Model,
+}
+
+impl From<audit_log::Model> for AuditLog {
+    fn from(model: audit_log::Model) -> Self {
+        Self { model }
+    }
+}
+
+#[Object]
+impl AuditLog {
+    /// The global id, for `node(id:)`.
+    pub(crate) async fn id(&self) -> ID {
+        NodeKind::AuditLog.id(self.model.id)
+    }
+
+    /// The id of the row in the database.
+    pub(crate) async fn database_id(&self) -> i64 {
+        self.model.id
+    }
+
+    /// What was done, e.g. `platform.auth.login` or `platform.break_glass.enter`.
+    async fn action(&self) -> &str {
+        &self.model.action
+    }
+
+    /// Whether it worked.
+    async fn status(&self) -> AuditStatus {
+        status::AuditStatus::from_stored(&self.model.status).into()
+    }
+
+    /// Who acted: `platform_user` (an operator of this console), `user` (a person of the
+    /// tenant plane) or `system`.
+    async fn actor_type(&self) -> Option<&str> {
+        Some(self.model.actor_type.as_str())
+    }
+
+    /// The database id of the actor (an operator's or a user's, per `actorType`); null
+    /// for the system and for failed logins of unknown e-mails.
+    async fn actor_id(&self) -> Option<i64> {
+        self.model.actor_id
+    }
+
+    /// The actor's name as it was when the entry was recorded.
+    async fn actor_name(&self) -> Option<&str> {
+        self.model.actor_name.as_deref()
+    }
+
+    /// The actor's e-mail as it was when the entry was recorded.
+    async fn actor_email(&self) -> Option<&str> {
+        self.model.actor_email.as_deref()
+    }
+
+    /// The workspace concerned; null for platform events and when the workspace no
+    /// longer exists.
+    async fn workspace(&self, ctx: &Context<'_>) -> AppResult<Option<Workspace>> {
+        let Some(workspace_id) = self.model.workspace_id else {
+            return Ok(None);
+        };
+        let scope = Scope::of(ctx)?;
+        Ok(scope
+            .loaders
+            .workspaces
+            .load_one(workspace_id)
+            .await?
+            .map(Workspace::from))
+    }
+
+    /// The tenant concerned; null when none was, or it no longer exists.
+    async fn tenant(&self, ctx: &Context<'_>) -> AppResult<Option<Tenant>> {
+        let Some(tenant_id) = self.model.tenant_id else {
+            return Ok(None);
+        };
+        let scope = Scope::of(ctx)?;
+        Ok(scope
+            .loaders
+            .tenants
+            .load_one(tenant_id)
+            .await?
+            .map(Tenant::from))
+    }
+
+    /// Details of the action, redacted: values under secret-looking keys read
+    /// `[REDACTED]`.
+    async fn metadata(&self) -> Option<Json<Value>> {
+        super::shown(self.model.metadata.as_ref())
+    }
+
+    /// When it happened.
+    async fn recorded_at(&self) -> DateTime<Utc> {
+        self.model.recorded_at
+    }
+}
+
+/// Narrows the audit trail. Every field is optional; given fields must all match.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct AuditLogFilter {
+    /// Only entries recorded within this window.
+    pub window: Option<TimeWindow>,
+    /// Only entries about this workspace.
+    pub workspace_id: Option<ID>,
+    /// Only entries about this tenant.
+    pub tenant_id: Option<ID>,
+    /// Only entries of exactly this action, e.g. `platform.auth.login`.
+    pub action: Option<String>,
+    /// Only entries by the actor with this database id.
+    pub actor_id: Option<i64>,
+    /// Only entries with this status.
+    pub status: Option<AuditStatus>,
+}
+
+impl AuditLogFilter {
+    fn to_db(&self, now: DateTime<Utc>) -> AppResult<audit::AuditFilter> {
+        if self.actor_id.is_some_and(|id| id <= 0) {
+            return Err(AppError::bad_input(
+                "`filter.actorId` must be a positive database id",
+            ));
+        }
+        Ok(audit::AuditFilter {
+            recorded: self
+                .window
+                .map(|window| window::TimeWindow::from(window).range(now)),
+            workspace_id: optional_id(
+                NodeKind::Workspace,
+                &self.workspace_id,
+                "filter.workspaceId",
+            )?,
+            tenant_id: optional_id(NodeKind::Tenant, &self.tenant_id, "filter.tenantId")?,
+            actions: self.action.clone().map(|action| vec![action]),
+            actor_id: self.actor_id,
+            status: self
+                .status
+                .map(|status| status::AuditStatus::selection(&[status.into()])),
+        })
+    }
+}
+
+/// Query roots for the audit trail.
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// The audit trail, newest first.
+    async fn audit_logs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many entries to return, 1 to 100 (default 25).")] first: Option<i32>,
+        #[graphql(desc = "Return the entries after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Only entries matching this filter.")] filter: Option<AuditLogFilter>,
+    ) -> AppResult<Connection<AuditLog>> {
+        let scope = Scope::of(ctx)?;
+        let spec = audit::sort_spec();
+        let args = PageRequest::forward(first, after).validate(&spec, scope.max_page_size())?;
+        let condition = filter.unwrap_or_default().to_db(scope.now)?.condition();
+        page_of_logs(scope, condition, &spec, &args).await
+    }
+}
+
+/// A page of audit logs matching `condition`.
+pub(crate) async fn page_of_logs(
+    scope: &Scope,
+    condition: sea_orm::Condition,
+    spec: &db::page::SortSpec,
+    args: &db::page::PageArgs,
+) -> AppResult<Connection<AuditLog>> {
+    let page =
+        db::fetch_page::<audit_log::Entity>(&scope.db, condition.clone(), spec, args).await?;
+    let total = Arc::new(move |scope: Scope| {
+        let condition = condition.clone();
+        async move { Ok(db::count_rows::<audit_log::Entity>(&scope.db, condition).await?) }.boxed()
+    });
+    Ok(Connection::new(
+        page,
+        spec,
+        audit::sort_key,
+        AuditLog::from,
+        total,
+    ))
+}

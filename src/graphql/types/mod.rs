@@ -1,0 +1,30 @@
+//! One file per GraphQL object; each wraps an entity row and resolves its edges through
+//! the request's loaders. Per-domain query roots live beside their types.
+
+pub mod audit_log;
+pub mod node;
+pub mod operation_run;
+pub mod provider_connection;
+pub mod settings;
+pub mod tenant;
+pub mod tenant_permission;
+pub mod user;
+pub mod workspace;
+
+use async_graphql::Json;
+use entity::Document;
+use serde_json::Value;
+
+use crate::domain::redact::redact_document;
+use crate::error::{AppError, AppResult};
+
+/// A stored JSON document as the API shows it: always redacted (SPEC §4).
+pub(crate) fn shown(document: Option<&Document>) -> Option<Json<Value>> {
+    document.map(|document| Json(redact_document(document.value())))
+}
+
+/// A row a non-null edge points at, which must exist; its absence is a broken reference
+/// in the data (written by another application) and is reported as an internal error.
+pub(crate) fn existing<T>(row: Option<T>, what: impl FnOnce() -> String) -> AppResult<T> {
+    row.ok_or_else(|| AppError::internal(anyhow::anyhow!("{} does not exist", what())))
+}

@@ -1,0 +1,283 @@
+//! `OperationRun`, its summary and failures, and the run query roots.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::operation_run;
+use futures::FutureExt;
+use serde_json::Value;
+
+use super::tenant::Tenant;
+use super::user::User;
+use super::workspace::Workspace;
+use crate::db;
+use crate::domain::failure::{self, sanitize_failures};
+use crate::domain::status;
+use crate::domain::summary::{self, normalize_summary_counts};
+use crate::error::AppResult;
+use crate::graphql::connection::{Connection, PageRequest};
+use crate::graphql::enums::{RunOutcome, RunStatus};
+use crate::graphql::ids::{NodeKind, decode_as};
+use crate::graphql::inputs::{OperationRunFilter, OperationRunOrder};
+use crate::graphql::scope::Scope;
+
+/// One execution of a platform operation (an inventory sync, a compliance scan, …) in a
+/// workspace, usually for one tenant.
+#[derive(Clone)]
+pub struct OperationRun {
+    pub(crate) model: operation_run::Model,
+}
+
+impl From<operation_run::Model> for OperationRun {
+    fn from(model: operation_run::Model) -> Self {
+        Self { model }
+    }
+}
+
+#[Object]
+impl OperationRun {
+    /// The global id, for `node(id:)` and `operationRun(id:)`.
+    pub(crate) async fn id(&self) -> ID {
+        NodeKind::OperationRun.id(self.model.id)
+    }
+
+    /// The id of the row in the database.
+    pub(crate) async fn database_id(&self) -> i64 {
+        self.model.id
+    }
+
+    /// What the run does, e.g. `inventory.sync`.
+    async fn r#type(&self) -> &str {
+        &self.model.r#type
+    }
+
+    /// Where the run is in its life.
+    async fn status(&self) -> RunStatus {
+        status::RunStatus::from_stored(&self.model.status).into()
+    }
+
+    /// How the run ended; `PENDING` until it completes.
+    async fn outcome(&self) -> RunOutcome {
+        status::RunOutcome::from_stored(&self.model.outcome).into()
+    }
+
+    /// The workspace the run belongs to.
+    async fn workspace(&self, ctx: &Context<'_>) -> AppResult<Workspace> {
+        let scope = Scope::of(ctx)?;
+        let row = scope
+            .loaders
+            .workspaces
+            .load_one(self.model.workspace_id)
+            .await?;
+        super::existing(row, || {
+            format!(
+                "workspace {} of run {}",
+                self.model.workspace_id, self.model.id
+            )
+        })
+        .map(Workspace::from)
+    }
+
+    /// The tenant the run worked on; null for workspace-wide runs and when the tenant has
+    /// been deleted.
+    async fn tenant(&self, ctx: &Context<'_>) -> AppResult<Option<Tenant>> {
+        let Some(tenant_id) = self.model.tenant_id else {
+            return Ok(None);
+        };
+        let scope = Scope::of(ctx)?;
+        Ok(scope
+            .loaders
+            .tenants
+            .load_one(tenant_id)
+            .await?
+            .map(Tenant::from))
+    }
+
+    /// The user who started the run; null for runs started by the system or when the
+    /// user has been deleted.
+    async fn user(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        let Some(user_id) = self.model.user_id else {
+            return Ok(None);
+        };
+        let scope = Scope::of(ctx)?;
+        Ok(scope.loaders.users.load_one(user_id).await?.map(User::from))
+    }
+
+    /// A display name for whoever started the run (a user, a schedule, an integration).
+    async fn initiator_name(&self) -> Option<&str> {
+        self.model.initiator_name.as_deref()
+    }
+
+    /// The run's counters (items created, updated, failed, …): integer values only, at
+    /// most 50, sorted by key.
+    async fn summary_counts(&self) -> Vec<SummaryCount> {
+        let document = self
+            .model
+            .summary_counts
+            .as_ref()
+            .map(|document| document.value());
+        normalize_summary_counts(document)
+            .into_iter()
+            .map(SummaryCount::from)
+            .collect()
+    }
+
+    /// What went wrong: at most 10 entries, messages cut to 500 characters and cleaned of
+    /// secrets.
+    async fn failure_summary(&self) -> Vec<RunFailure> {
+        let document = self
+            .model
+            .failure_summary
+            .as_ref()
+            .map(|document| document.value());
+        sanitize_failures(document)
+            .into_iter()
+            .map(RunFailure::from)
+            .collect()
+    }
+
+    /// What the run was asked to do, redacted: values under secret-looking keys read
+    /// `[REDACTED]`.
+    async fn context(&self) -> Option<Json<Value>> {
+        super::shown(self.model.context.as_ref())
+    }
+
+    /// When the run was created (queued).
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.model.created_at
+    }
+
+    /// When a worker started the run; null while queued.
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.model.started_at
+    }
+
+    /// When the run finished; null until completed.
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.model.completed_at
+    }
+
+    /// Seconds from start to completion; for a run still running, seconds since it
+    /// started. Null when it never started.
+    async fn duration_seconds(&self, ctx: &Context<'_>) -> AppResult<Option<i64>> {
+        let Some(started_at) = self.model.started_at else {
+            return Ok(None);
+        };
+        let end = match self.model.completed_at {
+            Some(completed_at) => completed_at,
+            None if self.model.status == "running" => Scope::of(ctx)?.now,
+            None => return Ok(None),
+        };
+        let seconds = (end - started_at).num_seconds();
+        Ok((seconds >= 0).then_some(seconds))
+    }
+}
+
+/// One counter of a run's summary.
+#[derive(SimpleObject, Clone)]
+pub struct SummaryCount {
+    /// The counter's name, e.g. `created`.
+    pub key: String,
+    /// Its value.
+    pub value: i32,
+}
+
+impl From<summary::SummaryCount> for SummaryCount {
+    fn from(count: summary::SummaryCount) -> Self {
+        Self {
+            key: count.key,
+            value: count.value,
+        }
+    }
+}
+
+/// One thing that went wrong in a run.
+#[derive(SimpleObject, Clone)]
+pub struct RunFailure {
+    /// A machine-readable code, when the run gave one.
+    pub code: Option<String>,
+    /// A short reason, when the run gave one.
+    pub reason: Option<String>,
+    /// What happened, for a person (at most 500 characters, secrets removed).
+    pub message: String,
+}
+
+impl From<failure::RunFailure> for RunFailure {
+    fn from(failure: failure::RunFailure) -> Self {
+        Self {
+            code: failure.code,
+            reason: failure.reason,
+            message: failure.message,
+        }
+    }
+}
+
+/// Query roots for operation runs.
+#[derive(Default)]
+pub struct RunQuery;
+
+#[Object]
+impl RunQuery {
+    /// Operation runs, newest first unless `orderBy` says otherwise.
+    #[allow(clippy::too_many_arguments)]
+    async fn operation_runs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many runs to return from the start (or from `after`), 1 to 100 (default 25)."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Return the runs after this cursor.")] after: Option<String>,
+        #[graphql(desc = "How many runs to return from the end (or from `before`), 1 to 100.")]
+        last: Option<i32>,
+        #[graphql(desc = "Return the runs before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Only runs matching this filter.")] filter: Option<OperationRunFilter>,
+        #[graphql(desc = "How to sort the runs; newest first when absent.")] order_by: Option<
+            OperationRunOrder,
+        >,
+    ) -> AppResult<Connection<OperationRun>> {
+        let scope = Scope::of(ctx)?;
+        let order = OperationRunOrder::to_db(order_by);
+        let spec = order.sort_spec();
+        let args = PageRequest {
+            first,
+            after,
+            last,
+            before,
+        }
+        .validate(&spec, scope.max_page_size())?;
+        let condition = filter.unwrap_or_default().to_db(scope.now)?.condition();
+        let page =
+            db::fetch_page::<operation_run::Entity>(&scope.db, condition.clone(), &spec, &args)
+                .await?;
+        let total = Arc::new(move |scope: Scope| {
+            let condition = condition.clone();
+            async move { Ok(db::count_rows::<operation_run::Entity>(&scope.db, condition).await?) }
+                .boxed()
+        });
+        Ok(Connection::new(
+            page,
+            &spec,
+            |row| order.sort_key(row),
+            OperationRun::from,
+            total,
+        ))
+    }
+
+    /// One operation run by id; null when none matches.
+    async fn operation_run(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The run's global id.")] id: ID,
+    ) -> AppResult<Option<OperationRun>> {
+        let scope = Scope::of(ctx)?;
+        let id = decode_as(NodeKind::OperationRun, &id, "id")?;
+        Ok(scope
+            .loaders
+            .runs
+            .load_one(id)
+            .await?
+            .map(OperationRun::from))
+    }
+}

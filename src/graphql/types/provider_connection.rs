@@ -1,0 +1,102 @@
+//! `ProviderConnection`.
+
+use async_graphql::{Context, ID, Json, Object};
+use chrono::{DateTime, Utc};
+use entity::provider_connection;
+use serde_json::Value;
+
+use super::tenant::Tenant;
+use crate::domain::status;
+use crate::error::AppResult;
+use crate::graphql::enums::{ConnectionHealth, ConnectionStatus};
+use crate::graphql::ids::NodeKind;
+use crate::graphql::scope::Scope;
+
+/// A tenant's connection to an identity or cloud provider, through which the platform
+/// operates in the tenant.
+#[derive(Clone)]
+pub struct ProviderConnection {
+    pub(crate) model: provider_connection::Model,
+}
+
+impl From<provider_connection::Model> for ProviderConnection {
+    fn from(model: provider_connection::Model) -> Self {
+        Self { model }
+    }
+}
+
+#[Object]
+impl ProviderConnection {
+    /// The global id, for `node(id:)`.
+    pub(crate) async fn id(&self) -> ID {
+        NodeKind::ProviderConnection.id(self.model.id)
+    }
+
+    /// The id of the row in the database.
+    pub(crate) async fn database_id(&self) -> i64 {
+        self.model.id
+    }
+
+    /// The provider, e.g. `microsoft`.
+    async fn provider(&self) -> &str {
+        &self.model.provider
+    }
+
+    /// Whether this is the tenant's default connection for its provider.
+    async fn is_default(&self) -> bool {
+        self.model.is_default
+    }
+
+    /// The state of the connection.
+    async fn status(&self) -> ConnectionStatus {
+        status::ConnectionStatus::from_stored(&self.model.status).into()
+    }
+
+    /// The result of the last health check.
+    async fn health_status(&self) -> ConnectionHealth {
+        status::ConnectionHealth::from_stored(&self.model.health_status).into()
+    }
+
+    /// The scopes the provider granted. Entries that are not strings are left out.
+    async fn scopes_granted(&self) -> Vec<String> {
+        match self
+            .model
+            .scopes_granted
+            .as_ref()
+            .map(|scopes| scopes.value())
+        {
+            Some(Value::Array(scopes)) => scopes
+                .iter()
+                .filter_map(|scope| scope.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// When the connection's health was last checked; null if never.
+    async fn last_health_check_at(&self) -> Option<DateTime<Utc>> {
+        self.model.last_health_check_at
+    }
+
+    /// Free-form metadata, redacted: values under secret-looking keys read `[REDACTED]`.
+    async fn metadata(&self) -> Option<Json<Value>> {
+        super::shown(self.model.metadata.as_ref())
+    }
+
+    /// The tenant the connection belongs to.
+    async fn tenant(&self, ctx: &Context<'_>) -> AppResult<Tenant> {
+        let scope = Scope::of(ctx)?;
+        let row = scope.loaders.tenants.load_one(self.model.tenant_id).await?;
+        super::existing(row, || format!("tenant {}", self.model.tenant_id)).map(Tenant::from)
+    }
+
+    /// When the connection was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.model.created_at
+    }
+
+    /// When the connection was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.model.updated_at
+    }
+}

@@ -1,0 +1,234 @@
+//! `Tenant`, `TenantRbac` and the tenant query roots.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::tenant;
+use futures::FutureExt;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::Value;
+
+use super::provider_connection::ProviderConnection;
+use super::tenant_permission::TenantPermission;
+use super::workspace::Workspace;
+use crate::db;
+use crate::domain::status;
+use crate::error::{AppError, AppResult};
+use crate::graphql::connection::{Connection, PageRequest};
+use crate::graphql::enums::TenantStatus;
+use crate::graphql::ids::{NodeKind, decode_as};
+use crate::graphql::inputs::{TenantFilter, TenantOrder};
+use crate::graphql::scope::Scope;
+
+/// A customer tenant the platform manages, inside one workspace.
+#[derive(Clone)]
+pub struct Tenant {
+    pub(crate) model: tenant::Model,
+}
+
+impl From<tenant::Model> for Tenant {
+    fn from(model: tenant::Model) -> Self {
+        Self { model }
+    }
+}
+
+#[Object]
+impl Tenant {
+    /// The global id, for `node(id:)` and for filters that take a tenant id.
+    pub(crate) async fn id(&self) -> ID {
+        NodeKind::Tenant.id(self.model.id)
+    }
+
+    /// The id of the row in the database.
+    pub(crate) async fn database_id(&self) -> i64 {
+        self.model.id
+    }
+
+    /// The tenant's id at its provider (e.g. the Microsoft Entra tenant id), unique;
+    /// usable with `tenant(externalId:)`.
+    async fn external_id(&self) -> &str {
+        &self.model.external_id
+    }
+
+    /// The display name.
+    async fn name(&self) -> &str {
+        &self.model.name
+    }
+
+    /// Where the tenant is in its life on the platform.
+    async fn status(&self) -> TenantStatus {
+        status::TenantStatus::from_stored(&self.model.status).into()
+    }
+
+    /// Free text naming the environment, e.g. `production` or `staging`.
+    async fn environment(&self) -> &str {
+        &self.model.environment
+    }
+
+    /// The workspace the tenant belongs to.
+    async fn workspace(&self, ctx: &Context<'_>) -> AppResult<Workspace> {
+        let scope = Scope::of(ctx)?;
+        let row = scope
+            .loaders
+            .workspaces
+            .load_one(self.model.workspace_id)
+            .await?;
+        super::existing(row, || {
+            format!(
+                "workspace {} of tenant {}",
+                self.model.workspace_id, self.model.id
+            )
+        })
+        .map(Workspace::from)
+    }
+
+    /// The state of the platform's role-based access setup in the tenant.
+    async fn rbac(&self) -> TenantRbac {
+        TenantRbac {
+            last_checked_at: self.model.rbac_last_checked_at,
+            last_setup_at: self.model.rbac_last_setup_at,
+            canary_results: super::shown(self.model.rbac_canary_results.as_ref()),
+            last_warnings: super::shown(self.model.rbac_last_warnings.as_ref()),
+        }
+    }
+
+    /// Free-form metadata, redacted: values under secret-looking keys read `[REDACTED]`.
+    async fn metadata(&self) -> Option<Json<Value>> {
+        super::shown(self.model.metadata.as_ref())
+    }
+
+    /// The tenant's provider connections, the default one first, then by provider.
+    async fn provider_connections(&self, ctx: &Context<'_>) -> AppResult<Vec<ProviderConnection>> {
+        let scope = Scope::of(ctx)?;
+        let rows = scope
+            .loaders
+            .connections_by_tenant
+            .load_one(self.model.id)
+            .await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(ProviderConnection::from)
+            .collect())
+    }
+
+    /// The permissions the platform needs in the tenant, by name.
+    async fn permissions(&self, ctx: &Context<'_>) -> AppResult<Vec<TenantPermission>> {
+        let scope = Scope::of(ctx)?;
+        let rows = scope
+            .loaders
+            .permissions_by_tenant
+            .load_one(self.model.id)
+            .await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(TenantPermission::from)
+            .collect())
+    }
+
+    /// When the tenant was added.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.model.created_at
+    }
+
+    /// When the tenant was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.model.updated_at
+    }
+}
+
+/// The state of the platform's role-based access setup in a tenant.
+#[derive(SimpleObject)]
+pub struct TenantRbac {
+    /// When the setup was last verified; null if never.
+    pub last_checked_at: Option<DateTime<Utc>>,
+    /// When the setup was last (re)applied; null if never.
+    pub last_setup_at: Option<DateTime<Utc>>,
+    /// The raw results of the last canary checks, redacted.
+    pub canary_results: Option<Json<Value>>,
+    /// The warnings of the last check, redacted.
+    pub last_warnings: Option<Json<Value>>,
+}
+
+/// Query roots for tenants.
+#[derive(Default)]
+pub struct TenantQuery;
+
+#[Object]
+impl TenantQuery {
+    /// Tenants, by name unless `orderBy` says otherwise.
+    #[allow(clippy::too_many_arguments)]
+    async fn tenants(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many tenants to return from the start (or from `after`), 1 to 100 (default 25)."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Return the tenants after this cursor.")] after: Option<String>,
+        #[graphql(desc = "How many tenants to return from the end (or from `before`), 1 to 100.")]
+        last: Option<i32>,
+        #[graphql(desc = "Return the tenants before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Only tenants matching this filter.")] filter: Option<TenantFilter>,
+        #[graphql(desc = "How to sort the tenants; by name when absent.")] order_by: Option<
+            TenantOrder,
+        >,
+    ) -> AppResult<Connection<Tenant>> {
+        let scope = Scope::of(ctx)?;
+        let order = TenantOrder::to_db(order_by);
+        let spec = order.sort_spec();
+        let args = PageRequest {
+            first,
+            after,
+            last,
+            before,
+        }
+        .validate(&spec, scope.max_page_size())?;
+        let condition = filter
+            .unwrap_or_default()
+            .to_db()?
+            .condition(scope.db.get_database_backend());
+        let page =
+            db::fetch_page::<tenant::Entity>(&scope.db, condition.clone(), &spec, &args).await?;
+        let total = Arc::new(move |scope: Scope| {
+            let condition = condition.clone();
+            async move { Ok(db::count_rows::<tenant::Entity>(&scope.db, condition).await?) }.boxed()
+        });
+        Ok(Connection::new(
+            page,
+            &spec,
+            |row| order.sort_key(row),
+            Tenant::from,
+            total,
+        ))
+    }
+
+    /// One tenant, by `id` or by `externalId` (give exactly one); null when none
+    /// matches.
+    async fn tenant(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant's global id.")] id: Option<ID>,
+        #[graphql(desc = "The tenant's id at its provider.")] external_id: Option<String>,
+    ) -> AppResult<Option<Tenant>> {
+        let scope = Scope::of(ctx)?;
+        match (id, external_id) {
+            (Some(id), None) => {
+                let id = decode_as(NodeKind::Tenant, &id, "id")?;
+                Ok(scope.loaders.tenants.load_one(id).await?.map(Tenant::from))
+            }
+            (None, Some(external_id)) => {
+                let row = tenant::Entity::find()
+                    .filter(tenant::Column::ExternalId.eq(external_id))
+                    .one(&scope.db)
+                    .await?;
+                Ok(row.map(Tenant::from))
+            }
+            _ => Err(AppError::bad_input(
+                "give exactly one of `id` and `externalId`",
+            )),
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! `Workspace`, `WorkspaceMembership` and the workspace query roots.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use entity::{workspace, workspace_membership};
+use futures::FutureExt;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use super::tenant::Tenant;
+use super::user::User;
+use crate::db::{self, workspaces};
+use crate::domain::status;
+use crate::error::{AppError, AppResult};
+use crate::graphql::connection::{Connection, PageRequest};
+use crate::graphql::enums::MembershipRole;
+use crate::graphql::ids::{NodeKind, decode_as};
+use crate::graphql::inputs::{TenantFilter, TenantOrder, WorkspaceFilter};
+use crate::graphql::loaders::{TenantCountKey, TenantList, TenantPageKey};
+use crate::graphql::scope::Scope;
+
+/// A workspace: the top-level grouping of tenants, with its members.
+#[derive(Clone)]
+pub struct Workspace {
+    pub(crate) model: workspace::Model,
+}
+
+impl From<workspace::Model> for Workspace {
+    fn from(model: workspace::Model) -> Self {
+        Self { model }
+    }
+}
+
+#[Object]
+impl Workspace {
+    /// The global id, for `node(id:)` and for filters that take a workspace id.
+    pub(crate) async fn id(&self) -> ID {
+        NodeKind::Workspace.id(self.model.id)
+    }
+
+    /// The id of the row in the database.
+    pub(crate) async fn database_id(&self) -> i64 {
+        self.model.id
+    }
+
+    /// The display name.
+    async fn name(&self) -> &str {
+        &self.model.name
+    }
+
+    /// The unique, URL-safe name, usable with `workspace(slug:)`.
+    async fn slug(&self) -> &str {
+        &self.model.slug
+    }
+
+    /// When the workspace was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.model.created_at
+    }
+
+    /// When the workspace was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.model.updated_at
+    }
+
+    /// The workspace's tenants, by name unless `orderBy` says otherwise. Under a list of
+    /// workspaces, the pages of all of them are fetched together.
+    async fn tenants(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many tenants to return, 1 to 100 (default 25).")] first: Option<i32>,
+        #[graphql(desc = "Return the tenants after this cursor (an `endCursor` of this list).")]
+        after: Option<String>,
+        #[graphql(desc = "Only tenants matching this filter.")] filter: Option<TenantFilter>,
+        #[graphql(desc = "How to sort the tenants; by name when absent.")] order_by: Option<
+            TenantOrder,
+        >,
+    ) -> AppResult<Connection<Tenant>> {
+        let scope = Scope::of(ctx)?;
+        let filter = Arc::new(filter.unwrap_or_default().to_db()?);
+        let order = TenantOrder::to_db(order_by);
+        let spec = order.sort_spec();
+        let args = PageRequest::forward(first, after).validate(&spec, scope.max_page_size())?;
+        let key = TenantPageKey {
+            workspace_id: self.model.id,
+            list: Arc::new(TenantList {
+                filter: (*filter).clone(),
+                order,
+                args,
+            }),
+        };
+        let page = scope
+            .loaders
+            .tenant_pages
+            .load_one(key)
+            .await?
+            .unwrap_or_else(|| crate::db::page::Page {
+                rows: Vec::new(),
+                has_next: false,
+                has_previous: false,
+            });
+        let workspace_id = self.model.id;
+        let total = Arc::new(move |scope: Scope| {
+            let key = TenantCountKey {
+                workspace_id,
+                filter: filter.clone(),
+            };
+            async move {
+                Ok(scope
+                    .loaders
+                    .tenant_counts
+                    .load_one(key)
+                    .await?
+                    .unwrap_or(0))
+            }
+            .boxed()
+        });
+        Ok(Connection::new(
+            page,
+            &spec,
+            |row| order.sort_key(row),
+            Tenant::from,
+            total,
+        ))
+    }
+
+    /// Who belongs to the workspace and in which role, in the order they joined.
+    async fn memberships(&self, ctx: &Context<'_>) -> AppResult<Vec<WorkspaceMembership>> {
+        let scope = Scope::of(ctx)?;
+        let rows = scope
+            .loaders
+            .memberships_by_workspace
+            .load_one(self.model.id)
+            .await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(WorkspaceMembership::from)
+            .collect())
+    }
+}
+
+/// A user's membership of a workspace.
+#[derive(Clone)]
+pub struct WorkspaceMembership {
+    pub(crate) model: workspace_membership::Model,
+}
+
+impl From<workspace_membership::Model> for WorkspaceMembership {
+    fn from(model: workspace_membership::Model) -> Self {
+        Self { model }
+    }
+}
+
+#[Object]
+impl WorkspaceMembership {
+    /// The global id, for `node(id:)`.
+    pub(crate) async fn id(&self) -> ID {
+        NodeKind::WorkspaceMembership.id(self.model.id)
+    }
+
+    /// The id of the row in the database.
+    pub(crate) async fn database_id(&self) -> i64 {
+        self.model.id
+    }
+
+    /// The member's role in the workspace.
+    async fn role(&self) -> MembershipRole {
+        status::MembershipRole::from_stored(&self.model.role).into()
+    }
+
+    /// The member; null when the user row no longer exists.
+    async fn user(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        let scope = Scope::of(ctx)?;
+        Ok(scope
+            .loaders
+            .users
+            .load_one(self.model.user_id)
+            .await?
+            .map(User::from))
+    }
+
+    /// The workspace.
+    async fn workspace(&self, ctx: &Context<'_>) -> AppResult<Workspace> {
+        let scope = Scope::of(ctx)?;
+        let row = scope
+            .loaders
+            .workspaces
+            .load_one(self.model.workspace_id)
+            .await?;
+        super::existing(row, || format!("workspace {}", self.model.workspace_id))
+            .map(Workspace::from)
+    }
+
+    /// When the user joined the workspace.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.model.created_at
+    }
+}
+
+/// Query roots for workspaces.
+#[derive(Default)]
+pub struct WorkspaceQuery;
+
+#[Object]
+impl WorkspaceQuery {
+    /// Workspaces, by name.
+    async fn workspaces(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many workspaces to return from the start (or from `after`), 1 to 100 (default 25)."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Return the workspaces after this cursor.")] after: Option<String>,
+        #[graphql(
+            desc = "How many workspaces to return from the end (or from `before`), 1 to 100."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Return the workspaces before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Only workspaces matching this filter.")] filter: Option<WorkspaceFilter>,
+    ) -> AppResult<Connection<Workspace>> {
+        let scope = Scope::of(ctx)?;
+        let spec = workspaces::sort_spec();
+        let args = PageRequest {
+            first,
+            after,
+            last,
+            before,
+        }
+        .validate(&spec, scope.max_page_size())?;
+        let condition = filter
+            .unwrap_or_default()
+            .to_db()?
+            .condition(scope.db.get_database_backend());
+        let page =
+            db::fetch_page::<workspace::Entity>(&scope.db, condition.clone(), &spec, &args).await?;
+        let total = Arc::new(move |scope: Scope| {
+            let condition = condition.clone();
+            async move { Ok(db::count_rows::<workspace::Entity>(&scope.db, condition).await?) }
+                .boxed()
+        });
+        Ok(Connection::new(
+            page,
+            &spec,
+            workspaces::sort_key,
+            Workspace::from,
+            total,
+        ))
+    }
+
+    /// One workspace, by `id` or by `slug` (give exactly one); null when none matches.
+    async fn workspace(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The workspace's global id.")] id: Option<ID>,
+        #[graphql(desc = "The workspace's slug.")] slug: Option<String>,
+    ) -> AppResult<Option<Workspace>> {
+        let scope = Scope::of(ctx)?;
+        match (id, slug) {
+            (Some(id), None) => {
+                let id = decode_as(NodeKind::Workspace, &id, "id")?;
+                Ok(scope
+                    .loaders
+                    .workspaces
+                    .load_one(id)
+                    .await?
+                    .map(Workspace::from))
+            }
+            (None, Some(slug)) => {
+                let row = workspace::Entity::find()
+                    .filter(workspace::Column::Slug.eq(slug))
+                    .one(&scope.db)
+                    .await?;
+                Ok(row.map(Workspace::from))
+            }
+            _ => Err(AppError::bad_input("give exactly one of `id` and `slug`")),
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! `GET/POST /graphql` per the GraphQL-over-HTTP spec.
+//!
+//! Requests are read by hand rather than with an extractor so that every refusal — a body
+//! too large, malformed JSON, a mutation over GET, too many aliases — is answered as a
+//! GraphQL error with an `extensions.code`, before any resolver (or SQL) runs.
+
+use std::any::Any;
+use std::time::Duration;
+
+use async_graphql::{
+    ErrorExtensionValues, Request, Response as GraphQLResponse, ServerError, Value,
+};
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{SubsecRound, Utc};
+
+use super::{AppState, limits, ordering};
+use crate::error::{AppError, ErrorCode};
+use crate::graphql::scope::Scope;
+
+/// The media type of the GraphQL-over-HTTP spec.
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+/// Response header with the number of SQL statements the request ran.
+pub const STATEMENTS_HEADER: &str = "x-sql-statements";
+
+/// `GET /graphql?query=…`: queries only.
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let format = Format::of(&headers);
+    match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
+        Ok(request) => execute(&state, request, format, true).await,
+        Err(error) => refuse(
+            format,
+            StatusCode::BAD_REQUEST,
+            &AppError::bad_input(error.to_string()),
+        ),
+    }
+}
+
+/// `POST /graphql` with an `application/json` body.
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let format = Format::of(&headers);
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| {
+            let media = media.trim();
+            media.eq_ignore_ascii_case("application/json")
+                || media.eq_ignore_ascii_case(GRAPHQL_RESPONSE)
+        });
+    if !is_json {
+        let error =
+            AppError::bad_input("send the request as JSON, with `Content-Type: application/json`");
+        return refuse(format, StatusCode::UNSUPPORTED_MEDIA_TYPE, &error);
+    }
+    let limit = state.config.system_console.limits.max_body_bytes as usize;
+    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let error = AppError::bad_input(format!("the request body exceeds {limit} bytes"));
+            return refuse(format, StatusCode::PAYLOAD_TOO_LARGE, &error);
+        }
+    };
+    match serde_json::from_slice::<Request>(&bytes) {
+        Ok(request) => execute(&state, request, format, false).await,
+        Err(error) => {
+            let message = if error.is_data() {
+                format!("the request is not a GraphQL request object: {error}")
+            } else {
+                "the request body is not valid JSON".to_owned()
+            };
+            refuse(
+                format,
+                StatusCode::BAD_REQUEST,
+                &AppError::bad_input(message),
+            )
+        }
+    }
+}
+
+async fn execute(state: &AppState, mut request: Request, format: Format, is_get: bool) -> Response {
+    if request.query.trim().is_empty() {
+        return refuse(
+            format,
+            StatusCode::BAD_REQUEST,
+            &AppError::bad_input("the request has no `query`"),
+        );
+    }
+    let limits = &state.config.system_console.limits;
+    let operation_name = request.operation_name.clone();
+    let checked = match request.parsed_query() {
+        Ok(document) => limits::selected_operation(document, operation_name.as_deref())
+            .map_err(|error| (format.document_error_status(), error))
+            .and_then(|operation| {
+                if is_get && limits::is_mutation(operation) {
+                    let error = AppError::bad_input("mutations must be sent with POST");
+                    return Err((StatusCode::METHOD_NOT_ALLOWED, error));
+                }
+                limits::check(document, operation, limits)
+                    .map_err(|error| (format.document_error_status(), error))?;
+                Ok((document.clone(), operation.selection_set.node.clone()))
+            }),
+        Err(error) => Err((
+            format.document_error_status(),
+            AppError::bad_input(error.message),
+        )),
+    };
+    let (document, selection) = match checked {
+        Ok(checked) => checked,
+        Err((status, error)) => return refuse(format, status, &error),
+    };
+
+    let db = state.db.for_request();
+    let now = Utc::now().trunc_subsecs(6);
+    let request = request.data(Scope::new(now, db.clone(), state.config.clone()));
+    let timeout = Duration::from_secs(u64::from(limits.request_timeout_seconds));
+    let response = match tokio::time::timeout(timeout, state.schema.execute(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let error = AppError::QueryTooComplex(format!(
+                "the request took longer than {} s and was stopped; ask for less",
+                limits.request_timeout_seconds
+            ));
+            GraphQLResponse::from_errors(vec![server_error(&error)])
+        }
+    };
+    let mut response = response;
+    ordering::restore(&document, &selection, &mut response.data);
+    let statements = db.statements();
+    tracing::debug!(
+        statements,
+        errors = response.errors.len(),
+        "graphql request done"
+    );
+    let mut response = respond(format, with_codes(response));
+    if let Ok(value) = HeaderValue::from_str(&statements.to_string()) {
+        response.headers_mut().insert(STATEMENTS_HEADER, value);
+    }
+    response
+}
+
+/// Gives every error a code: ours carry one already; the rest come from parsing,
+/// validation and input coercion, the caller's fault, except the depth and complexity
+/// limits.
+fn with_codes(mut response: GraphQLResponse) -> GraphQLResponse {
+    for error in &mut response.errors {
+        let extensions = error
+            .extensions
+            .get_or_insert_with(ErrorExtensionValues::default);
+        if extensions.get("code").is_none() {
+            let code = if error.message.starts_with("Query is nested too deep")
+                || error.message.starts_with("Query is too complex")
+            {
+                ErrorCode::QueryTooComplex
+            } else {
+                ErrorCode::BadUserInput
+            };
+            extensions.set("code", Value::from(code.as_str()));
+        }
+    }
+    response
+}
+
+fn server_error(error: &AppError) -> ServerError {
+    let mut server_error = ServerError::new(error.to_string(), None);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", Value::from(error.code().as_str()));
+    server_error.extensions = Some(extensions);
+    server_error
+}
+
+/// A request refused before execution.
+fn refuse(format: Format, status: StatusCode, error: &AppError) -> Response {
+    body(
+        format,
+        status,
+        &GraphQLResponse::from_errors(vec![server_error(error)]),
+    )
+}
+
+fn respond(format: Format, response: GraphQLResponse) -> Response {
+    let status = match format {
+        // A request error (no data at all) is a 400 under graphql-response+json.
+        Format::GraphQLResponse if response.data == Value::Null && response.is_err() => {
+            StatusCode::BAD_REQUEST
+        }
+        _ => StatusCode::OK,
+    };
+    body(format, status, &response)
+}
+
+fn body(format: Format, status: StatusCode, response: &GraphQLResponse) -> Response {
+    let content_type = match format {
+        Format::Json => "application/json",
+        Format::GraphQLResponse => GRAPHQL_RESPONSE,
+    };
+    match serde_json::to_vec(response) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "could not serialise a GraphQL response");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// A panic in a handler: logged by the panic hook, answered without details.
+pub fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let error = AppError::internal(anyhow::anyhow!("a request handler panicked"));
+    tracing::error!("a request handler panicked");
+    let response = GraphQLResponse::from_errors(vec![server_error(&error)]);
+    body(Format::Json, StatusCode::INTERNAL_SERVER_ERROR, &response)
+}
+
+/// The response media type the client asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Json,
+    GraphQLResponse,
+}
+
+impl Format {
+    /// The status of a document the server read but will not run (a syntax error, too
+    /// many aliases): 200 for `application/json` clients, 400 under the GraphQL-over-HTTP
+    /// media type.
+    fn document_error_status(self) -> StatusCode {
+        match self {
+            Self::Json => StatusCode::OK,
+            Self::GraphQLResponse => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn of(headers: &HeaderMap) -> Self {
+        let accepts = headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .any(|value| value.contains(GRAPHQL_RESPONSE));
+        if accepts {
+            Self::GraphQLResponse
+        } else {
+            Self::Json
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The HTTP surface (SPEC §7): a thin axum router over the GraphQL handler, health
+//! probes and graceful shutdown.
+
+mod graphql;
+pub mod limits;
+mod ordering;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::graphql::{AppSchema, schema};
+
+/// The header carrying each request's id, set when the client sent none.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) schema: AppSchema,
+    pub(crate) db: Db,
+    pub(crate) config: Arc<Config>,
+}
+
+impl AppState {
+    /// The state of a server over `db` configured by `config`.
+    pub fn new(db: Db, config: Config) -> Self {
+        let limits = &config.system_console.limits;
+        let mut builder = schema()
+            .limit_depth(limits.max_depth as usize)
+            .limit_complexity(limits.max_complexity as usize)
+            .limit_recursive_depth(64)
+            .limit_directives(5);
+        if !limits.introspection {
+            builder = builder.disable_introspection().disable_suggestions();
+        }
+        Self {
+            schema: builder.finish(),
+            db,
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The router of every route of SPEC §7.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(graphql::panic_response))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            let id = request
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
+/// finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The process is alive.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The database answers.
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}
