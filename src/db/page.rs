@@ -122,7 +122,7 @@ impl SortSpec {
         };
         for column in &self.columns {
             if column.nullable {
-                query.order_by_expr_with_nulls(column.expr.clone(), order.clone(), nulls.clone());
+                query.order_by_expr_with_nulls(column.expr.clone(), order.clone(), nulls);
             } else {
                 query.order_by_expr(column.expr.clone(), order.clone());
             }

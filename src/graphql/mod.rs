@@ -9,7 +9,7 @@ pub mod query;
 pub mod scope;
 pub mod types;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{EmptyMutation, EmptySubscription, SDLExportOptions, Schema, SchemaBuilder};
 
 use self::query::Query;
 
@@ -22,7 +22,9 @@ pub fn schema() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
     Schema::build(Query::default(), EmptyMutation, EmptySubscription)
 }
 
-/// The SDL of the schema, as committed in `schema.graphql`.
+/// The SDL of the schema, as committed in `schema.graphql`: types, fields and enum
+/// values sorted, so that a diff shows exactly what changed for clients.
 pub fn sdl() -> String {
-    schema().finish().sdl()
+    let options = SDLExportOptions::new().sorted_fields().sorted_enum_items();
+    schema().finish().sdl_with_options(options)
 }

@@ -177,11 +177,12 @@ fn server_error(error: &AppError) -> ServerError {
 
 /// A request refused before execution.
 fn refuse(format: Format, status: StatusCode, error: &AppError) -> Response {
-    body(
-        format,
-        status,
-        &GraphQLResponse::from_errors(vec![server_error(error)]),
-    )
+    let response = GraphQLResponse::from_errors(vec![server_error(error)]);
+    let mut response = body(format, status, &response);
+    response
+        .headers_mut()
+        .insert(STATEMENTS_HEADER, HeaderValue::from_static("0"));
+    response
 }
 
 fn respond(format: Format, response: GraphQLResponse) -> Response {

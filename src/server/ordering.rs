@@ -99,13 +99,11 @@ impl<'d> Collector<'d> {
                     }
                 }
                 Selection::FragmentSpread(spread) => {
-                    let name = spread.node.fragment_name.node.as_str();
-                    if self.visited.insert(name) {
-                        if let Some(fragment) =
-                            self.document.fragments.get(&spread.node.fragment_name.node)
-                        {
-                            self.set(&fragment.node.selection_set.node);
-                        }
+                    let name = &spread.node.fragment_name.node;
+                    if self.visited.insert(name.as_str())
+                        && let Some(fragment) = self.document.fragments.get(name)
+                    {
+                        self.set(&fragment.node.selection_set.node);
                     }
                 }
                 Selection::InlineFragment(fragment) => self.set(&fragment.node.selection_set.node),

@@ -1,1 +1,17 @@
+//! Integration tests: the real server over HTTP, on a fresh SQLite database and a fresh
+//! PostgreSQL database per test (SPEC §1). One binary, so it links once.
 
+// Test helpers fail loudly: a panic with a message is the right outcome.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod fixtures;
+
+mod filters;
+mod http;
+mod input_errors;
+mod lookups;
+mod migrations;
+mod pagination;
+mod schema_file;
+mod seeding;

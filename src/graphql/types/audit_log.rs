@@ -19,8 +19,6 @@ use crate::graphql::ids::NodeKind;
 use crate::graphql::inputs::optional_id;
 use crate::graphql::scope::Scope;
 
-/// One entry of the audit trail: who did what, when, and whether it worked. Entries are
-/// never changed once recorded.
 #[derive(Clone)]
 pub struct AuditLog {
     pub(crate) model: audit_log::Model,
@@ -32,6 +30,8 @@ impl From<audit_log::Model> for AuditLog {
     }
 }
 
+/// One entry of the audit trail: who did what, when, and whether it worked. Entries are
+/// never changed once recorded.
 #[Object]
 impl AuditLog {
     /// The global id, for `node(id:)`.

@@ -22,8 +22,6 @@ use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::inputs::{OperationRunFilter, OperationRunOrder};
 use crate::graphql::scope::Scope;
 
-/// One execution of a platform operation (an inventory sync, a compliance scan, …) in a
-/// workspace, usually for one tenant.
 #[derive(Clone)]
 pub struct OperationRun {
     pub(crate) model: operation_run::Model,
@@ -35,6 +33,8 @@ impl From<operation_run::Model> for OperationRun {
     }
 }
 
+/// One execution of a platform operation (an inventory sync, a compliance scan, …) in a
+/// workspace, usually for one tenant.
 #[Object]
 impl OperationRun {
     /// The global id, for `node(id:)` and `operationRun(id:)`.

@@ -12,8 +12,6 @@ use crate::graphql::enums::{ConnectionHealth, ConnectionStatus};
 use crate::graphql::ids::NodeKind;
 use crate::graphql::scope::Scope;
 
-/// A tenant's connection to an identity or cloud provider, through which the platform
-/// operates in the tenant.
 #[derive(Clone)]
 pub struct ProviderConnection {
     pub(crate) model: provider_connection::Model,
@@ -25,6 +23,8 @@ impl From<provider_connection::Model> for ProviderConnection {
     }
 }
 
+/// A tenant's connection to an identity or cloud provider, through which the platform
+/// operates in the tenant.
 #[Object]
 impl ProviderConnection {
     /// The global id, for `node(id:)`.

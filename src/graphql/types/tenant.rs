@@ -21,7 +21,6 @@ use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::inputs::{TenantFilter, TenantOrder};
 use crate::graphql::scope::Scope;
 
-/// A customer tenant the platform manages, inside one workspace.
 #[derive(Clone)]
 pub struct Tenant {
     pub(crate) model: tenant::Model,
@@ -33,6 +32,7 @@ impl From<tenant::Model> for Tenant {
     }
 }
 
+/// A customer tenant the platform manages, inside one workspace.
 #[Object]
 impl Tenant {
     /// The global id, for `node(id:)` and for filters that take a tenant id.

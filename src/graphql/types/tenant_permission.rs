@@ -12,7 +12,6 @@ use crate::graphql::enums::PermissionStatus;
 use crate::graphql::ids::NodeKind;
 use crate::graphql::scope::Scope;
 
-/// A permission the platform needs in a tenant, and whether it holds it.
 #[derive(Clone)]
 pub struct TenantPermission {
     pub(crate) model: tenant_permission::Model,
@@ -24,6 +23,7 @@ impl From<tenant_permission::Model> for TenantPermission {
     }
 }
 
+/// A permission the platform needs in a tenant, and whether it holds it.
 #[Object]
 impl TenantPermission {
     /// The global id, for `node(id:)`.

@@ -5,8 +5,6 @@ use entity::user;
 
 use crate::graphql::ids::NodeKind;
 
-/// A person of the tenant plane: a member of workspaces who may start runs. (Operators of
-/// this console are `Operator`s, not users.)
 #[derive(Clone)]
 pub struct User {
     pub(crate) model: user::Model,
@@ -18,6 +16,8 @@ impl From<user::Model> for User {
     }
 }
 
+/// A person of the tenant plane: a member of workspaces who may start runs. (Operators of
+/// this console are `Operator`s, not users.)
 #[Object]
 impl User {
     /// The global id, for `node(id:)`.

@@ -20,7 +20,6 @@ use crate::graphql::inputs::{TenantFilter, TenantOrder, WorkspaceFilter};
 use crate::graphql::loaders::{TenantCountKey, TenantList, TenantPageKey};
 use crate::graphql::scope::Scope;
 
-/// A workspace: the top-level grouping of tenants, with its members.
 #[derive(Clone)]
 pub struct Workspace {
     pub(crate) model: workspace::Model,
@@ -32,6 +31,7 @@ impl From<workspace::Model> for Workspace {
     }
 }
 
+/// A workspace: the top-level grouping of tenants, with its members.
 #[Object]
 impl Workspace {
     /// The global id, for `node(id:)` and for filters that take a workspace id.
@@ -141,7 +141,6 @@ impl Workspace {
     }
 }
 
-/// A user's membership of a workspace.
 #[derive(Clone)]
 pub struct WorkspaceMembership {
     pub(crate) model: workspace_membership::Model,
@@ -153,6 +152,7 @@ impl From<workspace_membership::Model> for WorkspaceMembership {
     }
 }
 
+/// A user's membership of a workspace.
 #[Object]
 impl WorkspaceMembership {
     /// The global id, for `node(id:)`.

@@ -1,0 +1,252 @@
+//! The test harness: a fresh database per test (a temporary SQLite file, or a new
+//! PostgreSQL database dropped afterwards), the real server on port 0, and helpers to
+//! post GraphQL over HTTP.
+
+use std::net::SocketAddr;
+
+use control_tower::config::Config;
+use control_tower::db::{self, Db};
+use control_tower::server::{self, AppState};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares a test once and runs it on SQLite and on PostgreSQL. The PostgreSQL variant
+/// is ignored, with the reason shown, when `TEST_DATABASE_URL` was not set at build time.
+#[macro_export]
+macro_rules! on_both {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::common::TestApp) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::common::TestApp::spawn($crate::common::Backend::Sqlite).await).await;
+            }
+
+            #[tokio::test]
+            #[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped")]
+            async fn postgres() {
+                run($crate::common::TestApp::spawn($crate::common::Backend::Postgres).await).await;
+            }
+        }
+    };
+}
+
+/// A database of one test, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A new, empty database.
+    pub async fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                Self { url, _dir: Some(dir), postgres: None }
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TEST_DATABASE_URL")
+                    .expect("TEST_DATABASE_URL was set when the tests were built; set it again to run them");
+                let name = format!("ct_test_{}", rand_suffix());
+                let admin = sea_orm::Database::connect(&admin_url).await.expect("PostgreSQL is reachable");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("a test database can be created");
+                admin.close().await.ok();
+                let url = replace_database(&admin_url, &name);
+                Self { url, _dir: None, postgres: Some((admin_url, name)) }
+            }
+        }
+    }
+
+    /// A pool on this database, as the service opens it.
+    pub async fn connect(&self) -> DatabaseConnection {
+        db::connect(&self.config()).await.expect("the test database opens")
+    }
+
+    /// The configuration of a server on this database.
+    pub fn config(&self) -> Config {
+        Config {
+            database_url: self.url.clone(),
+            listen: "127.0.0.1:0".to_owned(),
+            database_acquire_timeout_ms: 2_000,
+            ..Config::default()
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let admin = sea_orm::Database::connect(&admin_url).await.ok()?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .ok()?;
+                admin.close().await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("warning: could not drop a test database");
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..12).map(|_| char::from(b'a' + rng.random_range(0..26))).collect()
+}
+
+/// `postgres://user@host:port/db?x` with another database name.
+pub fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |index| index + 3);
+    let host_and_path = &base[scheme_end..];
+    let host = host_and_path.split('/').next().unwrap_or(host_and_path);
+    let mut replaced = format!("{}{}/{}", &base[..scheme_end], host, database);
+    if let Some(query) = query {
+        replaced.push('?');
+        replaced.push_str(query);
+    }
+    replaced
+}
+
+/// A running server over a fresh, migrated database.
+pub struct TestApp {
+    pub address: SocketAddr,
+    /// Direct access to the database, for arranging rows.
+    pub db: DatabaseConnection,
+    client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    _database: TestDb,
+}
+
+impl TestApp {
+    /// Starts a server on `backend` with the default configuration.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts a server on `backend` after `configure` has adjusted its configuration.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
+        let database = TestDb::create(backend).await;
+        let mut config = database.config();
+        configure(&mut config);
+        let connection = db::connect(&config).await.expect("the test database opens");
+        Migrator::up(&connection, None).await.expect("migrations apply");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let address = listener.local_addr().expect("a bound address");
+        let state = AppState::new(Db::new(connection.clone()), config);
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(server::serve(listener, state, async {
+            stopped.await.ok();
+        }));
+        Self {
+            address,
+            db: connection,
+            client: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+            _database: database,
+        }
+    }
+
+    /// `http://address/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Posts a GraphQL document with variables; returns the whole JSON response.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.gql_counted(query, variables).await.0
+    }
+
+    /// Like [`TestApp::gql`], with the number of SQL statements the request ran.
+    pub async fn gql_counted(&self, query: &str, variables: Value) -> (Value, u64) {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("the server answers");
+        let statements = response
+            .headers()
+            .get("x-sql-statements")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok())
+            .expect("every GraphQL response says how many statements it ran");
+        let body: Value = response.json().await.expect("a JSON response");
+        (body, statements)
+    }
+
+    /// Posts a document that must succeed; returns its `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let response = self.gql(query, variables).await;
+        assert!(response.get("errors").is_none(), "unexpected errors: {response:#}");
+        response["data"].clone()
+    }
+
+    /// The raw HTTP client, for requests that are not well-formed GraphQL.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).ok();
+        }
+    }
+}
+
+/// The codes of a response's errors.
+pub fn error_codes(response: &Value) -> Vec<String> {
+    response["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|error| error["extensions"]["code"].as_str().unwrap_or("<none>").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The only error of a response: its code and message.
+pub fn single_error(response: &Value) -> (String, String) {
+    let errors = response["errors"].as_array().unwrap_or_else(|| panic!("no errors in {response:#}"));
+    assert_eq!(errors.len(), 1, "one error expected: {response:#}");
+    (
+        errors[0]["extensions"]["code"].as_str().unwrap_or("<none>").to_owned(),
+        errors[0]["message"].as_str().unwrap_or_default().to_owned(),
+    )
+}
