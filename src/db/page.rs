@@ -105,6 +105,17 @@ pub struct Page<T> {
     pub has_previous: bool,
 }
 
+impl<T> Default for Page<T> {
+    /// An empty page with nothing around it.
+    fn default() -> Self {
+        Self {
+            rows: Vec::new(),
+            has_next: false,
+            has_previous: false,
+        }
+    }
+}
+
 impl SortSpec {
     /// Whether the traversal runs in ascending order for this request.
     fn ascending(&self, direction: Direction) -> bool {

@@ -8,10 +8,13 @@ use async_graphql::{Context, Object, OutputType, SimpleObject, TypeName};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures::FutureExt;
 use futures::future::BoxFuture;
+use sea_orm::{Condition, EntityTrait};
 use serde_json::Value;
 
 use super::scope::Scope;
+use crate::db;
 use crate::db::page::{Direction, KeyKind, KeyValue, Page, PageArgs, SortSpec};
 use crate::error::{AppError, AppResult};
 
@@ -147,6 +150,26 @@ pub fn decode_cursor(cursor: &str, spec: &SortSpec, argument: &str) -> AppResult
 
 /// Counts the rows of a whole list, run only when `totalCount` is selected.
 pub type TotalCount = Arc<dyn Fn(Scope) -> BoxFuture<'static, AppResult<u64>> + Send + Sync>;
+
+/// A page of the `E` rows matching `condition`, and the count of all of them (run only
+/// if asked for).
+pub async fn root_page<E>(
+    scope: &Scope,
+    condition: Condition,
+    spec: &SortSpec,
+    args: &PageArgs,
+) -> AppResult<(Page<E::Model>, TotalCount)>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    let page = db::fetch_page::<E>(&scope.db, condition.clone(), spec, args).await?;
+    let total: TotalCount = Arc::new(move |scope: Scope| {
+        let condition = condition.clone();
+        async move { Ok(db::count_rows::<E>(&scope.db, condition).await?) }.boxed()
+    });
+    Ok((page, total))
+}
 
 /// A page of `N` in Relay form.
 pub struct Connection<N> {

@@ -4,8 +4,10 @@
 //! absent from the answer (read as null or empty), never an error.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{
@@ -14,6 +16,8 @@ use entity::{
 };
 use sea_orm::ConnectionTrait;
 
+use super::coalesce::Coalesced;
+use super::settle::Gate;
 use crate::db::page::{Page, PageArgs};
 use crate::db::tables::{ChildTable, Table, by_ids, children_of};
 use crate::db::tenants::{TenantFilter, TenantOrder};
@@ -178,58 +182,91 @@ where
 
 /// Every loader of one request.
 pub struct Loaders {
-    pub workspaces: DataLoader<ById<workspace::Entity>>,
-    pub memberships: DataLoader<ById<workspace_membership::Entity>>,
-    pub users: DataLoader<ById<user::Entity>>,
-    pub tenants: DataLoader<ById<tenant::Entity>>,
-    pub connections: DataLoader<ById<provider_connection::Entity>>,
-    pub permissions: DataLoader<ById<tenant_permission::Entity>>,
-    pub runs: DataLoader<ById<operation_run::Entity>>,
-    pub audit_logs: DataLoader<ById<audit_log::Entity>>,
-    pub operators: DataLoader<ById<platform_user::Entity>>,
-    pub memberships_by_workspace: DataLoader<Children<workspace_membership::Entity>>,
-    pub connections_by_tenant: DataLoader<Children<provider_connection::Entity>>,
-    pub permissions_by_tenant: DataLoader<Children<tenant_permission::Entity>>,
-    pub tenant_pages: DataLoader<TenantPages>,
-    pub tenant_counts: DataLoader<TenantCounts>,
+    pub workspaces: RequestLoader<i64, ById<workspace::Entity>>,
+    pub memberships: RequestLoader<i64, ById<workspace_membership::Entity>>,
+    pub users: RequestLoader<i64, ById<user::Entity>>,
+    pub tenants: RequestLoader<i64, ById<tenant::Entity>>,
+    pub connections: RequestLoader<i64, ById<provider_connection::Entity>>,
+    pub permissions: RequestLoader<i64, ById<tenant_permission::Entity>>,
+    pub runs: RequestLoader<i64, ById<operation_run::Entity>>,
+    pub audit_logs: RequestLoader<i64, ById<audit_log::Entity>>,
+    pub operators: RequestLoader<i64, ById<platform_user::Entity>>,
+    pub memberships_by_workspace: RequestLoader<i64, Children<workspace_membership::Entity>>,
+    pub connections_by_tenant: RequestLoader<i64, Children<provider_connection::Entity>>,
+    pub permissions_by_tenant: RequestLoader<i64, Children<tenant_permission::Entity>>,
+    pub tenant_pages: RequestLoader<TenantPageKey, TenantPages>,
+    pub tenant_counts: RequestLoader<TenantCountKey, TenantCounts>,
 }
 
 impl Loaders {
-    /// Fresh loaders over `db`.
-    pub fn new(db: &Db) -> Self {
+    /// Remembers workspaces a list already fetched, so edges back to them cost nothing.
+    pub fn prime_workspaces(&self, rows: &[workspace::Model]) {
+        let rows = rows.iter().map(|row| (row.id, row.clone()));
+        self.workspaces.loader().prime(rows);
+    }
+
+    /// Remembers tenants a list already fetched, so edges back to them cost nothing.
+    pub fn prime_tenants(&self, rows: &[tenant::Model]) {
+        let rows = rows.iter().map(|row| (row.id, row.clone()));
+        self.tenants.loader().prime(rows);
+    }
+
+    /// Fresh loaders over `db`, whose batches wait at `gate`.
+    pub fn new(gate: &Arc<Gate>, db: &Db) -> Self {
         Self {
-            workspaces: by_id(db),
-            memberships: by_id(db),
-            users: by_id(db),
-            tenants: by_id(db),
-            connections: by_id(db),
-            permissions: by_id(db),
-            runs: by_id(db),
-            audit_logs: by_id(db),
-            operators: by_id(db),
-            memberships_by_workspace: children(db),
-            connections_by_tenant: children(db),
-            permissions_by_tenant: children(db),
-            tenant_pages: loader(TenantPages { db: db.clone() }),
-            tenant_counts: loader(TenantCounts { db: db.clone() }),
+            workspaces: by_id(gate, db),
+            memberships: by_id(gate, db),
+            users: by_id(gate, db),
+            tenants: by_id(gate, db),
+            connections: by_id(gate, db),
+            permissions: by_id(gate, db),
+            runs: by_id(gate, db),
+            audit_logs: by_id(gate, db),
+            operators: by_id(gate, db),
+            memberships_by_workspace: children(gate, db),
+            connections_by_tenant: children(gate, db),
+            permissions_by_tenant: children(gate, db),
+            tenant_pages: loader(gate, TenantPages { db: db.clone() }),
+            tenant_counts: loader(gate, TenantCounts { db: db.clone() }),
         }
     }
 }
 
-fn loader<T: Send + Sync + 'static>(inner: T) -> DataLoader<T> {
-    DataLoader::new(inner, tokio::spawn)
+/// A batching loader that fetches each key at most once per request (see
+/// [`Coalesced`]).
+pub type RequestLoader<K, L> = DataLoader<Coalesced<K, L>>;
+
+fn loader<K, L>(gate: &Arc<Gate>, inner: L) -> RequestLoader<K, L>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    L: Loader<K, Error = AppError>,
+{
+    // No delay: batches wait at the request's gate instead (see `settle`).
+    DataLoader::new(Coalesced::new(inner), gate.spawner()).delay(Duration::ZERO)
 }
 
-fn by_id<E: Table>(db: &Db) -> DataLoader<ById<E>> {
-    loader(ById {
-        db: db.clone(),
-        table: PhantomData,
-    })
+fn by_id<E: Table>(gate: &Arc<Gate>, db: &Db) -> RequestLoader<i64, ById<E>>
+where
+    E::Model: Clone + Send + Sync,
+{
+    loader(
+        gate,
+        ById {
+            db: db.clone(),
+            table: PhantomData,
+        },
+    )
 }
 
-fn children<E: ChildTable>(db: &Db) -> DataLoader<Children<E>> {
-    loader(Children {
-        db: db.clone(),
-        table: PhantomData,
-    })
+fn children<E: ChildTable>(gate: &Arc<Gate>, db: &Db) -> RequestLoader<i64, Children<E>>
+where
+    E::Model: Clone + Send + Sync,
+{
+    loader(
+        gate,
+        Children {
+            db: db.clone(),
+            table: PhantomData,
+        },
+    )
 }

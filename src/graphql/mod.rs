@@ -1,5 +1,6 @@
 //! The GraphQL schema: types, loaders, connections and the one schema builder.
 
+mod coalesce;
 pub mod connection;
 pub mod enums;
 pub mod ids;
@@ -7,6 +8,7 @@ pub mod inputs;
 pub mod loaders;
 pub mod query;
 pub mod scope;
+pub mod settle;
 pub mod types;
 
 use async_graphql::{EmptyMutation, EmptySubscription, SDLExportOptions, Schema, SchemaBuilder};

@@ -7,6 +7,7 @@ use async_graphql::Context;
 use chrono::{DateTime, Utc};
 
 use super::loaders::Loaders;
+use super::settle::Gate;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
@@ -19,17 +20,21 @@ pub struct Scope {
     pub db: Db,
     pub config: Arc<Config>,
     pub loaders: Arc<Loaders>,
+    /// Where the loaders' batches wait until the request settles.
+    pub gate: Arc<Gate>,
 }
 
 impl Scope {
     /// A scope for one request, with fresh loaders and statement counter.
     pub fn new(now: DateTime<Utc>, db: Db, config: Arc<Config>) -> Self {
-        let loaders = Arc::new(Loaders::new(&db));
+        let gate = Gate::new();
+        let loaders = Arc::new(Loaders::new(&gate, &db));
         Self {
             now,
             db,
             config,
             loaders,
+            gate,
         }
     }
 

@@ -19,6 +19,7 @@ use chrono::{SubsecRound, Utc};
 use super::{AppState, limits, ordering};
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::scope::Scope;
+use crate::graphql::settle::Settling;
 
 /// The media type of the GraphQL-over-HTTP spec.
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -118,9 +119,11 @@ async fn execute(state: &AppState, mut request: Request, format: Format, is_get:
 
     let db = state.db.for_request();
     let now = Utc::now().trunc_subsecs(6);
-    let request = request.data(Scope::new(now, db.clone(), state.config.clone()));
+    let scope = Scope::new(now, db.clone(), state.config.clone());
+    let gate = scope.gate.clone();
+    let execution = Settling::new(state.schema.execute(request.data(scope)), gate);
     let timeout = Duration::from_secs(u64::from(limits.request_timeout_seconds));
-    let response = match tokio::time::timeout(timeout, state.schema.execute(request)).await {
+    let response = match tokio::time::timeout(timeout, execution).await {
         Ok(response) => response,
         Err(_) => {
             let error = AppError::QueryTooComplex(format!(

@@ -30,12 +30,12 @@ macro_rules! on_both {
 
             async fn run($app: $crate::common::TestApp) $body
 
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 run($crate::common::TestApp::spawn($crate::common::Backend::Sqlite).await).await;
             }
 
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             #[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped")]
             async fn postgres() {
                 run($crate::common::TestApp::spawn($crate::common::Backend::Postgres).await).await;
@@ -58,27 +58,40 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("a temporary directory");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                Self { url, _dir: Some(dir), postgres: None }
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
             }
             Backend::Postgres => {
-                let admin_url = std::env::var("TEST_DATABASE_URL")
-                    .expect("TEST_DATABASE_URL was set when the tests were built; set it again to run them");
+                let admin_url = std::env::var("TEST_DATABASE_URL").expect(
+                    "TEST_DATABASE_URL was set when the tests were built; set it again to run them",
+                );
                 let name = format!("ct_test_{}", rand_suffix());
-                let admin = sea_orm::Database::connect(&admin_url).await.expect("PostgreSQL is reachable");
+                let admin = sea_orm::Database::connect(&admin_url)
+                    .await
+                    .expect("PostgreSQL is reachable");
                 admin
                     .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                     .await
                     .expect("a test database can be created");
                 admin.close().await.ok();
                 let url = replace_database(&admin_url, &name);
-                Self { url, _dir: None, postgres: Some((admin_url, name)) }
+                Self {
+                    url,
+                    _dir: None,
+                    postgres: Some((admin_url, name)),
+                }
             }
         }
     }
 
     /// A pool on this database, as the service opens it.
     pub async fn connect(&self) -> DatabaseConnection {
-        db::connect(&self.config()).await.expect("the test database opens")
+        db::connect(&self.config())
+            .await
+            .expect("the test database opens")
     }
 
     /// The configuration of a server on this database.
@@ -99,7 +112,10 @@ impl Drop for TestDb {
         };
         // Drop runs inside the test's runtime, which cannot be blocked on: use a thread.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async {
                 let admin = sea_orm::Database::connect(&admin_url).await.ok()?;
                 admin
@@ -119,7 +135,9 @@ impl Drop for TestDb {
 fn rand_suffix() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
-    (0..12).map(|_| char::from(b'a' + rng.random_range(0..26))).collect()
+    (0..12)
+        .map(|_| char::from(b'a' + rng.random_range(0..26)))
+        .collect()
 }
 
 /// `postgres://user@host:port/db?x` with another database name.
@@ -157,12 +175,21 @@ impl TestApp {
 
     /// Starts a server on `backend` after `configure` has adjusted its configuration.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
+        // `TEST_LOG=control_tower=debug` shows the service's logs of failing tests.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("TEST_LOG"))
+            .with_test_writer()
+            .try_init();
         let database = TestDb::create(backend).await;
         let mut config = database.config();
         configure(&mut config);
         let connection = db::connect(&config).await.expect("the test database opens");
-        Migrator::up(&connection, None).await.expect("migrations apply");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        Migrator::up(&connection, None)
+            .await
+            .expect("migrations apply");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
         let address = listener.local_addr().expect("a bound address");
         let state = AppState::new(Db::new(connection.clone()), config);
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -210,7 +237,10 @@ impl TestApp {
     /// Posts a document that must succeed; returns its `data`.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let response = self.gql(query, variables).await;
-        assert!(response.get("errors").is_none(), "unexpected errors: {response:#}");
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
         response["data"].clone()
     }
 
@@ -235,7 +265,12 @@ pub fn error_codes(response: &Value) -> Vec<String> {
         .map(|errors| {
             errors
                 .iter()
-                .map(|error| error["extensions"]["code"].as_str().unwrap_or("<none>").to_owned())
+                .map(|error| {
+                    error["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("<none>")
+                        .to_owned()
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -243,10 +278,48 @@ pub fn error_codes(response: &Value) -> Vec<String> {
 
 /// The only error of a response: its code and message.
 pub fn single_error(response: &Value) -> (String, String) {
-    let errors = response["errors"].as_array().unwrap_or_else(|| panic!("no errors in {response:#}"));
+    let errors = response["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {response:#}"));
     assert_eq!(errors.len(), 1, "one error expected: {response:#}");
     (
-        errors[0]["extensions"]["code"].as_str().unwrap_or("<none>").to_owned(),
+        errors[0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or("<none>")
+            .to_owned(),
         errors[0]["message"].as_str().unwrap_or_default().to_owned(),
     )
+}
+
+impl TestApp {
+    /// Runs `sql` with foreign-key checks off, as another application with looser rules
+    /// might write: dangling references the service must survive.
+    pub async fn write_without_foreign_keys(&self, sql: &str) {
+        use sea_orm::{ConnectOptions, DbBackend, TransactionTrait};
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => {
+                let mut options = ConnectOptions::new(self.url_of_database());
+                options
+                    .max_connections(1)
+                    .sqlx_logging(false)
+                    .map_sqlx_sqlite_opts(|options| options.foreign_keys(false));
+                let single = sea_orm::Database::connect(options).await.unwrap();
+                single.execute_unprepared(sql).await.unwrap();
+                single.close().await.unwrap();
+            }
+            _ => {
+                let transaction = self.db.begin().await.unwrap();
+                transaction
+                    .execute_unprepared("SET LOCAL session_replication_role = replica")
+                    .await
+                    .unwrap();
+                transaction.execute_unprepared(sql).await.unwrap();
+                transaction.commit().await.unwrap();
+            }
+        }
+    }
+
+    fn url_of_database(&self) -> String {
+        self._database.url.clone()
+    }
 }

@@ -21,7 +21,10 @@ async fn tenant_names(app: &TestApp, filter: Value) -> (Vec<String>, i64) {
     let data = app
         .data("query($filter: TenantFilter) { tenants(filter: $filter) { totalCount nodes { name } } }", json!({"filter": filter}))
         .await;
-    (names(&data["tenants"]), data["tenants"]["totalCount"].as_i64().unwrap())
+    (
+        names(&data["tenants"]),
+        data["tenants"]["totalCount"].as_i64().unwrap(),
+    )
 }
 
 on_both! {

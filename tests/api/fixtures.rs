@@ -42,7 +42,10 @@ pub async fn workspace_with(
 pub async fn user(db: &impl ConnectionTrait, name: &str) -> user::Model {
     user::ActiveModel {
         name: Set(name.to_owned()),
-        email: Set(format!("{}@example.test", name.to_lowercase().replace(' ', "."))),
+        email: Set(format!(
+            "{}@example.test",
+            name.to_lowercase().replace(' ', ".")
+        )),
         created_at: Set(now()),
         updated_at: Set(now()),
         ..Default::default()
@@ -190,4 +193,74 @@ pub async fn audit_log_with(
     };
     edit(&mut row);
     row.insert(db).await.expect("audit log inserted")
+}
+
+/// Inserts many rows in one statement.
+pub async fn insert_all<A>(db: &impl ConnectionTrait, rows: Vec<A>)
+where
+    A: ActiveModelTrait + Send,
+{
+    if rows.is_empty() {
+        return;
+    }
+    <A::Entity as sea_orm::EntityTrait>::insert_many(rows)
+        .exec_without_returning(db)
+        .await
+        .expect("rows inserted");
+}
+
+/// `count` tenants in one workspace, named `{prefix} 000`…, each with `connections`
+/// provider connections and `permissions` permissions. Returns the tenants' ids in name
+/// order.
+pub async fn tenants_with_children(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    prefix: &str,
+    count: usize,
+    connections: usize,
+    permissions: usize,
+) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for index in 0..count {
+        let name = format!("{prefix} {index:03}");
+        let row = tenant_with(db, workspace_id, &name, |row| {
+            row.external_id = Set(format!("ext-{workspace_id}-{index}"));
+        })
+        .await;
+        ids.push(row.id);
+    }
+    let mut connection_rows = Vec::new();
+    let mut permission_rows = Vec::new();
+    for id in &ids {
+        for position in 0..connections {
+            connection_rows.push(provider_connection::ActiveModel {
+                tenant_id: Set(*id),
+                provider: Set(format!("provider-{position}")),
+                is_default: Set(position == 0),
+                status: Set("connected".to_owned()),
+                health_status: Set("ok".to_owned()),
+                scopes_granted: Set(None),
+                last_health_check_at: Set(Some(now())),
+                metadata: Set(None),
+                created_at: Set(now()),
+                updated_at: Set(now()),
+                ..Default::default()
+            });
+        }
+        for position in 0..permissions {
+            permission_rows.push(tenant_permission::ActiveModel {
+                tenant_id: Set(*id),
+                key: Set(format!("Permission.{position}")),
+                status: Set("granted".to_owned()),
+                details: Set(None),
+                last_checked_at: Set(Some(now())),
+                created_at: Set(now()),
+                updated_at: Set(now()),
+                ..Default::default()
+            });
+        }
+    }
+    insert_all(db, connection_rows).await;
+    insert_all(db, permission_rows).await;
+    ids
 }

@@ -32,7 +32,10 @@ async fn the_graphql_response_media_type_is_honoured() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "application/graphql-response+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/graphql-response+json"
+    );
     let invalid = app
         .client()
         .post(app.url("/graphql"))
@@ -41,14 +44,22 @@ async fn the_graphql_response_media_type_is_honoured() {
         .send()
         .await
         .unwrap();
-    assert_eq!(invalid.status(), 400, "a request error is a 400 under graphql-response+json");
+    assert_eq!(
+        invalid.status(),
+        400,
+        "a request error is a 400 under graphql-response+json"
+    );
 }
 
 #[tokio::test]
 async fn unreadable_requests_are_refused_with_a_graphql_error() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let post = |body: &'static str, content_type: &'static str| {
-        app.client().post(app.url("/graphql")).header("content-type", content_type).body(body).send()
+        app.client()
+            .post(app.url("/graphql"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
     };
     for (body, content_type, status) in [
         ("{not json", "application/json", 400),
@@ -66,9 +77,18 @@ async fn unreadable_requests_are_refused_with_a_graphql_error() {
 
 #[tokio::test]
 async fn an_oversized_body_is_refused() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |config| config.system_console.limits.max_body_bytes = 1_000).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |config| {
+        config.system_console.limits.max_body_bytes = 1_000
+    })
+    .await;
     let query = format!("{{ settings {{ maxPageSize }} }} # {}", "x".repeat(2_000));
-    let response = app.client().post(app.url("/graphql")).json(&json!({"query": query})).send().await.unwrap();
+    let response = app
+        .client()
+        .post(app.url("/graphql"))
+        .json(&json!({"query": query}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 413);
     let body: Value = response.json().await.unwrap();
     let (code, message) = single_error(&body);
@@ -90,7 +110,11 @@ async fn deep_wide_and_aliased_documents_are_refused_before_any_sql() {
     let wide = "{ settings { maxPageSize } workspaces { totalCount } tenants { totalCount } operationRuns { totalCount } auditLogs { totalCount } }";
     for query in [deep, aliases, fragments, wide] {
         let (response, statements) = app.gql_counted(query, json!({})).await;
-        assert_eq!(single_error(&response).0, "QUERY_TOO_COMPLEX", "{query}: {response}");
+        assert_eq!(
+            single_error(&response).0,
+            "QUERY_TOO_COMPLEX",
+            "{query}: {response}"
+        );
         assert_eq!(statements, 0, "{query}");
     }
 }
@@ -111,7 +135,10 @@ async fn several_operations_need_an_operation_name() {
         .json::<Value>()
         .await
         .unwrap();
-    assert_eq!(response, json!({"data": {"settings": {"staleCheckHours": 24}}}));
+    assert_eq!(
+        response,
+        json!({"data": {"settings": {"staleCheckHours": 24}}})
+    );
 }
 
 #[tokio::test]

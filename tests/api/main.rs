@@ -8,6 +8,7 @@ mod common;
 mod fixtures;
 
 mod filters;
+mod graph;
 mod http;
 mod input_errors;
 mod lookups;
@@ -15,3 +16,4 @@ mod migrations;
 mod pagination;
 mod schema_file;
 mod seeding;
+mod statements;

@@ -42,7 +42,10 @@ const INDEXES: [&str; 18] = [
 async fn tables_present(db: &impl ConnectionTrait) -> Vec<bool> {
     let mut present = Vec::new();
     for table in TABLES {
-        let statement = Statement::from_string(db.get_database_backend(), format!("SELECT COUNT(*) FROM \"{table}\""));
+        let statement = Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) FROM \"{table}\""),
+        );
         present.push(db.query_one_raw(statement).await.is_ok());
     }
     present
@@ -50,11 +53,18 @@ async fn tables_present(db: &impl ConnectionTrait) -> Vec<bool> {
 
 async fn index_names(db: &impl ConnectionTrait) -> Vec<String> {
     let sql = match db.get_database_backend() {
-        DbBackend::Postgres => "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()",
+        DbBackend::Postgres => {
+            "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()"
+        }
         _ => "SELECT name FROM sqlite_master WHERE type = 'index'",
     };
-    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
-    rows.iter().map(|row| row.try_get::<String>("", "name").unwrap()).collect()
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .collect()
 }
 
 async fn up_down_up(backend: Backend) {
@@ -64,7 +74,10 @@ async fn up_down_up(backend: Backend) {
     assert_eq!(tables_present(&db).await, vec![true; TABLES.len()]);
     let indexes = index_names(&db).await;
     for index in INDEXES {
-        assert!(indexes.iter().any(|name| name == index), "missing index {index}: {indexes:?}");
+        assert!(
+            indexes.iter().any(|name| name == index),
+            "missing index {index}: {indexes:?}"
+        );
     }
     Migrator::down(&db, None).await.expect("down");
     assert_eq!(tables_present(&db).await, vec![false; TABLES.len()]);
@@ -80,7 +93,10 @@ async fn migration_runs_up_down_and_up_on_sqlite() {
 }
 
 #[tokio::test]
-#[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped")]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped"
+)]
 async fn migration_runs_up_down_and_up_on_postgres() {
     up_down_up(Backend::Postgres).await;
 }

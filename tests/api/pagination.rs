@@ -9,12 +9,24 @@ use crate::on_both;
 
 /// Walks a connection page by page (`first` + `after`, or `last` + `before`) and returns
 /// every node, in list order, checking `pageInfo` and `totalCount` on the way.
-async fn walk(app: &TestApp, field: &str, arguments: &str, selection: &str, size: usize, forward: bool, total: usize) -> Vec<Value> {
+async fn walk(
+    app: &TestApp,
+    field: &str,
+    arguments: &str,
+    selection: &str,
+    size: usize,
+    forward: bool,
+    total: usize,
+) -> Vec<Value> {
     let mut nodes: Vec<Value> = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let (size_arg, cursor_arg) = if forward { ("first", "after") } else { ("last", "before") };
+        let (size_arg, cursor_arg) = if forward {
+            ("first", "after")
+        } else {
+            ("last", "before")
+        };
         let query = format!(
             "query($cursor: String) {{ {field}({size_arg}: {size}, {cursor_arg}: $cursor {arguments}) {{
                 totalCount pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
@@ -57,7 +69,10 @@ async fn walk(app: &TestApp, field: &str, arguments: &str, selection: &str, size
 }
 
 fn ids(nodes: &[Value]) -> Vec<i64> {
-    nodes.iter().map(|node| node["databaseId"].as_i64().expect("databaseId")).collect()
+    nodes
+        .iter()
+        .map(|node| node["databaseId"].as_i64().expect("databaseId"))
+        .collect()
 }
 
 on_both! {

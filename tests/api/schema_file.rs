@@ -42,7 +42,10 @@ async fn every_type_field_argument_and_enum_value_is_described() {
             }
             for argument in field["args"].as_array().into_iter().flatten() {
                 if is_blank(&argument["description"]) {
-                    missing.push(format!("argument {name}.{field_name}({})", argument["name"]));
+                    missing.push(format!(
+                        "argument {name}.{field_name}({})",
+                        argument["name"]
+                    ));
                 }
             }
         }
@@ -57,11 +60,17 @@ async fn every_type_field_argument_and_enum_value_is_described() {
             }
         }
     }
-    assert!(missing.is_empty(), "described nowhere:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "described nowhere:\n{}",
+        missing.join("\n")
+    );
 }
 
 fn is_blank(description: &Value) -> bool {
-    description.as_str().is_none_or(|text| text.trim().is_empty())
+    description
+        .as_str()
+        .is_none_or(|text| text.trim().is_empty())
 }
 
 fn is_builtin_scalar(name: &str) -> bool {

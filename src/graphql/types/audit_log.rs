@@ -1,19 +1,16 @@
 //! `AuditLog` and the `auditLogs` query root.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, InputObject, Json, Object};
 use chrono::{DateTime, Utc};
 use entity::audit_log;
-use futures::FutureExt;
 use serde_json::Value;
 
 use super::tenant::Tenant;
 use super::workspace::Workspace;
-use crate::db::{self, audit};
+use crate::db::audit;
 use crate::domain::{status, window};
 use crate::error::{AppError, AppResult};
-use crate::graphql::connection::{Connection, PageRequest};
+use crate::graphql::connection::{Connection, PageRequest, root_page};
 use crate::graphql::enums::{AuditStatus, TimeWindow};
 use crate::graphql::ids::NodeKind;
 use crate::graphql::inputs::optional_id;
@@ -178,28 +175,13 @@ impl AuditQuery {
         let spec = audit::sort_spec();
         let args = PageRequest::forward(first, after).validate(&spec, scope.max_page_size())?;
         let condition = filter.unwrap_or_default().to_db(scope.now)?.condition();
-        page_of_logs(scope, condition, &spec, &args).await
+        let (page, total) = root_page::<audit_log::Entity>(scope, condition, &spec, &args).await?;
+        Ok(Connection::new(
+            page,
+            &spec,
+            audit::sort_key,
+            AuditLog::from,
+            total,
+        ))
     }
-}
-
-/// A page of audit logs matching `condition`.
-pub(crate) async fn page_of_logs(
-    scope: &Scope,
-    condition: sea_orm::Condition,
-    spec: &db::page::SortSpec,
-    args: &db::page::PageArgs,
-) -> AppResult<Connection<AuditLog>> {
-    let page =
-        db::fetch_page::<audit_log::Entity>(&scope.db, condition.clone(), spec, args).await?;
-    let total = Arc::new(move |scope: Scope| {
-        let condition = condition.clone();
-        async move { Ok(db::count_rows::<audit_log::Entity>(&scope.db, condition).await?) }.boxed()
-    });
-    Ok(Connection::new(
-        page,
-        spec,
-        audit::sort_key,
-        AuditLog::from,
-        total,
-    ))
 }

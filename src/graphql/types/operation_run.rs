@@ -1,22 +1,18 @@
 //! `OperationRun`, its summary and failures, and the run query roots.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::operation_run;
-use futures::FutureExt;
 use serde_json::Value;
 
 use super::tenant::Tenant;
 use super::user::User;
 use super::workspace::Workspace;
-use crate::db;
 use crate::domain::failure::{self, sanitize_failures};
 use crate::domain::status;
 use crate::domain::summary::{self, normalize_summary_counts};
 use crate::error::AppResult;
-use crate::graphql::connection::{Connection, PageRequest};
+use crate::graphql::connection::{Connection, PageRequest, root_page};
 use crate::graphql::enums::{RunOutcome, RunStatus};
 use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::inputs::{OperationRunFilter, OperationRunOrder};
@@ -248,14 +244,8 @@ impl RunQuery {
         }
         .validate(&spec, scope.max_page_size())?;
         let condition = filter.unwrap_or_default().to_db(scope.now)?.condition();
-        let page =
-            db::fetch_page::<operation_run::Entity>(&scope.db, condition.clone(), &spec, &args)
-                .await?;
-        let total = Arc::new(move |scope: Scope| {
-            let condition = condition.clone();
-            async move { Ok(db::count_rows::<operation_run::Entity>(&scope.db, condition).await?) }
-                .boxed()
-        });
+        let (page, total) =
+            root_page::<operation_run::Entity>(scope, condition, &spec, &args).await?;
         Ok(Connection::new(
             page,
             &spec,

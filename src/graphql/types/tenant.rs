@@ -1,21 +1,17 @@
 //! `Tenant`, `TenantRbac` and the tenant query roots.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::tenant;
-use futures::FutureExt;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 use super::provider_connection::ProviderConnection;
 use super::tenant_permission::TenantPermission;
 use super::workspace::Workspace;
-use crate::db;
 use crate::domain::status;
 use crate::error::{AppError, AppResult};
-use crate::graphql::connection::{Connection, PageRequest};
+use crate::graphql::connection::{Connection, PageRequest, root_page};
 use crate::graphql::enums::TenantStatus;
 use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::inputs::{TenantFilter, TenantOrder};
@@ -190,12 +186,8 @@ impl TenantQuery {
             .unwrap_or_default()
             .to_db()?
             .condition(scope.db.get_database_backend());
-        let page =
-            db::fetch_page::<tenant::Entity>(&scope.db, condition.clone(), &spec, &args).await?;
-        let total = Arc::new(move |scope: Scope| {
-            let condition = condition.clone();
-            async move { Ok(db::count_rows::<tenant::Entity>(&scope.db, condition).await?) }.boxed()
-        });
+        let (page, total) = root_page::<tenant::Entity>(scope, condition, &spec, &args).await?;
+        scope.loaders.prime_tenants(&page.rows);
         Ok(Connection::new(
             page,
             &spec,

@@ -10,10 +10,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::tenant::Tenant;
 use super::user::User;
-use crate::db::{self, workspaces};
+use crate::db::workspaces;
 use crate::domain::status;
 use crate::error::{AppError, AppResult};
-use crate::graphql::connection::{Connection, PageRequest};
+use crate::graphql::connection::{Connection, PageRequest, root_page};
 use crate::graphql::enums::MembershipRole;
 use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::inputs::{TenantFilter, TenantOrder, WorkspaceFilter};
@@ -95,11 +95,8 @@ impl Workspace {
             .tenant_pages
             .load_one(key)
             .await?
-            .unwrap_or_else(|| crate::db::page::Page {
-                rows: Vec::new(),
-                has_next: false,
-                has_previous: false,
-            });
+            .unwrap_or_default();
+        scope.loaders.prime_tenants(&page.rows);
         let workspace_id = self.model.id;
         let total = Arc::new(move |scope: Scope| {
             let key = TenantCountKey {
@@ -234,13 +231,8 @@ impl WorkspaceQuery {
             .unwrap_or_default()
             .to_db()?
             .condition(scope.db.get_database_backend());
-        let page =
-            db::fetch_page::<workspace::Entity>(&scope.db, condition.clone(), &spec, &args).await?;
-        let total = Arc::new(move |scope: Scope| {
-            let condition = condition.clone();
-            async move { Ok(db::count_rows::<workspace::Entity>(&scope.db, condition).await?) }
-                .boxed()
-        });
+        let (page, total) = root_page::<workspace::Entity>(scope, condition, &spec, &args).await?;
+        scope.loaders.prime_workspaces(&page.rows);
         Ok(Connection::new(
             page,
             &spec,

@@ -1,0 +1,208 @@
+//! The proof that no query fans out (SPEC §10): the same query shape issues the same
+//! number of SQL statements for 1, 10 and 100 parents, and that number is asserted
+//! exactly. Each count is one statement per list and per edge level.
+
+use control_tower::graphql::ids::NodeKind;
+use entity::{audit_log, operation_run, workspace_membership};
+use sea_orm::ActiveValue::Set;
+use serde_json::{Value, json};
+
+use crate::common::TestApp;
+use crate::fixtures::*;
+use crate::on_both;
+
+const SIZES: [usize; 3] = [1, 10, 100];
+
+/// Runs `query` for each size's variables and checks the statement count never moves.
+async fn assert_statements(
+    app: &TestApp,
+    query: &str,
+    variables: &[(usize, Value)],
+    expected: u64,
+    check: impl Fn(usize, &Value),
+) {
+    for (size, variables) in variables {
+        let (response, statements) = app.gql_counted(query, variables.clone()).await;
+        assert!(response.get("errors").is_none(), "{response:#}");
+        check(*size, &response["data"]);
+        assert_eq!(statements, expected, "{size} parents");
+    }
+}
+
+on_both! {
+    async fn tenants_with_workspace_connections_and_permissions(app: TestApp) {
+        let mut variables = Vec::new();
+        for size in SIZES {
+            let group = workspace(&app.db, &format!("Group {size}")).await;
+            tenants_with_children(&app.db, group.id, "Tenant", size, 2, 3).await;
+            variables.push((size, json!({"workspace": NodeKind::Workspace.id(group.id)})));
+        }
+        let query = "query($workspace: ID!) { tenants(first: 100, filter: {workspaceId: $workspace}) {
+            totalCount nodes { name workspace { name } providerConnections { provider } permissions { key } } } }";
+        // The page, its count, then one statement per edge: workspaces, connections, permissions.
+        assert_statements(&app, query, &variables, 5, |size, data| {
+            let nodes = data["tenants"]["nodes"].as_array().unwrap();
+            assert_eq!(nodes.len(), size);
+            assert_eq!(data["tenants"]["totalCount"], json!(size));
+            assert!(nodes.iter().all(|node| node["providerConnections"].as_array().unwrap().len() == 2));
+            assert!(nodes.iter().all(|node| node["permissions"].as_array().unwrap().len() == 3));
+            assert!(nodes.iter().all(|node| node["workspace"]["name"] == json!(format!("Group {size}"))));
+        })
+        .await;
+    }
+}
+
+on_both! {
+    async fn a_hundred_parents_without_children_cost_the_same(app: TestApp) {
+        let mut variables = Vec::new();
+        for size in SIZES {
+            let group = workspace(&app.db, &format!("Bare {size}")).await;
+            tenants_with_children(&app.db, group.id, "Bare", size, 0, 0).await;
+            variables.push((size, json!({"workspace": NodeKind::Workspace.id(group.id)})));
+        }
+        let query = "query($workspace: ID!) { tenants(first: 100, filter: {workspaceId: $workspace}) {
+            nodes { providerConnections { provider } permissions { key } } } }";
+        assert_statements(&app, query, &variables, 3, |size, data| {
+            let nodes = data["tenants"]["nodes"].as_array().unwrap();
+            assert_eq!(nodes.len(), size);
+            assert!(nodes.iter().all(|node| node == &json!({"providerConnections": [], "permissions": []})));
+        })
+        .await;
+    }
+}
+
+on_both! {
+    async fn workspaces_with_their_tenants_and_connections(app: TestApp) {
+        let mut variables = Vec::new();
+        for (size, prefix) in [(1, "one"), (10, "ten"), (100, "hundred")] {
+            for index in 0..size {
+                let group = workspace(&app.db, &format!("{prefix}-{index:03}")).await;
+                tenants_with_children(&app.db, group.id, &format!("W{}", group.id), 2, 1, 0).await;
+            }
+            variables.push((size, json!({"prefix": format!("{prefix}-")})));
+        }
+        let query = "query($prefix: String) { workspaces(first: 100, filter: {search: $prefix}) {
+            totalCount nodes { name tenants(first: 10) { totalCount nodes { name providerConnections { provider } } } } } }";
+        // Workspaces and their count, one statement for every workspace's page of tenants
+        // and one for their counts, one for the connections of all those tenants.
+        assert_statements(&app, query, &variables, 5, |size, data| {
+            let nodes = data["workspaces"]["nodes"].as_array().unwrap();
+            assert_eq!(nodes.len(), size);
+            for node in nodes {
+                assert_eq!(node["tenants"]["totalCount"], json!(2));
+                let tenants = node["tenants"]["nodes"].as_array().unwrap();
+                assert_eq!(tenants.len(), 2);
+                assert!(tenants.iter().all(|t| t["providerConnections"].as_array().unwrap().len() == 1));
+            }
+        })
+        .await;
+    }
+}
+
+on_both! {
+    async fn runs_with_workspace_tenant_and_user(app: TestApp) {
+        let mut variables = Vec::new();
+        for size in SIZES {
+            let group = workspace(&app.db, &format!("Runs {size}")).await;
+            let tenant_ids = tenants_with_children(&app.db, group.id, "T", size.min(20), 0, 0).await;
+            let person = user(&app.db, &format!("Person {size}")).await;
+            let rows: Vec<operation_run::ActiveModel> = (0..size)
+                .map(|index| operation_run::ActiveModel {
+                    workspace_id: Set(group.id),
+                    tenant_id: Set(Some(tenant_ids[index % tenant_ids.len()])),
+                    user_id: Set(Some(person.id)),
+                    initiator_name: Set(None),
+                    r#type: Set("inventory.sync".to_owned()),
+                    status: Set("completed".to_owned()),
+                    outcome: Set("succeeded".to_owned()),
+                    summary_counts: Set(None),
+                    failure_summary: Set(None),
+                    context: Set(None),
+                    created_at: Set(minutes_ago(index as i64)),
+                    started_at: Set(None),
+                    completed_at: Set(None),
+                    updated_at: Set(now()),
+                    ..Default::default()
+                })
+                .collect();
+            insert_all(&app.db, rows).await;
+            variables.push((size, json!({"workspace": NodeKind::Workspace.id(group.id)})));
+        }
+        let query = "query($workspace: ID!) { operationRuns(first: 100, filter: {workspaceId: $workspace}) {
+            nodes { type workspace { name } tenant { name workspace { slug } } user { name } summaryCounts { key } failureSummary { message } } } }";
+        // The page, then workspaces, tenants and users, once each (the tenants' workspaces
+        // are the runs' workspaces, already loaded).
+        assert_statements(&app, query, &variables, 4, |size, data| {
+            let nodes = data["operationRuns"]["nodes"].as_array().unwrap();
+            assert_eq!(nodes.len(), size);
+            assert!(nodes.iter().all(|node| node["user"]["name"] == json!(format!("Person {size}"))));
+            assert!(nodes.iter().all(|node| node["tenant"]["name"].is_string()));
+        })
+        .await;
+    }
+}
+
+on_both! {
+    async fn audit_logs_with_workspace_and_tenant(app: TestApp) {
+        let mut variables = Vec::new();
+        for size in SIZES {
+            let group = workspace(&app.db, &format!("Audit {size}")).await;
+            let tenant_ids = tenants_with_children(&app.db, group.id, "A", size.min(20), 0, 0).await;
+            let rows: Vec<audit_log::ActiveModel> = (0..size)
+                .map(|index| audit_log::ActiveModel {
+                    workspace_id: Set(Some(group.id)),
+                    tenant_id: Set(Some(tenant_ids[index % tenant_ids.len()])),
+                    actor_id: Set(None),
+                    actor_type: Set("system".to_owned()),
+                    actor_name: Set(Some("system".to_owned())),
+                    actor_email: Set(None),
+                    action: Set("tenant.permissions.checked".to_owned()),
+                    status: Set("success".to_owned()),
+                    metadata: Set(None),
+                    recorded_at: Set(minutes_ago(index as i64)),
+                    created_at: Set(now()),
+                    ..Default::default()
+                })
+                .collect();
+            insert_all(&app.db, rows).await;
+            variables.push((size, json!({"workspace": NodeKind::Workspace.id(group.id)})));
+        }
+        let query = "query($workspace: ID!) { auditLogs(first: 100, filter: {workspaceId: $workspace}) {
+            nodes { action workspace { name } tenant { name } } } }";
+        assert_statements(&app, query, &variables, 3, |size, data| {
+            assert_eq!(data["auditLogs"]["nodes"].as_array().unwrap().len(), size);
+        })
+        .await;
+    }
+}
+
+on_both! {
+    async fn workspaces_with_members(app: TestApp) {
+        let mut variables = Vec::new();
+        for (size, prefix) in [(1, "solo"), (10, "team"), (100, "crowd")] {
+            for index in 0..size {
+                let group = workspace(&app.db, &format!("{prefix}-{index:03}")).await;
+                let person = user(&app.db, &format!("{prefix} member {index}")).await;
+                let rows = vec![workspace_membership::ActiveModel {
+                    workspace_id: Set(group.id),
+                    user_id: Set(person.id),
+                    role: Set("owner".to_owned()),
+                    created_at: Set(now()),
+                    updated_at: Set(now()),
+                    ..Default::default()
+                }];
+                insert_all(&app.db, rows).await;
+            }
+            variables.push((size, json!({"prefix": format!("{prefix}-")})));
+        }
+        let query = "query($prefix: String) { workspaces(first: 100, filter: {search: $prefix}) {
+            nodes { memberships { role user { name } workspace { slug } } } } }";
+        // Workspaces, memberships, users; the memberships' workspaces are already loaded.
+        assert_statements(&app, query, &variables, 3, |size, data| {
+            let nodes = data["workspaces"]["nodes"].as_array().unwrap();
+            assert_eq!(nodes.len(), size);
+            assert!(nodes.iter().all(|node| node["memberships"][0]["user"]["name"].is_string()));
+        })
+        .await;
+    }
+}
