@@ -7,7 +7,6 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::{EntityTrait, ModelTrait};
 use serde_json::json;
 
-use crate::common::TestApp;
 use crate::fixtures::*;
 use crate::on_both;
 
