@@ -57,6 +57,24 @@ pub struct SystemConsole {
     pub auth: Auth,
     pub break_glass: BreakGlass,
     pub limits: Limits,
+    pub cache: Cache,
+}
+
+/// `system_console.cache.*`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cache {
+    /// How long a computed Control Tower is served to every client asking for the same
+    /// window, in seconds (0: computed for each request).
+    pub control_tower_seconds: u32,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Self {
+            control_tower_seconds: 5,
+        }
+    }
 }
 
 /// `system_console.stuck_thresholds.*`

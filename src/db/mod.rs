@@ -2,9 +2,12 @@
 //! aggregate (one file per aggregate). SQL forms of domain rules live here too.
 
 pub mod audit;
+pub mod control_tower;
 pub mod filter;
+pub mod health;
 pub mod page;
 pub mod runs;
+pub mod stats;
 pub mod tables;
 pub mod tenants;
 pub mod workspaces;

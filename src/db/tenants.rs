@@ -5,7 +5,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, DbBackend};
 
 use super::filter::{contains_text, stored_in};
+use super::health::{HealthScope, tenants_at_level};
 use super::page::{KeyKind, KeyValue, SortColumn, SortSpec};
+use crate::domain::health::HealthLevel;
 use crate::domain::status::StoredSelection;
 
 /// What a list of tenants is narrowed to. Every part is optional; parts combine with AND.
@@ -17,6 +19,8 @@ pub struct TenantFilter {
     pub environment: Option<String>,
     /// Part of the name or external id, ASCII case ignored.
     pub search: Option<String>,
+    /// Tenants whose health badge is at this level, judged as in the scope.
+    pub health: Option<(HealthLevel, HealthScope)>,
 }
 
 impl TenantFilter {
@@ -38,6 +42,9 @@ impl TenantFilter {
                 Expr::col((tenant::Entity, tenant::Column::ExternalId)),
             ];
             all = all.add(contains_text(backend, &columns, search));
+        }
+        if let Some((level, scope)) = &self.health {
+            all = all.add(tenants_at_level(*level, scope));
         }
         all
     }

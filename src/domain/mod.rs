@@ -2,7 +2,9 @@
 //! (and the request's `now`, where time matters) and is unit-tested beside its code.
 
 pub mod failure;
+pub mod health;
 pub mod redact;
 pub mod status;
+pub mod stuck;
 pub mod summary;
 pub mod window;

@@ -21,6 +21,15 @@ impl TimeWindow {
         }
     }
 
+    /// The window in words, for messages: "the last 24 hours".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Last1h => "the last hour",
+            Self::Last24h => "the last 24 hours",
+            Self::Last7d => "the last 7 days",
+        }
+    }
+
     /// The window as a closed interval ending at `now`.
     pub fn range(self, now: DateTime<Utc>) -> TimeRange {
         TimeRange {

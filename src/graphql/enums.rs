@@ -2,7 +2,7 @@
 
 use async_graphql::Enum;
 
-use crate::domain::{status, window};
+use crate::domain::{health, status, stuck, window};
 
 /// Where a run is in its life.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,4 +154,44 @@ impl OrderDirection {
     pub fn descending(self) -> bool {
         self == Self::Desc
     }
+}
+
+/// A health level, from best to worst: `HEALTHY`, `UNKNOWN`, `WARNING`, `CRITICAL`.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "health::HealthLevel")]
+pub enum HealthLevel {
+    /// Nothing needs attention.
+    Healthy,
+    /// Not enough is known to judge (never checked, archived, not recognised).
+    Unknown,
+    /// Something needs attention soon.
+    Warning,
+    /// Something is broken now.
+    Critical,
+}
+
+/// What a health signal looked at.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "health::SignalSource")]
+pub enum HealthSignalSource {
+    /// The tenant's lifecycle status.
+    TenantStatus,
+    /// The tenant's provider connections (the worst one that is not disabled).
+    ProviderConnection,
+    /// The permissions the platform holds in the tenant.
+    Permissions,
+    /// Failed and stuck runs in the window.
+    Runs,
+    /// The worst badge among a workspace's tenants that are not archived.
+    Tenants,
+}
+
+/// Why a run is stuck.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "stuck::StuckReason")]
+pub enum StuckReason {
+    /// Queued and not started within `settings.queuedStuckMinutes` of its creation.
+    QueuedTooLong,
+    /// Running for `settings.runningStuckMinutes` or more since it started.
+    RunningTooLong,
 }

@@ -4,10 +4,12 @@
 
 use async_graphql::{Enum, ID, InputObject};
 
-use super::enums::{OrderDirection, RunOutcome, RunStatus, TenantStatus, TimeWindow};
+use super::enums::{HealthLevel, OrderDirection, RunOutcome, RunStatus, TenantStatus, TimeWindow};
 use super::ids::{NodeKind, decode_as};
+use super::scope::Criteria;
 use crate::db;
 use crate::domain::status;
+use crate::domain::stuck::StuckRules;
 use crate::error::{AppError, AppResult};
 
 /// Longest search text accepted, in characters.
@@ -42,14 +44,20 @@ pub struct TenantFilter {
     pub statuses: Option<Vec<TenantStatus>>,
     /// Only tenants of exactly this environment, e.g. `production`.
     pub environment: Option<String>,
+    /// Only tenants whose health badge (see `Tenant.health`) is at this level in
+    /// `healthWindow`.
+    pub health: Option<HealthLevel>,
+    /// The window `health` is judged in.
+    #[graphql(default_with = "Some(TimeWindow::Last24h)")]
+    pub health_window: Option<TimeWindow>,
     /// Tenants whose name or external id contains this text (ASCII letters match in any
     /// case). Blank text matches every tenant.
     pub search: Option<String>,
 }
 
 impl TenantFilter {
-    /// The filter as the database reads it.
-    pub fn to_db(&self) -> AppResult<db::tenants::TenantFilter> {
+    /// The filter as the database reads it, with health judged by `criteria`.
+    pub fn to_db(&self, criteria: &Criteria) -> AppResult<db::tenants::TenantFilter> {
         Ok(db::tenants::TenantFilter {
             workspace_id: optional_id(
                 NodeKind::Workspace,
@@ -59,6 +67,10 @@ impl TenantFilter {
             statuses: selection(&self.statuses, status::TenantStatus::selection)?,
             environment: self.environment.clone(),
             search: search_text(self.search.as_deref(), "filter.search")?,
+            health: self.health.map(|level| {
+                let window = self.health_window.unwrap_or_default().into();
+                (level.into(), criteria.health_scope(window))
+            }),
         })
     }
 }
@@ -82,11 +94,19 @@ pub struct OperationRunFilter {
     /// Only runs with one of these outcomes; `UNKNOWN` matches stored outcomes this
     /// service does not know. An empty list does not filter.
     pub outcomes: Option<Vec<RunOutcome>>,
+    /// `true`: only stuck runs (see `OperationRun.isStuck`); `false`: only runs that are
+    /// not stuck.
+    pub stuck: Option<bool>,
 }
 
 impl OperationRunFilter {
-    /// The filter as the database reads it, with windows ending at `now`.
-    pub fn to_db(&self, now: chrono::DateTime<chrono::Utc>) -> AppResult<db::runs::RunFilter> {
+    /// The filter as the database reads it, with windows ending at `now` and the stuck
+    /// rule at `now`.
+    pub fn to_db(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        rules: StuckRules,
+    ) -> AppResult<db::runs::RunFilter> {
         let types = match &self.types {
             Some(types) if !types.is_empty() => {
                 if types.len() > MAX_FILTER_VALUES {
@@ -111,6 +131,9 @@ impl OperationRunFilter {
             types,
             statuses: selection(&self.statuses, status::RunStatus::selection)?,
             outcomes: selection(&self.outcomes, status::RunOutcome::selection)?,
+            stuck: self
+                .stuck
+                .map(|stuck| db::runs::StuckFilter { stuck, now, rules }),
         })
     }
 }

@@ -17,11 +17,17 @@ use entity::{
 use sea_orm::ConnectionTrait;
 
 use super::coalesce::Coalesced;
+use super::scope::Criteria;
 use super::settle::Gate;
-use crate::db::page::{Page, PageArgs};
+use crate::db::health;
+use crate::db::page::{Direction, Page, PageArgs};
+use crate::db::runs::RunOrder;
+use crate::db::stats::{self, RunTally};
 use crate::db::tables::{ChildTable, Table, by_ids, children_of};
 use crate::db::tenants::{TenantFilter, TenantOrder};
 use crate::db::{self, Db};
+use crate::domain::health::LevelCounts;
+use crate::domain::window::TimeWindow;
 use crate::error::AppError;
 
 /// Rows of one table by id.
@@ -95,7 +101,7 @@ impl Loader<TenantPageKey> for TenantPages {
     ) -> Result<HashMap<TenantPageKey, Page<tenant::Model>>, AppError> {
         let backend = self.db.get_database_backend();
         let mut answers = HashMap::new();
-        for (list, workspaces) in group_by_shape(keys, |key| (&key.list, key.workspace_id)) {
+        for (list, workspaces) in group_by_shape(keys, |key| (key.list.clone(), key.workspace_id)) {
             let pages = db::fetch_pages_per_parent::<tenant::Entity>(
                 &self.db,
                 tenant::Column::WorkspaceId,
@@ -140,7 +146,9 @@ impl Loader<TenantCountKey> for TenantCounts {
     ) -> Result<HashMap<TenantCountKey, u64>, AppError> {
         let backend = self.db.get_database_backend();
         let mut answers = HashMap::new();
-        for (filter, workspaces) in group_by_shape(keys, |key| (&key.filter, key.workspace_id)) {
+        for (filter, workspaces) in
+            group_by_shape(keys, |key| (key.filter.clone(), key.workspace_id))
+        {
             let counts = db::count_per_parent::<tenant::Entity>(
                 &self.db,
                 tenant::Column::WorkspaceId,
@@ -160,21 +168,143 @@ impl Loader<TenantCountKey> for TenantCounts {
     }
 }
 
+/// The run tallies of many parents (tenants or workspaces) in a window: one grouped
+/// statement per window asked for. Parents without runs get an empty tally.
+pub struct RunTallies {
+    db: Db,
+    criteria: Criteria,
+    parent: operation_run::Column,
+}
+
+impl Loader<(i64, TimeWindow)> for RunTallies {
+    type Value = RunTally;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[(i64, TimeWindow)],
+    ) -> Result<HashMap<(i64, TimeWindow), RunTally>, AppError> {
+        let mut answers = HashMap::new();
+        for (window, parents) in group_by_shape(keys, |(parent, window)| (*window, *parent)) {
+            let range = window.range(self.criteria.now);
+            let tallies = stats::tally_per_parent(
+                &self.db,
+                self.parent,
+                &parents,
+                range,
+                self.criteria.now,
+                self.criteria.stuck,
+            )
+            .await?;
+            for parent in parents {
+                let tally = tallies.get(&parent).copied().unwrap_or_default();
+                answers.insert((parent, window), tally);
+            }
+        }
+        Ok(answers)
+    }
+}
+
+/// How many of each workspace's tenants (not archived) are at each health level in a
+/// window: one grouped statement per window.
+pub struct TenantLevels {
+    db: Db,
+    criteria: Criteria,
+}
+
+impl Loader<(i64, TimeWindow)> for TenantLevels {
+    type Value = LevelCounts;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[(i64, TimeWindow)],
+    ) -> Result<HashMap<(i64, TimeWindow), LevelCounts>, AppError> {
+        let mut answers = HashMap::new();
+        for (window, workspaces) in
+            group_by_shape(keys, |(workspace, window)| (*window, *workspace))
+        {
+            let scope = self.criteria.health_scope(window);
+            let counts = health::distribution(&self.db, Some(&workspaces), &scope).await?;
+            for workspace in workspaces {
+                answers.insert(
+                    (workspace, window),
+                    counts.get(&workspace).copied().unwrap_or_default(),
+                );
+            }
+        }
+        Ok(answers)
+    }
+}
+
+/// A tenant's latest runs in a window, for `Tenant.recentRuns`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RecentRunsKey {
+    pub tenant_id: i64,
+    pub window: TimeWindow,
+    pub first: u64,
+}
+
+/// The latest runs of many tenants: one statement per window and size.
+pub struct RecentRuns {
+    db: Db,
+    criteria: Criteria,
+}
+
+impl Loader<RecentRunsKey> for RecentRuns {
+    type Value = Vec<operation_run::Model>;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[RecentRunsKey],
+    ) -> Result<HashMap<RecentRunsKey, Vec<operation_run::Model>>, AppError> {
+        let mut answers = HashMap::new();
+        for ((window, first), tenants) in
+            group_by_shape(keys, |key| ((key.window, key.first), key.tenant_id))
+        {
+            let args = PageArgs {
+                direction: Direction::Forward,
+                size: first,
+                cursor: None,
+            };
+            let pages = db::fetch_pages_per_parent::<operation_run::Entity>(
+                &self.db,
+                operation_run::Column::TenantId,
+                |row| row.tenant_id,
+                &tenants,
+                stats::created_within(window.range(self.criteria.now)),
+                &RunOrder::default().sort_spec(),
+                &args,
+            )
+            .await?;
+            for (tenant_id, page) in pages {
+                answers.insert(
+                    RecentRunsKey {
+                        tenant_id,
+                        window,
+                        first,
+                    },
+                    page.rows,
+                );
+            }
+        }
+        Ok(answers)
+    }
+}
+
 /// Groups keys by the shape they ask for (filter, order, page), so that each shape costs
 /// one statement for all of its parents.
-fn group_by_shape<'k, K, S>(
-    keys: &'k [K],
-    split: impl Fn(&'k K) -> (&'k S, i64),
-) -> Vec<(S, Vec<i64>)>
-where
-    S: Clone + PartialEq + 'k,
-{
+fn group_by_shape<K, S: PartialEq>(
+    keys: &[K],
+    split: impl Fn(&K) -> (S, i64),
+) -> Vec<(S, Vec<i64>)> {
     let mut groups: Vec<(S, Vec<i64>)> = Vec::new();
     for key in keys {
         let (shape, parent) = split(key);
-        match groups.iter_mut().find(|(known, _)| known == shape) {
+        match groups.iter_mut().find(|(known, _)| *known == shape) {
             Some((_, parents)) => parents.push(parent),
-            None => groups.push((shape.clone(), vec![parent])),
+            None => groups.push((shape, vec![parent])),
         }
     }
     groups
@@ -195,6 +325,10 @@ pub struct Loaders {
     pub connections_by_tenant: RequestLoader<i64, Children<provider_connection::Entity>>,
     pub permissions_by_tenant: RequestLoader<i64, Children<tenant_permission::Entity>>,
     pub tenant_pages: RequestLoader<TenantPageKey, TenantPages>,
+    pub tenant_tallies: RequestLoader<(i64, TimeWindow), RunTallies>,
+    pub workspace_tallies: RequestLoader<(i64, TimeWindow), RunTallies>,
+    pub tenant_levels: RequestLoader<(i64, TimeWindow), TenantLevels>,
+    pub recent_runs: RequestLoader<RecentRunsKey, RecentRuns>,
     pub tenant_counts: RequestLoader<TenantCountKey, TenantCounts>,
 }
 
@@ -211,8 +345,14 @@ impl Loaders {
         self.tenants.loader().prime(rows);
     }
 
-    /// Fresh loaders over `db`, whose batches wait at `gate`.
-    pub fn new(gate: &Arc<Gate>, db: &Db) -> Self {
+    /// Fresh loaders over `db`, whose batches wait at `gate`; derived values are judged
+    /// by `criteria`.
+    pub fn new(gate: &Arc<Gate>, db: &Db, criteria: Criteria) -> Self {
+        let tallies = |parent| RunTallies {
+            db: db.clone(),
+            criteria,
+            parent,
+        };
         Self {
             workspaces: by_id(gate, db),
             memberships: by_id(gate, db),
@@ -228,6 +368,22 @@ impl Loaders {
             permissions_by_tenant: children(gate, db),
             tenant_pages: loader(gate, TenantPages { db: db.clone() }),
             tenant_counts: loader(gate, TenantCounts { db: db.clone() }),
+            tenant_tallies: loader(gate, tallies(operation_run::Column::TenantId)),
+            workspace_tallies: loader(gate, tallies(operation_run::Column::WorkspaceId)),
+            tenant_levels: loader(
+                gate,
+                TenantLevels {
+                    db: db.clone(),
+                    criteria,
+                },
+            ),
+            recent_runs: loader(
+                gate,
+                RecentRuns {
+                    db: db.clone(),
+                    criteria,
+                },
+            ),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod loaders;
 pub mod query;
 pub mod scope;
 pub mod settle;
+pub mod snapshots;
 pub mod types;
 
 use async_graphql::{EmptyMutation, EmptySubscription, SDLExportOptions, Schema, SchemaBuilder};

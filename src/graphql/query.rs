@@ -3,6 +3,7 @@
 use async_graphql::MergedObject;
 
 use super::types::audit_log::AuditQuery;
+use super::types::control_tower::ControlTowerQuery;
 use super::types::node::NodeQuery;
 use super::types::operation_run::RunQuery;
 use super::types::settings::SettingsQuery;
@@ -13,6 +14,7 @@ use super::types::workspace::WorkspaceQuery;
 #[derive(MergedObject, Default)]
 pub struct Query(
     NodeQuery,
+    ControlTowerQuery,
     WorkspaceQuery,
     TenantQuery,
     RunQuery,

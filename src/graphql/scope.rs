@@ -8,9 +8,51 @@ use chrono::{DateTime, Utc};
 
 use super::loaders::Loaders;
 use super::settle::Gate;
+use super::snapshots::SnapshotCache;
 use crate::config::Config;
 use crate::db::Db;
+use crate::db::health::HealthScope;
+use crate::domain::health::HealthRules;
+use crate::domain::stuck::StuckRules;
+use crate::domain::window::TimeWindow;
 use crate::error::{AppError, AppResult};
+
+/// The request's `now` and the thresholds in force: everything derived values depend on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Criteria {
+    pub now: DateTime<Utc>,
+    pub stuck: StuckRules,
+    pub health: HealthRules,
+}
+
+impl Criteria {
+    /// The criteria of `config` at `now`.
+    pub fn new(now: DateTime<Utc>, config: &Config) -> Self {
+        let thresholds = &config.system_console.stuck_thresholds;
+        let health = &config.system_console.health;
+        Self {
+            now,
+            stuck: StuckRules {
+                queued_minutes: thresholds.queued_minutes,
+                running_minutes: thresholds.running_minutes,
+            },
+            health: HealthRules {
+                stale_check_hours: health.stale_check_hours,
+                failed_runs_critical: health.failed_runs_critical,
+            },
+        }
+    }
+
+    /// What tenant health in `window` is judged by.
+    pub fn health_scope(&self, window: TimeWindow) -> HealthScope {
+        HealthScope {
+            now: self.now,
+            window: window.range(self.now),
+            stuck: self.stuck,
+            health: self.health,
+        }
+    }
+}
 
 /// The per-request state, attached to every GraphQL request by the server.
 #[derive(Clone)]
@@ -22,19 +64,27 @@ pub struct Scope {
     pub loaders: Arc<Loaders>,
     /// Where the loaders' batches wait until the request settles.
     pub gate: Arc<Gate>,
+    /// Control Tower snapshots, shared with every other request.
+    pub snapshots: Arc<SnapshotCache>,
 }
 
 impl Scope {
     /// A scope for one request, with fresh loaders and statement counter.
-    pub fn new(now: DateTime<Utc>, db: Db, config: Arc<Config>) -> Self {
+    pub fn new(
+        now: DateTime<Utc>,
+        db: Db,
+        config: Arc<Config>,
+        snapshots: Arc<SnapshotCache>,
+    ) -> Self {
         let gate = Gate::new();
-        let loaders = Arc::new(Loaders::new(&gate, &db));
+        let loaders = Arc::new(Loaders::new(&gate, &db, Criteria::new(now, &config)));
         Self {
             now,
             db,
             config,
             loaders,
             gate,
+            snapshots,
         }
     }
 
@@ -42,6 +92,11 @@ impl Scope {
     pub fn of<'a>(ctx: &'a Context<'_>) -> AppResult<&'a Scope> {
         ctx.data::<Scope>()
             .map_err(|_| AppError::internal(anyhow::anyhow!("request scope is missing")))
+    }
+
+    /// The request's `now` and the thresholds in force.
+    pub fn criteria(&self) -> Criteria {
+        Criteria::new(self.now, &self.config)
     }
 
     /// Largest page a connection accepts.

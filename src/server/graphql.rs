@@ -14,7 +14,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{SubsecRound, Utc};
+use chrono::SubsecRound;
 
 use super::{AppState, limits, ordering};
 use crate::error::{AppError, ErrorCode};
@@ -118,8 +118,13 @@ async fn execute(state: &AppState, mut request: Request, format: Format, is_get:
     };
 
     let db = state.db.for_request();
-    let now = Utc::now().trunc_subsecs(6);
-    let scope = Scope::new(now, db.clone(), state.config.clone());
+    let now = (state.clock)().trunc_subsecs(6);
+    let scope = Scope::new(
+        now,
+        db.clone(),
+        state.config.clone(),
+        state.snapshots.clone(),
+    );
     let gate = scope.gate.clone();
     let execution = Settling::new(state.schema.execute(request.data(scope)), gate);
     let timeout = Duration::from_secs(u64::from(limits.request_timeout_seconds));

@@ -7,11 +7,13 @@ mod ordering;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -19,10 +21,14 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::graphql::snapshots::SnapshotCache;
 use crate::graphql::{AppSchema, schema};
 
 /// The header carrying each request's id, set when the client sent none.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Where a request's `now` comes from: the system clock, or a fixed one in tests.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -30,11 +36,18 @@ pub struct AppState {
     pub(crate) schema: AppSchema,
     pub(crate) db: Db,
     pub(crate) config: Arc<Config>,
+    pub(crate) snapshots: Arc<SnapshotCache>,
+    pub(crate) clock: Clock,
 }
 
 impl AppState {
     /// The state of a server over `db` configured by `config`.
     pub fn new(db: Db, config: Config) -> Self {
+        Self::with_clock(db, config, Arc::new(Utc::now))
+    }
+
+    /// The same, with requests dated by `clock` (tests pin it to check boundaries).
+    pub fn with_clock(db: Db, config: Config, clock: Clock) -> Self {
         let limits = &config.system_console.limits;
         let mut builder = schema()
             .limit_depth(limits.max_depth as usize)
@@ -44,10 +57,13 @@ impl AppState {
         if !limits.introspection {
             builder = builder.disable_introspection().disable_suggestions();
         }
+        let ttl = Duration::from_secs(u64::from(config.system_console.cache.control_tower_seconds));
         Self {
             schema: builder.finish(),
             db,
             config: Arc::new(config),
+            snapshots: Arc::new(SnapshotCache::new(ttl)),
+            clock,
         }
     }
 }

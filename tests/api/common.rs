@@ -3,10 +3,11 @@
 //! post GraphQL over HTTP.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use control_tower::config::Config;
 use control_tower::db::{self, Db};
-use control_tower::server::{self, AppState};
+use control_tower::server::{self, AppState, Clock};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
@@ -23,6 +24,25 @@ pub enum Backend {
 /// is ignored, with the reason shown, when `TEST_DATABASE_URL` was not set at build time.
 #[macro_export]
 macro_rules! on_both {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp at $now:expr) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::common::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::common::TestApp::spawn_at($crate::common::Backend::Sqlite, $now).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped")]
+            async fn postgres() {
+                run($crate::common::TestApp::spawn_at($crate::common::Backend::Postgres, $now).await).await;
+            }
+        }
+    };
     ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block) => {
         mod $name {
             #[allow(unused_imports)]
@@ -175,6 +195,19 @@ impl TestApp {
 
     /// Starts a server on `backend` after `configure` has adjusted its configuration.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
+        Self::start(backend, configure, None).await
+    }
+
+    /// Starts a server whose requests all happen at `now`.
+    pub async fn spawn_at(backend: Backend, now: chrono::DateTime<chrono::Utc>) -> Self {
+        Self::start(backend, |_| {}, Some(Arc::new(move || now))).await
+    }
+
+    async fn start(
+        backend: Backend,
+        configure: impl FnOnce(&mut Config),
+        clock: Option<Clock>,
+    ) -> Self {
         // `TEST_LOG=control_tower=debug` shows the service's logs of failing tests.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_env("TEST_LOG"))
@@ -191,7 +224,10 @@ impl TestApp {
             .await
             .expect("a free port");
         let address = listener.local_addr().expect("a bound address");
-        let state = AppState::new(Db::new(connection.clone()), config);
+        let state = match clock {
+            Some(clock) => AppState::with_clock(Db::new(connection.clone()), config, clock),
+            None => AppState::new(Db::new(connection.clone()), config),
+        };
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(server::serve(listener, state, async {
             stopped.await.ok();

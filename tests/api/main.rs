@@ -5,8 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod estate;
 mod fixtures;
 
+mod derived;
 mod filters;
 mod graph;
 mod http;

@@ -206,3 +206,92 @@ on_both! {
         .await;
     }
 }
+
+on_both! {
+    async fn tenants_with_health_run_stats_and_recent_runs(app: TestApp) {
+        let mut variables = Vec::new();
+        for size in SIZES {
+            let group = workspace(&app.db, &format!("Health {size}")).await;
+            let tenant_ids = tenants_with_children(&app.db, group.id, "H", size, 1, 2).await;
+            let rows: Vec<operation_run::ActiveModel> = tenant_ids
+                .iter()
+                .flat_map(|tenant_id| {
+                    (0..3).map(move |index| operation_run::ActiveModel {
+                        workspace_id: Set(group.id),
+                        tenant_id: Set(Some(*tenant_id)),
+                        user_id: Set(None),
+                        initiator_name: Set(None),
+                        r#type: Set("inventory.sync".to_owned()),
+                        status: Set("completed".to_owned()),
+                        outcome: Set(if index == 0 { "failed" } else { "succeeded" }.to_owned()),
+                        summary_counts: Set(None),
+                        failure_summary: Set(None),
+                        context: Set(None),
+                        created_at: Set(minutes_ago(10 + index)),
+                        started_at: Set(None),
+                        completed_at: Set(None),
+                        updated_at: Set(now()),
+                        ..Default::default()
+                    })
+                })
+                .collect();
+            insert_all(&app.db, rows).await;
+            variables.push((size, json!({"workspace": NodeKind::Workspace.id(group.id)})));
+        }
+        let query = "query($workspace: ID!) { tenants(first: 100, filter: {workspaceId: $workspace}) {
+            nodes { health { level signals { source } } runStats { total failed } week: runStats(window: LAST_7D) { total }
+                    recentRuns(first: 2) { type isStuck } } } }";
+        // The page; connections, permissions and 24-hour tallies for the badges (the
+        // runStats share the tallies); the 7-day tallies; the recent runs.
+        assert_statements(&app, query, &variables, 6, |size, data| {
+            let nodes = data["tenants"]["nodes"].as_array().unwrap();
+            assert_eq!(nodes.len(), size);
+            for node in nodes {
+                assert_eq!(node["health"]["level"], json!("WARNING"), "one failed run");
+                assert_eq!(node["runStats"], json!({"total": 3, "failed": 1}));
+                assert_eq!(node["recentRuns"].as_array().unwrap().len(), 2);
+            }
+        })
+        .await;
+    }
+}
+
+on_both! {
+    async fn workspaces_with_health_and_run_stats(app: TestApp) {
+        let mut variables = Vec::new();
+        for (size, prefix) in [(1, "uno"), (10, "diez"), (100, "cien")] {
+            for index in 0..size {
+                let group = workspace(&app.db, &format!("{prefix}-{index:03}")).await;
+                tenants_with_children(&app.db, group.id, &format!("{prefix}{index}"), 2, 1, 1).await;
+            }
+            variables.push((size, json!({"prefix": format!("{prefix}-")})));
+        }
+        let query = "query($prefix: String) { workspaces(first: 100, filter: {search: $prefix}) {
+            nodes { health { level } runStats { total } } } }";
+        // The page, the tenant levels of all workspaces, their run tallies.
+        assert_statements(&app, query, &variables, 3, |size, data| {
+            let nodes = data["workspaces"]["nodes"].as_array().unwrap();
+            assert_eq!(nodes.len(), size);
+            assert!(nodes.iter().all(|node| node["health"]["level"] == json!("HEALTHY")));
+        })
+        .await;
+    }
+}
+
+on_both! {
+    async fn the_control_tower_costs_a_fixed_number_of_statements(app: TestApp) {
+        for size in SIZES {
+            let group = workspace(&app.db, &format!("Tower {size}")).await;
+            tenants_with_children(&app.db, group.id, "Tower", size, 1, 1).await;
+            let query = format!(
+                "{{ controlTower(window: {}) {{ runs {{ total }} stuckTotal byType {{ type }} topFailingTenants {{ tenant {{ name }} }} topFailingWorkspaces {{ workspace {{ name }} }} tenantHealth {{ healthy }} access {{ loginsFailed }} }} }}",
+                ["LAST_1H", "LAST_24H", "LAST_7D"][SIZES.iter().position(|s| *s == size).unwrap()]
+            );
+            let (response, statements) = app.gql_counted(&query, json!({})).await;
+            assert!(response.get("errors").is_none(), "{response}");
+            // Grouped tallies, stuck total, health distribution, access, the failing
+            // tenants and the failing workspaces.
+            assert_eq!(statements, 6, "{size} tenants");
+        }
+    }
+}

@@ -2,6 +2,8 @@
 //! the request's loaders. Per-domain query roots live beside their types.
 
 pub mod audit_log;
+pub mod control_tower;
+pub mod health;
 pub mod node;
 pub mod operation_run;
 pub mod provider_connection;

@@ -3,17 +3,21 @@
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::operation_run;
+use sea_orm::{ColumnTrait, Condition};
 use serde_json::Value;
 
+use super::health::{Stuck, run_times};
 use super::tenant::Tenant;
 use super::user::User;
 use super::workspace::Workspace;
+use crate::db::runs::{RunOrder, stuck_condition};
+use crate::db::stats::created_within;
 use crate::domain::failure::{self, sanitize_failures};
-use crate::domain::status;
 use crate::domain::summary::{self, normalize_summary_counts};
+use crate::domain::{status, stuck, window};
 use crate::error::AppResult;
 use crate::graphql::connection::{Connection, PageRequest, root_page};
-use crate::graphql::enums::{RunOutcome, RunStatus};
+use crate::graphql::enums::{RunOutcome, RunStatus, TimeWindow};
 use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::inputs::{OperationRunFilter, OperationRunOrder};
 use crate::graphql::scope::Scope;
@@ -154,6 +158,18 @@ impl OperationRun {
         self.model.completed_at
     }
 
+    /// Whether the run is stuck now: queued and not started within
+    /// `settings.queuedStuckMinutes` of its creation, or running for
+    /// `settings.runningStuckMinutes` or more.
+    async fn is_stuck(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        Ok(stuck_now(&self.model, Scope::of(ctx)?).is_some())
+    }
+
+    /// Why and since when the run is stuck; null when it is not.
+    async fn stuck(&self, ctx: &Context<'_>) -> AppResult<Option<Stuck>> {
+        Ok(stuck_now(&self.model, Scope::of(ctx)?).map(Stuck::from))
+    }
+
     /// Seconds from start to completion; for a run still running, seconds since it
     /// started. Null when it never started.
     async fn duration_seconds(&self, ctx: &Context<'_>) -> AppResult<Option<i64>> {
@@ -168,6 +184,43 @@ impl OperationRun {
         let seconds = (end - started_at).num_seconds();
         Ok((seconds >= 0).then_some(seconds))
     }
+}
+
+/// The runs created in `window` that match `filter` and `condition`, newest first.
+async fn windowed_runs(
+    ctx: &Context<'_>,
+    window: Option<TimeWindow>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<OperationRunFilter>,
+    condition: Condition,
+) -> AppResult<Connection<OperationRun>> {
+    let scope = Scope::of(ctx)?;
+    let criteria = scope.criteria();
+    let order = RunOrder::default();
+    let spec = order.sort_spec();
+    let args = PageRequest::forward(first, after).validate(&spec, scope.max_page_size())?;
+    let range = window::TimeWindow::from(window.unwrap_or_default()).range(criteria.now);
+    let condition = filter
+        .unwrap_or_default()
+        .to_db(criteria.now, criteria.stuck)?
+        .condition()
+        .add(created_within(range))
+        .add(condition);
+    let (page, total) = root_page::<operation_run::Entity>(scope, condition, &spec, &args).await?;
+    Ok(Connection::new(
+        page,
+        &spec,
+        |row| order.sort_key(row),
+        OperationRun::from,
+        total,
+    ))
+}
+
+/// Whether the run is stuck now (see `stuck` for why).
+fn stuck_now(run: &operation_run::Model, scope: &Scope) -> Option<stuck::Stuck> {
+    let criteria = scope.criteria();
+    stuck::stuck(run_times(run), criteria.now, criteria.stuck)
 }
 
 /// One counter of a run's summary.
@@ -243,7 +296,10 @@ impl RunQuery {
             before,
         }
         .validate(&spec, scope.max_page_size())?;
-        let condition = filter.unwrap_or_default().to_db(scope.now)?.condition();
+        let condition = filter
+            .unwrap_or_default()
+            .to_db(scope.now, scope.criteria().stuck)?
+            .condition();
         let (page, total) =
             root_page::<operation_run::Entity>(scope, condition, &spec, &args).await?;
         Ok(Connection::new(
@@ -253,6 +309,46 @@ impl RunQuery {
             OperationRun::from,
             total,
         ))
+    }
+
+    /// Failed runs (outcome `FAILED`) created in `window`, newest first.
+    async fn failures(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which runs count (by creation time).",
+            default_with = "Some(TimeWindow::Last24h)"
+        )]
+        window: Option<TimeWindow>,
+        #[graphql(desc = "How many runs to return, 1 to 100 (default 25).")] first: Option<i32>,
+        #[graphql(desc = "Return the runs after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Only runs also matching this filter.")] filter: Option<
+            OperationRunFilter,
+        >,
+    ) -> AppResult<Connection<OperationRun>> {
+        let failed = Condition::all().add(operation_run::Column::Outcome.eq("failed"));
+        windowed_runs(ctx, window, first, after, filter, failed).await
+    }
+
+    /// Runs stuck now (see `OperationRun.isStuck`) that were created in `window`, newest
+    /// first. `controlTower.stuckTotal` counts them regardless of window.
+    async fn stuck_runs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which runs count (by creation time).",
+            default_with = "Some(TimeWindow::Last24h)"
+        )]
+        window: Option<TimeWindow>,
+        #[graphql(desc = "How many runs to return, 1 to 100 (default 25).")] first: Option<i32>,
+        #[graphql(desc = "Return the runs after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Only runs also matching this filter.")] filter: Option<
+            OperationRunFilter,
+        >,
+    ) -> AppResult<Connection<OperationRun>> {
+        let criteria = Scope::of(ctx)?.criteria();
+        let stuck = stuck_condition(criteria.now, criteria.stuck);
+        windowed_runs(ctx, window, first, after, filter, stuck).await
     }
 
     /// One operation run by id; null when none matches.

@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use entity::provider_connection;
 use serde_json::Value;
 
+use super::health::{HealthBadge, connection_facts};
 use super::tenant::Tenant;
-use crate::domain::status;
+use crate::domain::{health, status};
 use crate::error::AppResult;
 use crate::graphql::enums::{ConnectionHealth, ConnectionStatus};
 use crate::graphql::ids::NodeKind;
@@ -81,6 +82,18 @@ impl ProviderConnection {
     /// Free-form metadata, redacted: values under secret-looking keys read `[REDACTED]`.
     async fn metadata(&self) -> Option<Json<Value>> {
         super::shown(self.model.metadata.as_ref())
+    }
+
+    /// The connection's own health badge: one `PROVIDER_CONNECTION` signal. A disabled
+    /// connection is `UNKNOWN` (not monitored).
+    async fn health(&self, ctx: &Context<'_>) -> AppResult<HealthBadge> {
+        let criteria = Scope::of(ctx)?.criteria();
+        let badge = health::connection_badge(
+            &connection_facts(&self.model),
+            criteria.now,
+            criteria.health,
+        );
+        Ok(badge.into())
     }
 
     /// The tenant the connection belongs to.

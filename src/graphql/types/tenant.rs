@@ -6,15 +6,19 @@ use entity::tenant;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
+use super::health::{HealthBadge, RunStats, connection_facts, permission_facts, run_counts};
+use super::operation_run::OperationRun;
 use super::provider_connection::ProviderConnection;
 use super::tenant_permission::TenantPermission;
 use super::workspace::Workspace;
+use crate::domain::health;
 use crate::domain::status;
 use crate::error::{AppError, AppResult};
 use crate::graphql::connection::{Connection, PageRequest, root_page};
-use crate::graphql::enums::TenantStatus;
+use crate::graphql::enums::{TenantStatus, TimeWindow};
 use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::inputs::{TenantFilter, TenantOrder};
+use crate::graphql::loaders::RecentRunsKey;
 use crate::graphql::scope::Scope;
 
 #[derive(Clone)]
@@ -124,6 +128,102 @@ impl Tenant {
             .collect())
     }
 
+    /// The tenant's health badge in `window`: the worst of its status, its provider
+    /// connections, its permissions and its runs, with every signal.
+    async fn health(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which runs count (by creation time).",
+            default_with = "Some(TimeWindow::Last24h)"
+        )]
+        window: Option<TimeWindow>,
+    ) -> AppResult<HealthBadge> {
+        let scope = Scope::of(ctx)?;
+        let loaders = &scope.loaders;
+        let (connections, permissions, tally) = futures::try_join!(
+            loaders.connections_by_tenant.load_one(self.model.id),
+            loaders.permissions_by_tenant.load_one(self.model.id),
+            loaders
+                .tenant_tallies
+                .load_one((self.model.id, window.unwrap_or_default().into())),
+        )?;
+        let connections: Vec<_> = connections
+            .unwrap_or_default()
+            .iter()
+            .map(connection_facts)
+            .collect();
+        let permissions: Vec<_> = permissions
+            .unwrap_or_default()
+            .iter()
+            .map(permission_facts)
+            .collect();
+        let criteria = scope.criteria();
+        let window = crate::domain::window::TimeWindow::from(window.unwrap_or_default());
+        let badge = health::tenant_badge(
+            status::TenantStatus::from_stored(&self.model.status),
+            &connections,
+            &permissions,
+            run_counts(tally.unwrap_or_default()),
+            window.describe(),
+            criteria.now,
+            criteria.health,
+        );
+        Ok(badge.into())
+    }
+
+    /// Counts of the tenant's runs created in `window`.
+    async fn run_stats(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which runs count (by creation time).",
+            default_with = "Some(TimeWindow::Last24h)"
+        )]
+        window: Option<TimeWindow>,
+    ) -> AppResult<RunStats> {
+        let scope = Scope::of(ctx)?;
+        let tally = scope
+            .loaders
+            .tenant_tallies
+            .load_one((self.model.id, window.unwrap_or_default().into()))
+            .await?;
+        Ok(tally.unwrap_or_default().into())
+    }
+
+    /// The tenant's latest runs created in `window`, newest first.
+    async fn recent_runs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which runs count (by creation time).",
+            default_with = "Some(TimeWindow::Last24h)"
+        )]
+        window: Option<TimeWindow>,
+        #[graphql(desc = "How many runs, 1 to 100.", default_with = "Some(5)")] first: Option<i32>,
+    ) -> AppResult<Vec<OperationRun>> {
+        let scope = Scope::of(ctx)?;
+        let max = scope.max_page_size();
+        let first = first.unwrap_or(5);
+        let first = u64::try_from(first)
+            .ok()
+            .filter(|first| (1..=u64::from(max)).contains(first))
+            .ok_or_else(|| {
+                AppError::bad_input(format!("`first` must be between 1 and {max}, not {first}"))
+            })?;
+        let key = RecentRunsKey {
+            tenant_id: self.model.id,
+            window: window.unwrap_or_default().into(),
+            first,
+        };
+        let runs = scope.loaders.recent_runs.load_one(key).await?;
+        Ok(runs
+            .unwrap_or_default()
+            .into_iter()
+            .map(OperationRun::from)
+            .collect())
+    }
+
     /// When the tenant was added.
     async fn created_at(&self) -> DateTime<Utc> {
         self.model.created_at
@@ -184,7 +284,7 @@ impl TenantQuery {
         .validate(&spec, scope.max_page_size())?;
         let condition = filter
             .unwrap_or_default()
-            .to_db()?
+            .to_db(&scope.criteria())?
             .condition(scope.db.get_database_backend());
         let (page, total) = root_page::<tenant::Entity>(scope, condition, &spec, &args).await?;
         scope.loaders.prime_tenants(&page.rows);

@@ -8,13 +8,15 @@ use entity::{workspace, workspace_membership};
 use futures::FutureExt;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
+use super::health::{HealthBadge, RunStats, run_counts};
 use super::tenant::Tenant;
 use super::user::User;
 use crate::db::workspaces;
+use crate::domain::health;
 use crate::domain::status;
 use crate::error::{AppError, AppResult};
 use crate::graphql::connection::{Connection, PageRequest, root_page};
-use crate::graphql::enums::MembershipRole;
+use crate::graphql::enums::{MembershipRole, TimeWindow};
 use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::inputs::{TenantFilter, TenantOrder, WorkspaceFilter};
 use crate::graphql::loaders::{TenantCountKey, TenantList, TenantPageKey};
@@ -78,7 +80,7 @@ impl Workspace {
         >,
     ) -> AppResult<Connection<Tenant>> {
         let scope = Scope::of(ctx)?;
-        let filter = Arc::new(filter.unwrap_or_default().to_db()?);
+        let filter = Arc::new(filter.unwrap_or_default().to_db(&scope.criteria())?);
         let order = TenantOrder::to_db(order_by);
         let spec = order.sort_spec();
         let args = PageRequest::forward(first, after).validate(&spec, scope.max_page_size())?;
@@ -120,6 +122,52 @@ impl Workspace {
             Tenant::from,
             total,
         ))
+    }
+
+    /// The workspace's health badge in `window`: the worst badge among its tenants that
+    /// are not archived, and its runs (with or without a tenant).
+    async fn health(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which runs count (by creation time).",
+            default_with = "Some(TimeWindow::Last24h)"
+        )]
+        window: Option<TimeWindow>,
+    ) -> AppResult<HealthBadge> {
+        let scope = Scope::of(ctx)?;
+        let key = (self.model.id, window.unwrap_or_default().into());
+        let (levels, tally) = futures::try_join!(
+            scope.loaders.tenant_levels.load_one(key),
+            scope.loaders.workspace_tallies.load_one(key),
+        )?;
+        let window = crate::domain::window::TimeWindow::from(window.unwrap_or_default());
+        let badge = health::workspace_badge(
+            levels.unwrap_or_default(),
+            run_counts(tally.unwrap_or_default()),
+            window.describe(),
+            scope.criteria().health,
+        );
+        Ok(badge.into())
+    }
+
+    /// Counts of the workspace's runs created in `window`, with or without a tenant.
+    async fn run_stats(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which runs count (by creation time).",
+            default_with = "Some(TimeWindow::Last24h)"
+        )]
+        window: Option<TimeWindow>,
+    ) -> AppResult<RunStats> {
+        let scope = Scope::of(ctx)?;
+        let tally = scope
+            .loaders
+            .workspace_tallies
+            .load_one((self.model.id, window.unwrap_or_default().into()))
+            .await?;
+        Ok(tally.unwrap_or_default().into())
     }
 
     /// Who belongs to the workspace and in which role, in the order they joined.

@@ -1,0 +1,277 @@
+//! The Control Tower's aggregates (SPEC §3): everything the dashboard shows for a
+//! window, each part one aggregate statement the database computes with SPEC §2's
+//! indexes, never a load of the runs.
+//!
+//! The run counts — overall, per type, per tenant and per workspace — come from one scan
+//! of the window: `GROUP BY GROUPING SETS` on PostgreSQL, a `UNION ALL` of the four
+//! groupings on SQLite (which has no grouping sets).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{audit_log, operation_run, tenant, workspace};
+use sea_orm::sea_query::{Expr, Query, SelectStatement, UnionType};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait, QueryFilter,
+};
+
+use super::Db;
+use super::health::{self, HealthScope};
+use super::runs::stuck_condition;
+use super::stats::{RunTally, add_tally, count_where, created_within, read_tally};
+use crate::domain::health::LevelCounts;
+use crate::domain::window::{TimeRange, TimeWindow};
+
+/// Most entries `topFailingTenants`/`topFailingWorkspaces` can ask for.
+pub const MAX_TOP: usize = 100;
+
+/// Everything the Control Tower shows for one window, as of `generated_at`.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub window: TimeWindow,
+    pub range: TimeRange,
+    pub generated_at: DateTime<Utc>,
+    pub runs: RunTally,
+    pub stuck_total: u64,
+    /// Per run type, most runs first, then by type.
+    pub by_type: Vec<(String, RunTally)>,
+    /// Tenants with a failed run: most failed first, ties by name; at most [`MAX_TOP`].
+    pub failing_tenants: Vec<(tenant::Model, RunTally)>,
+    /// Workspaces with a failed run, ordered as tenants; at most [`MAX_TOP`].
+    pub failing_workspaces: Vec<(workspace::Model, RunTally)>,
+    pub tenant_health: LevelCounts,
+    pub access: AccessCounts,
+}
+
+/// Operator access in the window, from the audit trail.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AccessCounts {
+    pub logins_succeeded: u64,
+    pub logins_failed: u64,
+    pub break_glass_entries: u64,
+}
+
+/// Computes the snapshot of `window` at `scope.now`.
+pub async fn snapshot(db: &Db, window: TimeWindow, scope: HealthScope) -> Result<Snapshot, DbErr> {
+    let range = scope.window;
+    let (groups, stuck_total, distribution, access) = futures::try_join!(
+        grouped_tallies(db, range, scope),
+        count_stuck(db, scope),
+        health::distribution(db, None, &scope),
+        access_counts(db, range),
+    )?;
+    let (failing_tenants, failing_workspaces) = futures::try_join!(
+        top::<tenant::Entity>(db, &groups.tenants, |model| (&model.name, model.id)),
+        top::<workspace::Entity>(db, &groups.workspaces, |model| (&model.name, model.id)),
+    )?;
+    let mut by_type = groups.types;
+    by_type.sort_by(|a, b| b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(&b.0)));
+    Ok(Snapshot {
+        window,
+        range,
+        generated_at: scope.now,
+        runs: groups.all,
+        stuck_total,
+        by_type,
+        failing_tenants,
+        failing_workspaces,
+        tenant_health: distribution.get(&0).copied().unwrap_or_default(),
+        access,
+    })
+}
+
+#[derive(Default)]
+struct Groups {
+    all: RunTally,
+    types: Vec<(String, RunTally)>,
+    tenants: HashMap<i64, RunTally>,
+    workspaces: HashMap<i64, RunTally>,
+}
+
+/// Which grouping a row of the grouped statement belongs to.
+const ALL: i32 = 0;
+const BY_TYPE: i32 = 1;
+const BY_TENANT: i32 = 2;
+const BY_WORKSPACE: i32 = 3;
+
+async fn grouped_tallies(db: &Db, range: TimeRange, scope: HealthScope) -> Result<Groups, DbErr> {
+    use operation_run::Column;
+    let base = |grouping: i32| {
+        let mut query = Query::select();
+        query
+            .from(operation_run::Entity.table_ref())
+            .cond_where(created_within(range));
+        add_tally(&mut query, scope.now, scope.stuck);
+        (query, grouping)
+    };
+    let query = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let (mut query, _) = base(ALL);
+            // GROUPING() sets a bit for each column a row is not grouped by.
+            let grouping = Expr::cust(
+                "CASE GROUPING(\"type\", \"tenant_id\", \"workspace_id\") \
+                 WHEN 7 THEN 0 WHEN 3 THEN 1 WHEN 5 THEN 2 ELSE 3 END",
+            );
+            query
+                .expr_as(grouping, "grouping")
+                .expr_as(Expr::col(Column::Type), "type")
+                .expr_as(Expr::col(Column::TenantId), "tenant_id")
+                .expr_as(Expr::col(Column::WorkspaceId), "workspace_id")
+                .add_group_by([Expr::cust(
+                    "GROUPING SETS ((), (\"type\"), (\"tenant_id\"), (\"workspace_id\"))",
+                )]);
+            query
+        }
+        _ => {
+            let grouped = |grouping: i32, by: Option<&str>| -> SelectStatement {
+                let (mut query, grouping) = base(grouping);
+                query.expr_as(Expr::val(grouping), "grouping");
+                for (alias, candidate) in [
+                    ("type", Column::Type),
+                    ("tenant_id", Column::TenantId),
+                    ("workspace_id", Column::WorkspaceId),
+                ] {
+                    if by == Some(alias) {
+                        query
+                            .expr_as(Expr::col(candidate), alias)
+                            .group_by_col(candidate);
+                    } else {
+                        query.expr_as(Expr::cust("NULL"), alias);
+                    }
+                }
+                query
+            };
+            let mut query = grouped(ALL, None);
+            query.unions([
+                (UnionType::All, grouped(BY_TYPE, Some("type"))),
+                (UnionType::All, grouped(BY_TENANT, Some("tenant_id"))),
+                (UnionType::All, grouped(BY_WORKSPACE, Some("workspace_id"))),
+            ]);
+            query
+        }
+    };
+    let mut groups = Groups::default();
+    for row in db.query_all(&query).await? {
+        let tally = read_tally(&row)?;
+        match row.try_get::<i32>("", "grouping")? {
+            ALL => groups.all = tally,
+            BY_TYPE => {
+                if let Some(kind) = row.try_get::<Option<String>>("", "type")? {
+                    groups.types.push((kind, tally));
+                }
+            }
+            BY_TENANT => {
+                if let Some(tenant) = row.try_get::<Option<i64>>("", "tenant_id")? {
+                    groups.tenants.insert(tenant, tally);
+                }
+            }
+            _ => {
+                if let Some(workspace) = row.try_get::<Option<i64>>("", "workspace_id")? {
+                    groups.workspaces.insert(workspace, tally);
+                }
+            }
+        }
+    }
+    Ok(groups)
+}
+
+/// Stuck runs, whatever their age: the oldest are the worst and must stay in view.
+async fn count_stuck(db: &Db, scope: HealthScope) -> Result<u64, DbErr> {
+    let mut query = Query::select();
+    query
+        .from(operation_run::Entity.table_ref())
+        .expr_as(Expr::cust("COUNT(*)"), "stuck")
+        .cond_where(stuck_condition(scope.now, scope.stuck));
+    let count = match db.query_one(&query).await? {
+        Some(row) => row.try_get::<i64>("", "stuck")?,
+        None => 0,
+    };
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+async fn access_counts(db: &Db, range: TimeRange) -> Result<AccessCounts, DbErr> {
+    use audit_log::Column;
+    let action = |action: &str, status: &str| {
+        Condition::all()
+            .add(Column::Action.eq(action))
+            .add(Column::Status.eq(status))
+    };
+    let mut query = Query::select();
+    query
+        .from(audit_log::Entity.table_ref())
+        .expr_as(
+            count_where(action("platform.auth.login", "success")),
+            "logins_succeeded",
+        )
+        .expr_as(
+            count_where(action("platform.auth.login", "failure")),
+            "logins_failed",
+        )
+        .expr_as(
+            count_where(action("platform.break_glass.enter", "success")),
+            "break_glass_entries",
+        )
+        .cond_where(
+            Condition::all()
+                .add(Column::Action.is_in(["platform.auth.login", "platform.break_glass.enter"]))
+                .add(Column::RecordedAt.gte(range.start))
+                .add(Column::RecordedAt.lte(range.end)),
+        );
+    let Some(row) = db.query_one(&query).await? else {
+        return Ok(AccessCounts::default());
+    };
+    let read = |column: &str| -> Result<u64, DbErr> {
+        Ok(u64::try_from(row.try_get::<i64>("", column)?).unwrap_or(0))
+    };
+    Ok(AccessCounts {
+        logins_succeeded: read("logins_succeeded")?,
+        logins_failed: read("logins_failed")?,
+        break_glass_entries: read("break_glass_entries")?,
+    })
+}
+
+/// The rows with at least one failed run, most failed first, ties by name (then id), at
+/// most [`MAX_TOP`]. Only the rows that can make the cut are read: the first
+/// [`MAX_TOP`] by failures and every row tied with the last of them. The statement runs
+/// even when nothing failed, so the Control Tower always costs the same statements.
+async fn top<E>(
+    db: &Db,
+    tallies: &HashMap<i64, RunTally>,
+    name_of: impl Fn(&E::Model) -> (&String, i64),
+) -> Result<Vec<(E::Model, RunTally)>, DbErr>
+where
+    E: EntityTrait + super::tables::Table,
+{
+    let mut failing: Vec<(i64, RunTally)> = tallies
+        .iter()
+        .filter(|(_, tally)| tally.failed > 0)
+        .map(|(id, tally)| (*id, *tally))
+        .collect();
+    failing.sort_by_key(|(_, tally)| std::cmp::Reverse(tally.failed));
+    let cut = failing
+        .get(MAX_TOP - 1)
+        .map_or(0, |(_, tally)| tally.failed);
+    let candidates: Vec<i64> = failing
+        .iter()
+        .take_while(|(_, tally)| tally.failed >= cut)
+        .map(|(id, _)| *id)
+        .collect();
+    let models = E::find()
+        .filter(E::id_column().is_in(candidates))
+        .all(db)
+        .await?;
+    let mut ranked: Vec<(E::Model, RunTally)> = models
+        .into_iter()
+        .filter_map(|model| {
+            let tally = tallies.get(&E::id_of(&model)).copied()?;
+            Some((model, tally))
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.1.failed
+            .cmp(&a.1.failed)
+            .then_with(|| name_of(&a.0).cmp(&name_of(&b.0)))
+    });
+    ranked.truncate(MAX_TOP);
+    Ok(ranked)
+}

@@ -1,0 +1,254 @@
+//! The tenant health rules of SPEC §3 in SQL: every tenant's level, computed by the
+//! database, to filter, count and page tenants by level. `domain::health` is the same
+//! rule in Rust (with the messages); the integration tests check that both agree.
+//!
+//! Levels are ranks: 0 HEALTHY, 1 UNKNOWN, 2 WARNING, 3 CRITICAL. A tenant's level is the
+//! greatest of its status, its worst connection that is not disabled (none: 3), its worst
+//! permission (none: 1) and its runs in the window.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{operation_run, provider_connection, tenant, tenant_permission};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, Query, SelectStatement,
+};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr};
+
+use super::Db;
+use super::runs::stuck_condition;
+use super::stats::{count_where, created_within};
+use crate::domain::health::{HealthLevel, HealthRules, LevelCounts};
+use crate::domain::stuck::StuckRules;
+use crate::domain::window::TimeRange;
+
+/// The moment and rules tenant health is judged by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HealthScope {
+    pub now: DateTime<Utc>,
+    /// The window whose runs count.
+    pub window: TimeRange,
+    pub stuck: StuckRules,
+    pub health: HealthRules,
+}
+
+fn rank(level: HealthLevel) -> Expr {
+    Expr::val(level.rank())
+}
+
+/// One connection's level (for connections that are not disabled).
+fn connection_level(stale_before: DateTime<Utc>) -> Expr {
+    use provider_connection::Column;
+    let status = |value: &str| Column::Status.eq(value);
+    let health = |value: &str| Column::HealthStatus.eq(value);
+    let by_health: Expr = Expr::case(health("ok"), rank(HealthLevel::Healthy))
+        .case(health("degraded"), rank(HealthLevel::Warning))
+        .case(health("down"), rank(HealthLevel::Critical))
+        .finally(rank(HealthLevel::Unknown))
+        .into();
+    let stale_by_health: Expr = Expr::case(health("down"), rank(HealthLevel::Critical))
+        .finally(rank(HealthLevel::Warning))
+        .into();
+    Expr::case(status("error"), rank(HealthLevel::Critical))
+        .case(status("needs_consent"), rank(HealthLevel::Warning))
+        .case(
+            Condition::all()
+                .add(status("connected"))
+                .add(Column::LastHealthCheckAt.is_null()),
+            rank(HealthLevel::Unknown),
+        )
+        .case(
+            Condition::all()
+                .add(status("connected"))
+                .add(Column::LastHealthCheckAt.lt(stale_before)),
+            stale_by_health,
+        )
+        .case(status("connected"), by_health)
+        .finally(rank(HealthLevel::Unknown))
+        .into()
+}
+
+/// One permission's level.
+fn permission_level(stale_before: DateTime<Utc>) -> Expr {
+    use tenant_permission::Column;
+    let status = |value: &str| Column::Status.eq(value);
+    let unchecked = Condition::any()
+        .add(Column::LastCheckedAt.is_null())
+        .add(Column::LastCheckedAt.lt(stale_before));
+    Expr::case(status("missing"), rank(HealthLevel::Critical))
+        .case(status("error"), rank(HealthLevel::Warning))
+        .case(
+            Condition::all().add(status("granted")).add(unchecked),
+            rank(HealthLevel::Warning),
+        )
+        .case(status("granted"), rank(HealthLevel::Healthy))
+        .finally(rank(HealthLevel::Unknown))
+        .into()
+}
+
+/// `SELECT tenant_id, workspace_id, status, level FROM tenants …`: every tenant with its
+/// level.
+pub fn tenant_levels(scope: &HealthScope) -> SelectStatement {
+    let stale_before = scope.health.stale_before(scope.now);
+
+    let mut connections = Query::select();
+    connections
+        .from(provider_connection::Entity)
+        .expr_as(
+            Expr::col(provider_connection::Column::TenantId),
+            "tenant_id",
+        )
+        .expr_as(connection_level(stale_before).max(), "level")
+        .and_where(provider_connection::Column::Status.ne("disabled"))
+        .group_by_col(provider_connection::Column::TenantId);
+
+    let mut permissions = Query::select();
+    permissions
+        .from(tenant_permission::Entity)
+        .expr_as(Expr::col(tenant_permission::Column::TenantId), "tenant_id")
+        .expr_as(permission_level(stale_before).max(), "level")
+        .group_by_col(tenant_permission::Column::TenantId);
+
+    let mut runs = Query::select();
+    runs.from(operation_run::Entity)
+        .expr_as(Expr::col(operation_run::Column::TenantId), "tenant_id")
+        .expr_as(
+            count_where(stuck_condition(scope.now, scope.stuck)),
+            "stuck",
+        )
+        .expr_as(
+            count_where(Condition::all().add(operation_run::Column::Outcome.eq("failed"))),
+            "failed",
+        )
+        .cond_where(created_within(scope.window).add(operation_run::Column::TenantId.is_not_null()))
+        .group_by_col(operation_run::Column::TenantId);
+
+    let status = |value: &str| Expr::col((tenant::Entity, tenant::Column::Status)).eq(value);
+    let status_level: Expr = Expr::case(status("active"), rank(HealthLevel::Healthy))
+        .case(status("onboarding"), rank(HealthLevel::Warning))
+        .finally(rank(HealthLevel::Unknown))
+        .into();
+    let connection_level: Expr = Func::coalesce([
+        Expr::col(("connection_health", "level")),
+        rank(HealthLevel::Critical),
+    ])
+    .into();
+    let permission_level: Expr = Func::coalesce([
+        Expr::col(("permission_health", "level")),
+        rank(HealthLevel::Unknown),
+    ])
+    .into();
+    let stuck: Expr = Func::coalesce([Expr::col(("run_health", "stuck")), Expr::val(0)]).into();
+    let failed: Expr = Func::coalesce([Expr::col(("run_health", "failed")), Expr::val(0)]).into();
+    let critical = i64::from(scope.health.failed_runs_critical);
+    let run_level: Expr = Expr::case(stuck.gt(0), rank(HealthLevel::Critical))
+        .case(failed.clone().gte(critical), rank(HealthLevel::Critical))
+        .case(failed.gte(1), rank(HealthLevel::Warning))
+        .finally(rank(HealthLevel::Healthy))
+        .into();
+    let level = Func::greatest([status_level, connection_level, permission_level, run_level]);
+
+    let joined_on = |alias: &'static str| {
+        Expr::col((Alias::new(alias), Alias::new("tenant_id")))
+            .equals((tenant::Entity, tenant::Column::Id))
+    };
+    let mut query = Query::select();
+    query
+        .from(tenant::Entity)
+        .expr_as(Expr::col((tenant::Entity, tenant::Column::Id)), "tenant_id")
+        .expr_as(
+            Expr::col((tenant::Entity, tenant::Column::WorkspaceId)),
+            "workspace_id",
+        )
+        .expr_as(
+            Expr::col((tenant::Entity, tenant::Column::Status)),
+            "status",
+        )
+        .expr_as(level, "level")
+        .join_subquery(
+            JoinType::LeftJoin,
+            connections,
+            "connection_health",
+            joined_on("connection_health"),
+        )
+        .join_subquery(
+            JoinType::LeftJoin,
+            permissions,
+            "permission_health",
+            joined_on("permission_health"),
+        )
+        .join_subquery(
+            JoinType::LeftJoin,
+            runs,
+            "run_health",
+            joined_on("run_health"),
+        );
+    query
+}
+
+/// Tenants whose level is `level`, as a condition on `tenants.id`.
+pub fn tenants_at_level(level: HealthLevel, scope: &HealthScope) -> Condition {
+    let mut ids = Query::select();
+    ids.column("tenant_id")
+        .from_subquery(tenant_levels(scope), "levels")
+        .and_where(Expr::col("level").eq(level.rank()));
+    Condition::all().add(Expr::col((tenant::Entity, tenant::Column::Id)).in_subquery(ids))
+}
+
+/// The level of each of `tenants`, in one statement.
+pub async fn levels_of(
+    db: &Db,
+    tenants: &[i64],
+    scope: &HealthScope,
+) -> Result<HashMap<i64, HealthLevel>, DbErr> {
+    let mut query = Query::select();
+    query
+        .columns(["tenant_id", "level"])
+        .from_subquery(tenant_levels(scope), "levels")
+        .and_where(Expr::col("tenant_id").is_in(tenants.iter().copied()));
+    let rows = db.query_all(&query).await?;
+    rows.iter()
+        .map(|row| {
+            let tenant: i64 = row.try_get("", "tenant_id")?;
+            let level: i32 = row.try_get("", "level")?;
+            Ok((tenant, HealthLevel::from_rank(level.into())))
+        })
+        .collect()
+}
+
+/// How many tenants that are not archived are at each level, per workspace (or, with
+/// `workspaces` `None`, over all tenants under key 0), in one statement.
+pub async fn distribution(
+    db: &Db,
+    workspaces: Option<&[i64]>,
+    scope: &HealthScope,
+) -> Result<HashMap<i64, LevelCounts>, DbErr> {
+    let mut query = Query::select();
+    query
+        .expr_as(Expr::col("level"), "level")
+        .expr_as(Expr::col(Asterisk).count(), "tenants")
+        .from_subquery(tenant_levels(scope), "levels")
+        .and_where(Expr::col("status").ne("archived"))
+        .group_by_col("level");
+    if let Some(workspaces) = workspaces {
+        query
+            .expr_as(Expr::col("workspace_id"), "workspace_id")
+            .and_where(Expr::col("workspace_id").is_in(workspaces.iter().copied()))
+            .group_by_col("workspace_id");
+    }
+    let rows = db.query_all(&query).await?;
+    let mut counts: HashMap<i64, LevelCounts> = HashMap::new();
+    for row in &rows {
+        let workspace = match workspaces {
+            Some(_) => row.try_get::<i64>("", "workspace_id")?,
+            None => 0,
+        };
+        let level: i32 = row.try_get("", "level")?;
+        let tenants: i64 = row.try_get("", "tenants")?;
+        counts.entry(workspace).or_default().add(
+            HealthLevel::from_rank(level.into()),
+            u64::try_from(tenants).unwrap_or(0),
+        );
+    }
+    Ok(counts)
+}

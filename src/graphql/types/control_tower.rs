@@ -1,0 +1,239 @@
+//! `ControlTower`: the dashboard of a window, and its query root.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+
+use super::health::{RunStats, TimeRange};
+use super::tenant::Tenant;
+use super::workspace::Workspace;
+use crate::db::control_tower::{self, MAX_TOP, Snapshot};
+use crate::domain::health::HealthLevel;
+use crate::domain::window;
+use crate::error::{AppError, AppResult};
+use crate::graphql::enums::TimeWindow;
+use crate::graphql::scope::Scope;
+
+pub struct ControlTower {
+    snapshot: Arc<Snapshot>,
+}
+
+/// The Control Tower of a window: run counts, stuck runs, failure rates, the worst
+/// tenants and workspaces, tenant health and operator access — everything an operator
+/// checks first. Every part is computed by the database as of `generatedAt`; many clients
+/// asking for the same window within a few seconds share one computation.
+#[Object]
+impl ControlTower {
+    /// The window the numbers cover; it ends at `generatedAt`.
+    async fn window(&self) -> TimeRange {
+        TimeRange {
+            preset: self.snapshot.window.into(),
+            start: self.snapshot.range.start,
+            end: self.snapshot.range.end,
+        }
+    }
+
+    /// When these numbers were computed (they may be a few seconds old: see
+    /// `settings` and the README on caching).
+    async fn generated_at(&self) -> DateTime<Utc> {
+        self.snapshot.generated_at
+    }
+
+    /// Counts of the runs created in the window.
+    async fn runs(&self) -> RunStats {
+        self.snapshot.runs.into()
+    }
+
+    /// Runs stuck now, whenever they were created: the oldest stuck runs are the worst,
+    /// so they never fall out of view.
+    async fn stuck_total(&self) -> u64 {
+        self.snapshot.stuck_total
+    }
+
+    /// The window's runs per type, most runs first.
+    async fn by_type(&self) -> Vec<RunTypeStats> {
+        self.snapshot
+            .by_type
+            .iter()
+            .map(|(kind, tally)| RunTypeStats {
+                r#type: kind.clone(),
+                total: tally.total,
+                failed: tally.failed,
+                stuck: tally.stuck,
+            })
+            .collect()
+    }
+
+    /// Tenants with at least one failed run in the window, most failed first, ties by
+    /// name.
+    async fn top_failing_tenants(
+        &self,
+        #[graphql(desc = "How many tenants, 1 to 100.", default_with = "Some(5)")] limit: Option<
+            i32,
+        >,
+    ) -> AppResult<Vec<TenantFailureStat>> {
+        let limit = top_limit(limit)?;
+        Ok(self
+            .snapshot
+            .failing_tenants
+            .iter()
+            .take(limit)
+            .map(|(model, tally)| TenantFailureStat {
+                tenant: Tenant::from(model.clone()),
+                failed: tally.failed,
+                total: tally.total,
+            })
+            .collect())
+    }
+
+    /// Workspaces with at least one failed run in the window, most failed first, ties by
+    /// name.
+    async fn top_failing_workspaces(
+        &self,
+        #[graphql(desc = "How many workspaces, 1 to 100.", default_with = "Some(5)")] limit: Option<
+            i32,
+        >,
+    ) -> AppResult<Vec<WorkspaceFailureStat>> {
+        let limit = top_limit(limit)?;
+        Ok(self
+            .snapshot
+            .failing_workspaces
+            .iter()
+            .take(limit)
+            .map(|(model, tally)| WorkspaceFailureStat {
+                workspace: Workspace::from(model.clone()),
+                failed: tally.failed,
+                total: tally.total,
+            })
+            .collect())
+    }
+
+    /// How many tenants that are not archived are at each health level in the window.
+    async fn tenant_health(&self) -> HealthDistribution {
+        let counts = self.snapshot.tenant_health;
+        HealthDistribution {
+            healthy: counts.get(HealthLevel::Healthy),
+            unknown: counts.get(HealthLevel::Unknown),
+            warning: counts.get(HealthLevel::Warning),
+            critical: counts.get(HealthLevel::Critical),
+        }
+    }
+
+    /// Operator access in the window, from the audit trail.
+    async fn access(&self) -> AccessSummary {
+        let access = self.snapshot.access;
+        AccessSummary {
+            logins_succeeded: access.logins_succeeded,
+            logins_failed: access.logins_failed,
+            break_glass_entries: access.break_glass_entries,
+        }
+    }
+}
+
+fn top_limit(limit: Option<i32>) -> AppResult<usize> {
+    let limit = limit.unwrap_or(5);
+    usize::try_from(limit)
+        .ok()
+        .filter(|limit| (1..=MAX_TOP).contains(limit))
+        .ok_or_else(|| {
+            AppError::bad_input(format!(
+                "`limit` must be between 1 and {MAX_TOP}, not {limit}"
+            ))
+        })
+}
+
+/// The runs of one type in the window.
+#[derive(SimpleObject)]
+pub struct RunTypeStats {
+    /// The run type, e.g. `inventory.sync`.
+    pub r#type: String,
+    /// Runs of this type created in the window.
+    pub total: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Of which stuck now.
+    pub stuck: u64,
+}
+
+/// A tenant's failures in the window.
+#[derive(SimpleObject)]
+pub struct TenantFailureStat {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// Its runs that failed.
+    pub failed: u64,
+    /// All its runs.
+    pub total: u64,
+}
+
+/// A workspace's failures in the window.
+#[derive(SimpleObject)]
+pub struct WorkspaceFailureStat {
+    /// The workspace.
+    pub workspace: Workspace,
+    /// Its runs that failed (with or without a tenant).
+    pub failed: u64,
+    /// All its runs.
+    pub total: u64,
+}
+
+/// How many tenants that are not archived are at each health level.
+#[derive(SimpleObject)]
+pub struct HealthDistribution {
+    /// Tenants whose badge is `HEALTHY`.
+    pub healthy: u64,
+    /// Tenants whose badge is `UNKNOWN`.
+    pub unknown: u64,
+    /// Tenants whose badge is `WARNING`.
+    pub warning: u64,
+    /// Tenants whose badge is `CRITICAL`.
+    pub critical: u64,
+}
+
+/// Operator access in a window.
+#[derive(SimpleObject)]
+pub struct AccessSummary {
+    /// Successful console logins.
+    pub logins_succeeded: u64,
+    /// Failed console logins (wrong credentials, disabled operators, throttled attempts).
+    pub logins_failed: u64,
+    /// Break-glass elevations entered.
+    pub break_glass_entries: u64,
+}
+
+/// Query root for the Control Tower.
+#[derive(Default)]
+pub struct ControlTowerQuery;
+
+#[Object]
+impl ControlTowerQuery {
+    /// The Control Tower of `window`.
+    async fn control_tower(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which runs and audit logs count.",
+            default_with = "Some(TimeWindow::Last24h)"
+        )]
+        window: Option<TimeWindow>,
+    ) -> AppResult<ControlTower> {
+        let scope = Scope::of(ctx)?;
+        let window = window::TimeWindow::from(window.unwrap_or_default());
+        let db = scope.db.clone();
+        let health = scope.criteria().health_scope(window);
+        let snapshot = scope
+            .snapshots
+            .get(window, move || {
+                async move {
+                    Ok(Arc::new(
+                        control_tower::snapshot(&db, window, health).await?,
+                    ))
+                }
+                .boxed()
+            })
+            .await?;
+        Ok(ControlTower { snapshot })
+    }
+}
