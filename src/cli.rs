@@ -3,11 +3,16 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use chrono::{SubsecRound, Utc};
 use clap::{Args, Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
+use crate::auth::{
+    self,
+    operators::{self, NewOperator},
+};
 use crate::config::{Config, Overrides};
 use crate::db::{self, Db};
 use crate::seed::{self, SeedPlan};
@@ -49,6 +54,37 @@ pub enum Command {
     Seed(SeedArgs),
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Create, list and disable operators of the console.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Create an operator; the password is read from standard input.
+    Create {
+        /// The e-mail address the operator logs in with.
+        #[arg(long)]
+        email: String,
+        /// The operator's display name.
+        #[arg(long)]
+        name: String,
+        /// A capability to grant (repeat for several): console.view, audit.view,
+        /// runs.triage, sensitive.view, break_glass.use.
+        #[arg(long = "capability", value_name = "CAPABILITY")]
+        capabilities: Vec<String>,
+        /// Read the password from standard input (its first line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List the operators.
+    List,
+    /// Disable an operator and end their sessions.
+    Disable {
+        /// The operator's e-mail address.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, Subcommand)]
@@ -120,7 +156,63 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Schema => Ok(()),
+        Command::Operator(command) => {
+            db::migrate(&connection).await?;
+            operator(&Db::new(connection), command).await
+        }
     }
+}
+
+async fn operator(db: &Db, command: OperatorCommand) -> anyhow::Result<()> {
+    let now = Utc::now().trunc_subsecs(0);
+    match command {
+        OperatorCommand::Create {
+            email,
+            name,
+            capabilities,
+            password_stdin: _,
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let new = NewOperator {
+                email: &email,
+                name: &name,
+                capabilities: &capabilities,
+                password,
+            };
+            let user = operators::create(db, new, now).await?;
+            println!(
+                "created operator {} <{}> with {}",
+                user.name,
+                user.email,
+                operators::capability_names(&user).join(", ")
+            );
+        }
+        OperatorCommand::List => {
+            for user in operators::list(db).await? {
+                let state = if user.is_active { "active" } else { "disabled" };
+                let last_login = user
+                    .last_login_at
+                    .map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+                println!(
+                    "{}\t{}\t{}\t{}\tlast login {}",
+                    user.email,
+                    user.name,
+                    state,
+                    operators::capability_names(&user).join(","),
+                    last_login
+                );
+            }
+        }
+        OperatorCommand::Disable { email } => {
+            let user = operators::disable(db, &email, now).await?;
+            println!("disabled operator {} and ended their sessions", user.email);
+        }
+    }
+    Ok(())
 }
 
 async fn serve(connection: DatabaseConnection, config: Config, demo: bool) -> anyhow::Result<()> {
@@ -140,9 +232,25 @@ async fn serve(connection: DatabaseConnection, config: Config, demo: bool) -> an
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
-    let state = AppState::new(Db::new(connection), config);
+    let db = Db::new(connection);
+    if demo {
+        let ttl = chrono::Duration::hours(i64::from(config.system_console.auth.session_ttl_hours));
+        let (user, password, token) = demo_operator(&db, ttl).await?;
+        println!();
+        println!("Demo operator: {} (all capabilities)", user.email);
+        if let Some(password) = password {
+            println!("  password: {password}");
+        }
+        println!("  token:    {token}");
+        println!("  In the playground or with curl, send the header");
+        println!("    Authorization: Bearer {token}");
+        println!();
+    }
+    let state = AppState::new(db.clone(), config);
+    let sweeper = tokio::spawn(sweep_break_glass(db));
     println!("Control Tower listening on http://{address}/graphql");
     server::serve(listener, state, shutdown_signal()).await?;
+    sweeper.abort();
     tracing::info!("stopped");
     Ok(())
 }
@@ -161,6 +269,54 @@ async fn migrate(connection: &DatabaseConnection, action: MigrateAction) -> anyh
     }
     println!("migrations: {action:?} done");
     Ok(())
+}
+
+/// The e-mail of the demo operator of `serve --demo`.
+pub const DEMO_EMAIL: &str = "demo@control-tower.example";
+
+/// The demo operator (created with a random password the first time) and a fresh token.
+async fn demo_operator(
+    db: &Db,
+    ttl: chrono::Duration,
+) -> anyhow::Result<(entity::platform_user::Model, Option<String>, String)> {
+    let now = Utc::now().trunc_subsecs(0);
+    let existing = operators::list(db)
+        .await?
+        .into_iter()
+        .find(|user| user.email == DEMO_EMAIL);
+    let (user, password) = match existing {
+        Some(user) => (user, None),
+        None => {
+            let password = auth::credentials::new_token();
+            let capabilities: Vec<String> = auth::Capability::ALL
+                .iter()
+                .map(|c| c.name().to_owned())
+                .collect();
+            let new = NewOperator {
+                email: DEMO_EMAIL,
+                name: "Demo Operator",
+                capabilities: &capabilities,
+                password: &password,
+            };
+            (operators::create(db, new, now).await?, Some(password))
+        }
+    };
+    let token = operators::open_session(db, &user, ttl, now).await?;
+    Ok((user, password, token))
+}
+
+/// Records break-glass expiries nobody's request has seen, every 30 seconds (SPEC §5
+/// asks for within a minute).
+async fn sweep_break_glass(db: Db) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        ticks.tick().await;
+        match auth::break_glass::sweep(&db, Utc::now().trunc_subsecs(6)).await {
+            Ok(0) => {}
+            Ok(recorded) => tracing::info!(recorded, "break-glass expiries recorded"),
+            Err(error) => tracing::warn!(%error, "break-glass sweep failed"),
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

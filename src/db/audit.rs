@@ -66,3 +66,101 @@ pub fn sort_spec() -> SortSpec {
 pub fn sort_key(model: &audit_log::Model) -> Vec<KeyValue> {
     vec![KeyValue::Time(model.recorded_at), KeyValue::Int(model.id)]
 }
+
+/// A new entry of the audit trail. Its metadata must already be free of secrets: the
+/// writers put in only ids, reasons, notes and network addresses.
+#[derive(Clone, Debug)]
+pub struct NewAuditEntry {
+    pub action: &'static str,
+    pub success: bool,
+    pub actor: Actor,
+    pub workspace_id: Option<i64>,
+    pub tenant_id: Option<i64>,
+    pub metadata: serde_json::Value,
+}
+
+/// Who acted.
+#[derive(Clone, Debug)]
+pub enum Actor {
+    /// An operator of this console, as far as known (a failed login may name an e-mail
+    /// that has no operator).
+    Operator {
+        id: Option<i64>,
+        name: Option<String>,
+        email: Option<String>,
+    },
+    /// The service itself (expiry sweeps, the command line).
+    System,
+}
+
+/// Appends `entry` to the audit trail, recorded at `now`.
+pub async fn record(
+    db: &impl sea_orm::ConnectionTrait,
+    entry: NewAuditEntry,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<audit_log::Model, sea_orm::DbErr> {
+    use sea_orm::ActiveModelTrait;
+    use sea_orm::ActiveValue::Set;
+    let (actor_type, actor_id, actor_name, actor_email) = match entry.actor {
+        Actor::Operator { id, name, email } => ("platform_user", id, name, email),
+        Actor::System => ("system", None, Some("system".to_owned()), None),
+    };
+    audit_log::ActiveModel {
+        workspace_id: Set(entry.workspace_id),
+        tenant_id: Set(entry.tenant_id),
+        actor_id: Set(actor_id),
+        actor_type: Set(actor_type.to_owned()),
+        actor_name: Set(actor_name),
+        actor_email: Set(actor_email),
+        action: Set(entry.action.to_owned()),
+        status: Set(if entry.success { "success" } else { "failure" }.to_owned()),
+        metadata: Set(Some(entity::Document(entry.metadata))),
+        recorded_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+/// The audited action of marking a run investigated; its metadata holds `runId` and
+/// `note`.
+pub const INVESTIGATED: &str = "platform.operation_run.investigated";
+
+/// The investigations of each run, newest first, in one statement.
+pub async fn investigations_of(
+    db: &super::Db,
+    runs: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<audit_log::Model>>, sea_orm::DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
+    // The run id as text, read from the metadata; malformed JSON (possible on SQLite)
+    // reads as NULL rather than failing the statement.
+    let run_id = match db.get_database_backend() {
+        DbBackend::Postgres => Expr::cust("\"audit_logs\".\"metadata\" ->> 'runId'"),
+        _ => Expr::cust(
+            "CASE WHEN json_valid(\"audit_logs\".\"metadata\") \
+             THEN CAST(json_extract(\"audit_logs\".\"metadata\", '$.runId') AS TEXT) END",
+        ),
+    };
+    let rows = audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq(INVESTIGATED))
+        .filter(run_id.is_in(runs.iter().map(|id| id.to_string())))
+        .order_by_desc(audit_log::Column::RecordedAt)
+        .order_by_desc(audit_log::Column::Id)
+        .all(db)
+        .await?;
+    let mut grouped: std::collections::HashMap<i64, Vec<audit_log::Model>> =
+        std::collections::HashMap::new();
+    for row in rows {
+        let run = row
+            .metadata
+            .as_ref()
+            .and_then(|metadata| metadata.value().get("runId"))
+            .and_then(serde_json::Value::as_i64);
+        if let Some(run) = run {
+            grouped.entry(run).or_default().push(row);
+        }
+    }
+    Ok(grouped)
+}

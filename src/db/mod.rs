@@ -22,8 +22,8 @@ use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query, WindowStatemen
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    DbBackend, DbErr, EntityTrait, ExecResult, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryResult, QuerySelect, QueryTrait, Statement,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, ExecResult, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryResult, QuerySelect, QueryTrait, Statement, TransactionTrait,
 };
 use std::collections::HashMap;
 
@@ -234,4 +234,69 @@ pub async fn count_per_parent<E: EntityTrait>(
             (*parent, u64::try_from(count).unwrap_or(0))
         })
         .collect())
+}
+
+impl Db {
+    /// Starts a transaction whose statements count as this handle's (`BEGIN` and
+    /// `COMMIT` included).
+    pub async fn begin(&self) -> Result<DbTransaction, DbErr> {
+        let inner = self.connection.begin().await?;
+        self.count("BEGIN");
+        Ok(DbTransaction {
+            inner,
+            statements: self.statements.clone(),
+        })
+    }
+}
+
+/// A transaction of a [`Db`], counting its statements.
+pub struct DbTransaction {
+    inner: DatabaseTransaction,
+    statements: Arc<AtomicU64>,
+}
+
+impl DbTransaction {
+    fn count(&self, statement: &str) {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        tracing::trace!(target: "control_tower::sql", %statement);
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.count("COMMIT");
+        self.inner.commit().await
+    }
+
+    /// Rolls the transaction back (dropping it does too).
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.count("ROLLBACK");
+        self.inner.rollback().await
+    }
+}
+
+#[async_trait]
+impl ConnectionTrait for DbTransaction {
+    fn get_database_backend(&self) -> DbBackend {
+        self.inner.get_database_backend()
+    }
+
+    async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
+        self.count(&statement.sql);
+        self.inner.execute_raw(statement).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.count(sql);
+        self.inner.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.count(&statement.sql);
+        self.inner.query_one_raw(statement).await
+    }
+
+    async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.count(&statement.sql);
+        self.inner.query_all_raw(statement).await
+    }
 }

@@ -93,6 +93,15 @@ impl PageRequest {
     }
 }
 
+/// The cost of a connection field for the complexity limit: its page size (the default
+/// when not given) times the cost of what it selects of each item.
+pub fn page_cost(size: Option<i32>, child_complexity: usize) -> usize {
+    let size = size.map_or(DEFAULT_PAGE_SIZE as usize, |size| {
+        size.clamp(1, 100) as usize
+    });
+    size.saturating_mul(child_complexity).saturating_add(1)
+}
+
 /// Encodes a row's position in an order as an opaque cursor.
 pub fn encode_cursor(spec: &SortSpec, key: &[KeyValue]) -> String {
     let values: Vec<Value> = key

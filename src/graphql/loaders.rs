@@ -293,6 +293,20 @@ impl Loader<RecentRunsKey> for RecentRuns {
     }
 }
 
+/// The investigations of many runs, newest first: one statement.
+pub struct Investigations {
+    db: Db,
+}
+
+impl Loader<i64> for Investigations {
+    type Value = Vec<audit_log::Model>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<audit_log::Model>>, AppError> {
+        Ok(crate::db::audit::investigations_of(&self.db, keys).await?)
+    }
+}
+
 /// Groups keys by the shape they ask for (filter, order, page), so that each shape costs
 /// one statement for all of its parents.
 fn group_by_shape<K, S: PartialEq>(
@@ -329,6 +343,7 @@ pub struct Loaders {
     pub workspace_tallies: RequestLoader<(i64, TimeWindow), RunTallies>,
     pub tenant_levels: RequestLoader<(i64, TimeWindow), TenantLevels>,
     pub recent_runs: RequestLoader<RecentRunsKey, RecentRuns>,
+    pub investigations: RequestLoader<i64, Investigations>,
     pub tenant_counts: RequestLoader<TenantCountKey, TenantCounts>,
 }
 
@@ -384,6 +399,7 @@ impl Loaders {
                     criteria,
                 },
             ),
+            investigations: loader(gate, Investigations { db: db.clone() }),
         }
     }
 }

@@ -3,6 +3,7 @@
 mod coalesce;
 pub mod connection;
 pub mod enums;
+pub mod guards;
 pub mod ids;
 pub mod inputs;
 pub mod loaders;
@@ -12,17 +13,17 @@ pub mod settle;
 pub mod snapshots;
 pub mod types;
 
-use async_graphql::{EmptyMutation, EmptySubscription, SDLExportOptions, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, SDLExportOptions, Schema, SchemaBuilder};
 
-use self::query::Query;
+use self::query::{Mutation, Query};
 
 /// The schema type served by the server.
-pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The schema, without data or limits: the server, the tests and `control-tower schema`
 /// all start from here, so they cannot drift apart.
-pub fn schema() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+pub fn schema() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`: types, fields and enum

@@ -6,6 +6,8 @@ use super::types::audit_log::AuditQuery;
 use super::types::control_tower::ControlTowerQuery;
 use super::types::node::NodeQuery;
 use super::types::operation_run::RunQuery;
+use super::types::operation_run::TriageMutation;
+use super::types::operator::{SessionMutation, ViewerQuery};
 use super::types::settings::SettingsQuery;
 use super::types::tenant::TenantQuery;
 use super::types::workspace::WorkspaceQuery;
@@ -13,6 +15,7 @@ use super::types::workspace::WorkspaceQuery;
 /// Everything that can be read.
 #[derive(MergedObject, Default)]
 pub struct Query(
+    ViewerQuery,
     NodeQuery,
     ControlTowerQuery,
     WorkspaceQuery,
@@ -21,3 +24,8 @@ pub struct Query(
     AuditQuery,
     SettingsQuery,
 );
+
+/// Everything that changes something: the operator's session and run triage. Every
+/// mutation is audited.
+#[derive(MergedObject, Default)]
+pub struct Mutation(SessionMutation, TriageMutation);

@@ -1,7 +1,7 @@
 //! What every resolver of one request shares: its clock, its database handle and
 //! statement counter, the configuration and the request's loaders.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::Context;
 use chrono::{DateTime, Utc};
@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use super::loaders::Loaders;
 use super::settle::Gate;
 use super::snapshots::SnapshotCache;
+use crate::auth::Viewer;
+use crate::auth::login::Origin;
 use crate::config::Config;
 use crate::db::Db;
 use crate::db::health::HealthScope;
@@ -66,6 +68,11 @@ pub struct Scope {
     pub gate: Arc<Gate>,
     /// Control Tower snapshots, shared with every other request.
     pub snapshots: Arc<SnapshotCache>,
+    /// The operator of the request, known once the request is authenticated (after
+    /// validation, so a refused document costs no SQL); `None` before login.
+    identity: OnceLock<Option<Viewer>>,
+    /// Where the request came from, for the audit trail.
+    pub origin: Origin,
 }
 
 impl Scope {
@@ -75,6 +82,7 @@ impl Scope {
         db: Db,
         config: Arc<Config>,
         snapshots: Arc<SnapshotCache>,
+        origin: Origin,
     ) -> Self {
         let gate = Gate::new();
         let loaders = Arc::new(Loaders::new(&gate, &db, Criteria::new(now, &config)));
@@ -85,7 +93,20 @@ impl Scope {
             loaders,
             gate,
             snapshots,
+            identity: OnceLock::new(),
+            origin,
         }
+    }
+
+    /// Records who the request's operator is (once).
+    pub fn identify(&self, viewer: Option<Viewer>) {
+        // Set once per request, by the authentication step; a second call changes nothing.
+        let _ = self.identity.set(viewer);
+    }
+
+    /// The operator of the request, if any.
+    pub fn viewer(&self) -> Option<&Viewer> {
+        self.identity.get().and_then(Option::as_ref)
     }
 
     /// The scope of the request being resolved.

@@ -10,13 +10,20 @@ use std::time::Duration;
 use async_graphql::{
     ErrorExtensionValues, Request, Response as GraphQLResponse, ServerError, Value,
 };
+use std::net::SocketAddr;
+
+use async_graphql::parser::types::{ExecutableDocument, SelectionSet};
 use axum::body::{Body, Bytes};
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, Request as HttpRequest, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::SubsecRound;
 
+use super::authenticate::Credentials;
 use super::{AppState, limits, ordering};
+use crate::auth::login::Origin;
+use crate::db::Db;
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::scope::Scope;
 use crate::graphql::settle::Settling;
@@ -27,14 +34,12 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 pub const STATEMENTS_HEADER: &str = "x-sql-statements";
 
 /// `GET /graphql?query=…`: queries only.
-pub async fn get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let format = Format::of(&headers);
-    match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
-        Ok(request) => execute(&state, request, format, true).await,
+pub async fn get(State(state): State<AppState>, request: HttpRequest) -> Response {
+    let (parts, _) = request.into_parts();
+    let format = Format::of(&parts.headers);
+    let query = parts.uri.query().unwrap_or_default();
+    match async_graphql::http::parse_query_string(query) {
+        Ok(request) => execute(&state, request, &parts, format, true).await,
         Err(error) => refuse(
             format,
             StatusCode::BAD_REQUEST,
@@ -44,9 +49,11 @@ pub async fn get(
 }
 
 /// `POST /graphql` with an `application/json` body.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let format = Format::of(&headers);
-    let is_json = headers
+pub async fn post(State(state): State<AppState>, request: HttpRequest) -> Response {
+    let (parts, body) = request.into_parts();
+    let format = Format::of(&parts.headers);
+    let is_json = parts
+        .headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
@@ -69,7 +76,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         }
     };
     match serde_json::from_slice::<Request>(&bytes) {
-        Ok(request) => execute(&state, request, format, false).await,
+        Ok(request) => execute(&state, request, &parts, format, false).await,
         Err(error) => {
             let message = if error.is_data() {
                 format!("the request is not a GraphQL request object: {error}")
@@ -85,50 +92,98 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     }
 }
 
-async fn execute(state: &AppState, mut request: Request, format: Format, is_get: bool) -> Response {
+/// A document that passed the checks, ready to run.
+struct Checked {
+    document: ExecutableDocument,
+    selection: SelectionSet,
+    needs_session: bool,
+}
+
+/// Parses the document and applies every check that needs no database.
+fn check(
+    request: &mut Request,
+    state: &AppState,
+    format: Format,
+    is_get: bool,
+) -> Result<Checked, (StatusCode, AppError)> {
     if request.query.trim().is_empty() {
-        return refuse(
-            format,
+        return Err((
             StatusCode::BAD_REQUEST,
-            &AppError::bad_input("the request has no `query`"),
-        );
+            AppError::bad_input("the request has no `query`"),
+        ));
     }
     let limits = &state.config.system_console.limits;
     let operation_name = request.operation_name.clone();
-    let checked = match request.parsed_query() {
-        Ok(document) => limits::selected_operation(document, operation_name.as_deref())
-            .map_err(|error| (format.document_error_status(), error))
-            .and_then(|operation| {
-                if is_get && limits::is_mutation(operation) {
-                    let error = AppError::bad_input("mutations must be sent with POST");
-                    return Err((StatusCode::METHOD_NOT_ALLOWED, error));
-                }
-                limits::check(document, operation, limits)
-                    .map_err(|error| (format.document_error_status(), error))?;
-                Ok((document.clone(), operation.selection_set.node.clone()))
-            }),
-        Err(error) => Err((
+    let document = request.parsed_query().map_err(|error| {
+        (
             format.document_error_status(),
             AppError::bad_input(error.message),
-        )),
-    };
-    let (document, selection) = match checked {
+        )
+    })?;
+    let operation = limits::selected_operation(document, operation_name.as_deref())
+        .map_err(|error| (format.document_error_status(), error))?;
+    if is_get && limits::is_mutation(operation) {
+        let error = AppError::bad_input("mutations must be sent with POST");
+        return Err((StatusCode::METHOD_NOT_ALLOWED, error));
+    }
+    limits::check(document, operation, limits)
+        .map_err(|error| (format.document_error_status(), error))?;
+    let needs_session = limits::root_fields(document, operation)
+        .iter()
+        .any(|field| {
+            !matches!(
+                field.as_str(),
+                "login" | "__schema" | "__type" | "__typename"
+            )
+        });
+    Ok(Checked {
+        document: document.clone(),
+        selection: operation.selection_set.node.clone(),
+        needs_session,
+    })
+}
+
+async fn execute(
+    state: &AppState,
+    mut request: Request,
+    parts: &Parts,
+    format: Format,
+    is_get: bool,
+) -> Response {
+    let checked = match check(&mut request, state, format, is_get) {
         Ok(checked) => checked,
         Err((status, error)) => return refuse(format, status, &error),
     };
-
     let db = state.db.for_request();
     let now = (state.clock)().trunc_subsecs(6);
+    let origin = Origin {
+        ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip().to_string()),
+    };
+    let limits = &state.config.system_console.limits;
     let scope = Scope::new(
         now,
         db.clone(),
         state.config.clone(),
         state.snapshots.clone(),
+        origin,
     );
+    let credentials = Credentials {
+        authorization: parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(|value| value.to_str().unwrap_or_default().to_owned()),
+        needs_session: checked.needs_session,
+    };
     let gate = scope.gate.clone();
-    let execution = Settling::new(state.schema.execute(request.data(scope)), gate);
+    let execution = Settling::new(
+        state.schema.execute(request.data(scope).data(credentials)),
+        gate,
+    );
     let timeout = Duration::from_secs(u64::from(limits.request_timeout_seconds));
-    let response = match tokio::time::timeout(timeout, execution).await {
+    let mut response = match tokio::time::timeout(timeout, execution).await {
         Ok(response) => response,
         Err(_) => {
             let error = AppError::QueryTooComplex(format!(
@@ -138,16 +193,18 @@ async fn execute(state: &AppState, mut request: Request, format: Format, is_get:
             GraphQLResponse::from_errors(vec![server_error(&error)])
         }
     };
-    let mut response = response;
-    ordering::restore(&document, &selection, &mut response.data);
-    let statements = db.statements();
+    ordering::restore(&checked.document, &checked.selection, &mut response.data);
     tracing::debug!(
-        statements,
+        statements = db.statements(),
         errors = response.errors.len(),
         "graphql request done"
     );
-    let mut response = respond(format, with_codes(response));
-    if let Ok(value) = HeaderValue::from_str(&statements.to_string()) {
+    counted(respond(format, with_codes(response)), &db)
+}
+
+/// Adds the statement count header.
+fn counted(mut response: Response, db: &Db) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&db.statements().to_string()) {
         response.headers_mut().insert(STATEMENTS_HEADER, value);
     }
     response

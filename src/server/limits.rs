@@ -36,6 +36,45 @@ pub fn is_mutation(operation: &OperationDefinition) -> bool {
     operation.ty == OperationType::Mutation
 }
 
+/// The names of the operation's root fields (following fragments at the root).
+pub fn root_fields(document: &ExecutableDocument, operation: &OperationDefinition) -> Vec<String> {
+    fn collect(
+        document: &ExecutableDocument,
+        set: &SelectionSet,
+        names: &mut Vec<String>,
+        depth: usize,
+    ) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => names.push(field.node.name.node.to_string()),
+                Selection::FragmentSpread(spread) if depth < 16 => {
+                    if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node)
+                    {
+                        collect(
+                            document,
+                            &fragment.node.selection_set.node,
+                            names,
+                            depth + 1,
+                        );
+                    }
+                }
+                Selection::InlineFragment(fragment) if depth < 16 => {
+                    collect(
+                        document,
+                        &fragment.node.selection_set.node,
+                        names,
+                        depth + 1,
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut names = Vec::new();
+    collect(document, &operation.selection_set.node, &mut names, 0);
+    names
+}
+
 /// Refuses documents with too many aliases or root fields.
 pub fn check(
     document: &ExecutableDocument,

@@ -1,6 +1,7 @@
 //! The HTTP surface (SPEC §7): a thin axum router over the GraphQL handler, health
 //! probes and graceful shutdown.
 
+mod authenticate;
 mod graphql;
 pub mod limits;
 mod ordering;
@@ -53,7 +54,8 @@ impl AppState {
             .limit_depth(limits.max_depth as usize)
             .limit_complexity(limits.max_complexity as usize)
             .limit_recursive_depth(64)
-            .limit_directives(5);
+            .limit_directives(5)
+            .extension(authenticate::Authentication);
         if !limits.introspection {
             builder = builder.disable_introspection().disable_suggestions();
         }
@@ -95,7 +97,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

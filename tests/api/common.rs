@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use control_tower::auth::Capability;
 use control_tower::config::Config;
 use control_tower::db::{self, Db};
 use control_tower::server::{self, AppState, Clock};
@@ -183,6 +184,8 @@ pub struct TestApp {
     /// Direct access to the database, for arranging rows.
     pub db: DatabaseConnection,
     client: reqwest::Client,
+    /// The token of an operator with every capability, sent by [`TestApp::gql`].
+    pub token: String,
     shutdown: Option<oneshot::Sender<()>>,
     _database: TestDb,
 }
@@ -228,6 +231,7 @@ impl TestApp {
             Some(clock) => AppState::with_clock(Db::new(connection.clone()), config, clock),
             None => AppState::new(Db::new(connection.clone()), config),
         };
+        let token = operator_token(&connection, "root@control-tower.test", &Capability::ALL).await;
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(server::serve(listener, state, async {
             stopped.await.ok();
@@ -236,6 +240,7 @@ impl TestApp {
             address,
             db: connection,
             client: reqwest::Client::new(),
+            token,
             shutdown: Some(shutdown),
             _database: database,
         }
@@ -253,13 +258,25 @@ impl TestApp {
 
     /// Like [`TestApp::gql`], with the number of SQL statements the request ran.
     pub async fn gql_counted(&self, query: &str, variables: Value) -> (Value, u64) {
-        let response = self
+        self.gql_with(Some(&self.token), query, variables).await
+    }
+
+    /// Posts a document as the operator of `token` (or anonymously); returns the
+    /// response and its statement count.
+    pub async fn gql_with(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (Value, u64) {
+        let mut request = self
             .client
             .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("the server answers");
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the server answers");
         let statements = response
             .headers()
             .get("x-sql-statements")
@@ -292,6 +309,40 @@ impl Drop for TestApp {
             shutdown.send(()).ok();
         }
     }
+}
+
+/// Creates an operator holding `capabilities` (without a usable password) and opens a
+/// session for it; returns the session's token.
+pub async fn operator_token(
+    db: &DatabaseConnection,
+    email: &str,
+    capabilities: &[Capability],
+) -> String {
+    use sea_orm::ActiveModelTrait;
+    use sea_orm::ActiveValue::Set;
+    let now = chrono::Utc::now();
+    let names: Vec<&str> = capabilities
+        .iter()
+        .map(|capability| capability.name())
+        .collect();
+    let user = entity::platform_user::ActiveModel {
+        name: Set(format!("Operator {email}")),
+        email: Set(email.to_owned()),
+        password_hash: Set("!test: no password".to_owned()),
+        capabilities: Set(Some(entity::Document(json!(names)))),
+        is_active: Set(true),
+        last_login_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("operator inserted");
+    let db = Db::new(db.clone());
+    control_tower::auth::operators::open_session(&db, &user, chrono::Duration::hours(12), now)
+        .await
+        .expect("session opened")
 }
 
 /// The codes of a response's errors.

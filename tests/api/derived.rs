@@ -357,14 +357,14 @@ on_both! {
         estate::build(&app.db).await;
         let query = "{ controlTower { generatedAt runs { total } stuckTotal tenantHealth { critical } } }";
         let (first, statements) = app.gql_counted(query, json!({})).await;
-        assert!(statements > 0);
+        assert!(statements > 1);
         let polls = futures::future::join_all((0..8).map(|_| app.gql_counted(query, json!({})))).await;
         for (response, statements) in polls {
             assert_eq!(response, first);
-            assert_eq!(statements, 0, "served from the shared snapshot");
+            assert_eq!(statements, 1, "only the session: served from the shared snapshot");
         }
         let (other_window, statements) = app.gql_counted("{ controlTower(window: LAST_1H) { runs { total } } }", json!({})).await;
-        assert!(statements > 0, "another window is computed: {other_window}");
+        assert!(statements > 1, "another window is computed: {other_window}");
     }
 }
 
@@ -377,7 +377,7 @@ async fn the_cache_can_be_switched_off() {
     let query = "{ controlTower { runs { total } } }";
     for _ in 0..2 {
         let (_, statements) = app.gql_counted(query, json!({})).await;
-        assert!(statements > 0);
+        assert!(statements > 1);
     }
 }
 

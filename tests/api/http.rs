@@ -10,6 +10,7 @@ on_both! {
         let response = app
             .client()
             .get(app.url("/graphql"))
+            .bearer_auth(&app.token)
             .query(&[("query", "{ settings { maxPageSize } }")])
             .send()
             .await
@@ -26,6 +27,7 @@ async fn the_graphql_response_media_type_is_honoured() {
     let response = app
         .client()
         .post(app.url("/graphql"))
+        .bearer_auth(&app.token)
         .header("accept", "application/graphql-response+json")
         .json(&json!({"query": "{ settings { maxPageSize } }"}))
         .send()
@@ -39,6 +41,7 @@ async fn the_graphql_response_media_type_is_honoured() {
     let invalid = app
         .client()
         .post(app.url("/graphql"))
+        .bearer_auth(&app.token)
         .header("accept", "application/graphql-response+json")
         .json(&json!({"query": "{ nosuch }"}))
         .send()
@@ -128,6 +131,7 @@ async fn several_operations_need_an_operation_name() {
     let response = app
         .client()
         .post(app.url("/graphql"))
+        .bearer_auth(&app.token)
         .json(&json!({"query": document, "operationName": "B"}))
         .send()
         .await
@@ -148,6 +152,7 @@ async fn response_fields_follow_the_order_of_the_query() {
     let response = app
         .client()
         .post(app.url("/graphql"))
+        .bearer_auth(&app.token)
         .json(&json!({"query": "{ workspaces { totalCount nodes { slug memberships { role } name } pageInfo { hasNextPage } } settings { maxPageSize } }"}))
         .send()
         .await

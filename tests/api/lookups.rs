@@ -102,8 +102,9 @@ on_both! {
         assert_eq!(nodes[3]["slug"], json!("acme"));
         assert_eq!(nodes[4], nodes[0], "a repeated id is answered each time");
         assert_eq!(nodes[5]["action"], json!("platform.auth.login"));
-        // One statement per type asked for: tenants, runs, workspaces, audit logs.
-        assert_eq!(statements, 4);
+        // The session, then one statement per type asked for: tenants, runs, workspaces,
+        // audit logs.
+        assert_eq!(statements, 5);
 
         let single = app
             .data("query($id: ID!) { node(id: $id) { id ... on Workspace { name } } }", json!({"id": NodeKind::Workspace.id(acme.id)}))

@@ -1,6 +1,7 @@
 //! The proof that no query fans out (SPEC §10): the same query shape issues the same
 //! number of SQL statements for 1, 10 and 100 parents, and that number is asserted
-//! exactly. Each count is one statement per list and per edge level.
+//! exactly. Each count is one statement for the session, then one per list and per edge
+//! level.
 
 use control_tower::graphql::ids::NodeKind;
 use entity::{audit_log, operation_run, workspace_membership};
@@ -40,7 +41,7 @@ on_both! {
         let query = "query($workspace: ID!) { tenants(first: 100, filter: {workspaceId: $workspace}) {
             totalCount nodes { name workspace { name } providerConnections { provider } permissions { key } } } }";
         // The page, its count, then one statement per edge: workspaces, connections, permissions.
-        assert_statements(&app, query, &variables, 5, |size, data| {
+        assert_statements(&app, query, &variables, 6, |size, data| {
             let nodes = data["tenants"]["nodes"].as_array().unwrap();
             assert_eq!(nodes.len(), size);
             assert_eq!(data["tenants"]["totalCount"], json!(size));
@@ -62,7 +63,7 @@ on_both! {
         }
         let query = "query($workspace: ID!) { tenants(first: 100, filter: {workspaceId: $workspace}) {
             nodes { providerConnections { provider } permissions { key } } } }";
-        assert_statements(&app, query, &variables, 3, |size, data| {
+        assert_statements(&app, query, &variables, 4, |size, data| {
             let nodes = data["tenants"]["nodes"].as_array().unwrap();
             assert_eq!(nodes.len(), size);
             assert!(nodes.iter().all(|node| node == &json!({"providerConnections": [], "permissions": []})));
@@ -85,7 +86,7 @@ on_both! {
             totalCount nodes { name tenants(first: 10) { totalCount nodes { name providerConnections { provider } } } } } }";
         // Workspaces and their count, one statement for every workspace's page of tenants
         // and one for their counts, one for the connections of all those tenants.
-        assert_statements(&app, query, &variables, 5, |size, data| {
+        assert_statements(&app, query, &variables, 6, |size, data| {
             let nodes = data["workspaces"]["nodes"].as_array().unwrap();
             assert_eq!(nodes.len(), size);
             for node in nodes {
@@ -132,7 +133,7 @@ on_both! {
             nodes { type workspace { name } tenant { name workspace { slug } } user { name } summaryCounts { key } failureSummary { message } } } }";
         // The page, then workspaces, tenants and users, once each (the tenants' workspaces
         // are the runs' workspaces, already loaded).
-        assert_statements(&app, query, &variables, 4, |size, data| {
+        assert_statements(&app, query, &variables, 5, |size, data| {
             let nodes = data["operationRuns"]["nodes"].as_array().unwrap();
             assert_eq!(nodes.len(), size);
             assert!(nodes.iter().all(|node| node["user"]["name"] == json!(format!("Person {size}"))));
@@ -169,7 +170,7 @@ on_both! {
         }
         let query = "query($workspace: ID!) { auditLogs(first: 100, filter: {workspaceId: $workspace}) {
             nodes { action workspace { name } tenant { name } } } }";
-        assert_statements(&app, query, &variables, 3, |size, data| {
+        assert_statements(&app, query, &variables, 4, |size, data| {
             assert_eq!(data["auditLogs"]["nodes"].as_array().unwrap().len(), size);
         })
         .await;
@@ -198,7 +199,7 @@ on_both! {
         let query = "query($prefix: String) { workspaces(first: 100, filter: {search: $prefix}) {
             nodes { memberships { role user { name } workspace { slug } } } } }";
         // Workspaces, memberships, users; the memberships' workspaces are already loaded.
-        assert_statements(&app, query, &variables, 3, |size, data| {
+        assert_statements(&app, query, &variables, 4, |size, data| {
             let nodes = data["workspaces"]["nodes"].as_array().unwrap();
             assert_eq!(nodes.len(), size);
             assert!(nodes.iter().all(|node| node["memberships"][0]["user"]["name"].is_string()));
@@ -243,7 +244,7 @@ on_both! {
                     recentRuns(first: 2) { type isStuck } } } }";
         // The page; connections, permissions and 24-hour tallies for the badges (the
         // runStats share the tallies); the 7-day tallies; the recent runs.
-        assert_statements(&app, query, &variables, 6, |size, data| {
+        assert_statements(&app, query, &variables, 7, |size, data| {
             let nodes = data["tenants"]["nodes"].as_array().unwrap();
             assert_eq!(nodes.len(), size);
             for node in nodes {
@@ -269,7 +270,7 @@ on_both! {
         let query = "query($prefix: String) { workspaces(first: 100, filter: {search: $prefix}) {
             nodes { health { level } runStats { total } } } }";
         // The page, the tenant levels of all workspaces, their run tallies.
-        assert_statements(&app, query, &variables, 3, |size, data| {
+        assert_statements(&app, query, &variables, 4, |size, data| {
             let nodes = data["workspaces"]["nodes"].as_array().unwrap();
             assert_eq!(nodes.len(), size);
             assert!(nodes.iter().all(|node| node["health"]["level"] == json!("HEALTHY")));
@@ -289,9 +290,9 @@ on_both! {
             );
             let (response, statements) = app.gql_counted(&query, json!({})).await;
             assert!(response.get("errors").is_none(), "{response}");
-            // Grouped tallies, stuck total, health distribution, access, the failing
-            // tenants and the failing workspaces.
-            assert_eq!(statements, 6, "{size} tenants");
+            // The session, then grouped tallies, stuck total, health distribution,
+            // access, the failing tenants and the failing workspaces.
+            assert_eq!(statements, 7, "{size} tenants");
         }
     }
 }

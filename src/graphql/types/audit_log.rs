@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Json, Object};
 use chrono::{DateTime, Utc};
 use entity::audit_log;
+use sea_orm::ColumnTrait;
 use serde_json::Value;
 
 use super::tenant::Tenant;
@@ -10,8 +11,9 @@ use super::workspace::Workspace;
 use crate::db::audit;
 use crate::domain::{status, window};
 use crate::error::{AppError, AppResult};
-use crate::graphql::connection::{Connection, PageRequest, root_page};
+use crate::graphql::connection::{Connection, PageRequest, page_cost, root_page};
 use crate::graphql::enums::{AuditStatus, TimeWindow};
+use crate::graphql::guards::{AUDIT, SENSITIVE};
 use crate::graphql::ids::NodeKind;
 use crate::graphql::inputs::optional_id;
 use crate::graphql::scope::Scope;
@@ -103,7 +105,8 @@ impl AuditLog {
     }
 
     /// Details of the action, redacted: values under secret-looking keys read
-    /// `[REDACTED]`.
+    /// `[REDACTED]`. Needs `sensitive.view` (or break-glass).
+    #[graphql(guard = "SENSITIVE")]
     async fn metadata(&self) -> Option<Json<Value>> {
         super::shown(self.model.metadata.as_ref())
     }
@@ -157,6 +160,18 @@ impl AuditLogFilter {
     }
 }
 
+/// Narrows the access log (the platform's own actions: logins, logouts, break-glass,
+/// triage). Every field is optional; given fields must all match.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct AccessLogFilter {
+    /// Only these actions, e.g. `["platform.auth.login"]`. An empty list does not filter.
+    pub actions: Option<Vec<String>>,
+    /// Only entries by the operator with this database id.
+    pub actor_id: Option<i64>,
+    /// Only entries with this status.
+    pub status: Option<AuditStatus>,
+}
+
 /// Query roots for the audit trail.
 #[derive(Default)]
 pub struct AuditQuery;
@@ -164,6 +179,7 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// The audit trail, newest first.
+    #[graphql(guard = "AUDIT", complexity = "page_cost(first, child_complexity)")]
     async fn audit_logs(
         &self,
         ctx: &Context<'_>,
@@ -175,6 +191,62 @@ impl AuditQuery {
         let spec = audit::sort_spec();
         let args = PageRequest::forward(first, after).validate(&spec, scope.max_page_size())?;
         let condition = filter.unwrap_or_default().to_db(scope.now)?.condition();
+        let (page, total) = root_page::<audit_log::Entity>(scope, condition, &spec, &args).await?;
+        Ok(Connection::new(
+            page,
+            &spec,
+            audit::sort_key,
+            AuditLog::from,
+            total,
+        ))
+    }
+
+    /// The platform's own actions (`platform.*`: logins, logouts, break-glass, triage)
+    /// recorded in `window`, newest first.
+    #[graphql(guard = "AUDIT", complexity = "page_cost(first, child_complexity)")]
+    async fn access_logs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which entries count (by recording time).",
+            default_with = "Some(TimeWindow::Last24h)"
+        )]
+        window: Option<TimeWindow>,
+        #[graphql(desc = "How many entries to return, 1 to 100 (default 25).")] first: Option<i32>,
+        #[graphql(desc = "Return the entries after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Only entries matching this filter.")] filter: Option<AccessLogFilter>,
+    ) -> AppResult<Connection<AuditLog>> {
+        let scope = Scope::of(ctx)?;
+        let spec = audit::sort_spec();
+        let args = PageRequest::forward(first, after).validate(&spec, scope.max_page_size())?;
+        let filter = filter.unwrap_or_default();
+        if filter.actor_id.is_some_and(|id| id <= 0) {
+            return Err(AppError::bad_input(
+                "`filter.actorId` must be a positive database id",
+            ));
+        }
+        if filter
+            .actions
+            .as_ref()
+            .is_some_and(|actions| actions.len() > 50)
+        {
+            return Err(AppError::bad_input(
+                "`filter.actions` takes at most 50 values",
+            ));
+        }
+        let window = window::TimeWindow::from(window.unwrap_or_default());
+        let condition = audit::AuditFilter {
+            recorded: Some(window.range(scope.now)),
+            workspace_id: None,
+            tenant_id: None,
+            actions: filter.actions.filter(|actions| !actions.is_empty()),
+            actor_id: filter.actor_id,
+            status: filter
+                .status
+                .map(|status| status::AuditStatus::selection(&[status.into()])),
+        }
+        .condition()
+        .add(audit_log::Column::Action.like("platform.%"));
         let (page, total) = root_page::<audit_log::Entity>(scope, condition, &spec, &args).await?;
         Ok(Connection::new(
             page,

@@ -14,6 +14,7 @@ use crate::domain::health::HealthLevel;
 use crate::domain::window;
 use crate::error::{AppError, AppResult};
 use crate::graphql::enums::TimeWindow;
+use crate::graphql::guards::{AUDIT, CONSOLE};
 use crate::graphql::scope::Scope;
 
 pub struct ControlTower {
@@ -121,7 +122,9 @@ impl ControlTower {
         }
     }
 
-    /// Operator access in the window, from the audit trail.
+    /// Operator access in the window, from the audit trail. Needs `audit.view` (or
+    /// break-glass).
+    #[graphql(guard = "AUDIT")]
     async fn access(&self) -> AccessSummary {
         let access = self.snapshot.access;
         AccessSummary {
@@ -210,6 +213,7 @@ pub struct ControlTowerQuery;
 #[Object]
 impl ControlTowerQuery {
     /// The Control Tower of `window`.
+    #[graphql(guard = "CONSOLE")]
     async fn control_tower(
         &self,
         ctx: &Context<'_>,

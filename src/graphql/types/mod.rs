@@ -6,6 +6,7 @@ pub mod control_tower;
 pub mod health;
 pub mod node;
 pub mod operation_run;
+pub mod operator;
 pub mod provider_connection;
 pub mod settings;
 pub mod tenant;

@@ -10,7 +10,9 @@ use super::tenant::Tenant;
 use super::tenant_permission::TenantPermission;
 use super::user::User;
 use super::workspace::{Workspace, WorkspaceMembership};
+use crate::auth::Capability;
 use crate::error::{AppError, AppResult};
+use crate::graphql::guards::CONSOLE;
 use crate::graphql::ids::{NodeKind, decode};
 use crate::graphql::scope::Scope;
 
@@ -49,6 +51,7 @@ pub struct NodeQuery;
 #[Object]
 impl NodeQuery {
     /// Any object by its global id; null when it does not exist.
+    #[graphql(guard = "CONSOLE")]
     async fn node(
         &self,
         ctx: &Context<'_>,
@@ -60,6 +63,10 @@ impl NodeQuery {
 
     /// Objects by global id, in the order asked; null for each that does not exist.
     /// Repeated ids are answered each time. Objects of one type are fetched together.
+    #[graphql(
+        guard = "CONSOLE",
+        complexity = "ids.len().max(1).saturating_mul(child_complexity).saturating_add(1)"
+    )]
     async fn nodes(
         &self,
         ctx: &Context<'_>,
@@ -119,11 +126,12 @@ async fn load(scope: &Scope, kind: NodeKind, id: i64) -> AppResult<Option<Node>>
             .load_one(id)
             .await?
             .map(|row| Node::OperationRun(row.into())),
-        NodeKind::AuditLog => loaders
-            .audit_logs
-            .load_one(id)
-            .await?
-            .map(|row| Node::AuditLog(row.into())),
+        NodeKind::AuditLog => {
+            let viewer = scope.viewer();
+            viewer.map_or(Ok(()), |viewer| viewer.require(Capability::AuditView))?;
+            let row = loaders.audit_logs.load_one(id).await?;
+            row.map(|row| Node::AuditLog(row.into()))
+        }
         NodeKind::Operator => None,
     })
 }

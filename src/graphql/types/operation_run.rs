@@ -3,21 +3,25 @@
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::operation_run;
-use sea_orm::{ColumnTrait, Condition};
+use sea_orm::{ColumnTrait, Condition, EntityTrait};
 use serde_json::Value;
 
 use super::health::{Stuck, run_times};
 use super::tenant::Tenant;
 use super::user::User;
 use super::workspace::Workspace;
+use crate::auth::login::operator_actor;
+use crate::auth::{Capability, operator_text};
+use crate::db::audit::{INVESTIGATED, NewAuditEntry, record};
 use crate::db::runs::{RunOrder, stuck_condition};
 use crate::db::stats::created_within;
 use crate::domain::failure::{self, sanitize_failures};
 use crate::domain::summary::{self, normalize_summary_counts};
 use crate::domain::{status, stuck, window};
-use crate::error::AppResult;
-use crate::graphql::connection::{Connection, PageRequest, root_page};
+use crate::error::{AppError, AppResult};
+use crate::graphql::connection::{Connection, PageRequest, page_cost, root_page};
 use crate::graphql::enums::{RunOutcome, RunStatus, TimeWindow};
+use crate::graphql::guards::{self, CONSOLE, Needs, SENSITIVE};
 use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::inputs::{OperationRunFilter, OperationRunOrder};
 use crate::graphql::scope::Scope;
@@ -138,7 +142,8 @@ impl OperationRun {
     }
 
     /// What the run was asked to do, redacted: values under secret-looking keys read
-    /// `[REDACTED]`.
+    /// `[REDACTED]`. Needs `sensitive.view` (or break-glass).
+    #[graphql(guard = "SENSITIVE")]
     async fn context(&self) -> Option<Json<Value>> {
         super::shown(self.model.context.as_ref())
     }
@@ -168,6 +173,17 @@ impl OperationRun {
     /// Why and since when the run is stuck; null when it is not.
     async fn stuck(&self, ctx: &Context<'_>) -> AppResult<Option<Stuck>> {
         Ok(stuck_now(&self.model, Scope::of(ctx)?).map(Stuck::from))
+    }
+
+    /// What operators noted when they marked the run investigated, newest first.
+    async fn investigations(&self, ctx: &Context<'_>) -> AppResult<Vec<Investigation>> {
+        let scope = Scope::of(ctx)?;
+        let rows = scope.loaders.investigations.load_one(self.model.id).await?;
+        Ok(rows
+            .unwrap_or_default()
+            .iter()
+            .map(Investigation::from)
+            .collect())
     }
 
     /// Seconds from start to completion; for a run still running, seconds since it
@@ -223,6 +239,75 @@ fn stuck_now(run: &operation_run::Model, scope: &Scope) -> Option<stuck::Stuck> 
     stuck::stuck(run_times(run), criteria.now, criteria.stuck)
 }
 
+/// An operator's note that a run was looked into.
+#[derive(SimpleObject, Clone)]
+pub struct Investigation {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (the operator's name when they noted it).
+    pub operator: String,
+    /// What they noted.
+    pub note: String,
+}
+
+impl From<&entity::audit_log::Model> for Investigation {
+    fn from(row: &entity::audit_log::Model) -> Self {
+        let note = row
+            .metadata
+            .as_ref()
+            .and_then(|metadata| metadata.value().get("note"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        Self {
+            at: row.recorded_at,
+            operator: row
+                .actor_name
+                .clone()
+                .or_else(|| row.actor_email.clone())
+                .unwrap_or_default(),
+            note: crate::domain::redact::scrub_secrets(note).into_owned(),
+        }
+    }
+}
+
+/// Mutations of run triage.
+#[derive(Default)]
+pub struct TriageMutation;
+
+#[Object]
+impl TriageMutation {
+    /// Notes that a run was looked into (audited as `platform.operation_run.investigated`);
+    /// the note shows in `OperationRun.investigations`. Needs `runs.triage`.
+    #[graphql(guard = "Needs(&[Capability::ConsoleView, Capability::RunsTriage])")]
+    async fn mark_run_investigated(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The run's global id.")] run_id: ID,
+        #[graphql(desc = "What was found or done: 5 to 500 characters.")] note: String,
+    ) -> AppResult<OperationRun> {
+        let scope = Scope::of(ctx)?;
+        let viewer = guards::viewer(ctx)?;
+        let note = operator_text(&note, "note")?;
+        let id = decode_as(NodeKind::OperationRun, &run_id, "runId")?;
+        let run = operation_run::Entity::find_by_id(id)
+            .one(&scope.db)
+            .await?
+            .ok_or_else(|| {
+                AppError::NotFound(format!("no operation run has the id {:?}", run_id.0))
+            })?;
+        let entry = NewAuditEntry {
+            action: INVESTIGATED,
+            success: true,
+            actor: operator_actor(&viewer.user),
+            workspace_id: Some(run.workspace_id),
+            tenant_id: run.tenant_id,
+            metadata: serde_json::json!({"runId": run.id, "note": note}),
+        };
+        record(&scope.db, entry, scope.now).await?;
+        Ok(OperationRun::from(run))
+    }
+}
+
 /// One counter of a run's summary.
 #[derive(SimpleObject, Clone)]
 pub struct SummaryCount {
@@ -270,6 +355,10 @@ pub struct RunQuery;
 impl RunQuery {
     /// Operation runs, newest first unless `orderBy` says otherwise.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        guard = "CONSOLE",
+        complexity = "page_cost(first.or(last), child_complexity)"
+    )]
     async fn operation_runs(
         &self,
         ctx: &Context<'_>,
@@ -312,6 +401,7 @@ impl RunQuery {
     }
 
     /// Failed runs (outcome `FAILED`) created in `window`, newest first.
+    #[graphql(guard = "CONSOLE", complexity = "page_cost(first, child_complexity)")]
     async fn failures(
         &self,
         ctx: &Context<'_>,
@@ -332,6 +422,7 @@ impl RunQuery {
 
     /// Runs stuck now (see `OperationRun.isStuck`) that were created in `window`, newest
     /// first. `controlTower.stuckTotal` counts them regardless of window.
+    #[graphql(guard = "CONSOLE", complexity = "page_cost(first, child_complexity)")]
     async fn stuck_runs(
         &self,
         ctx: &Context<'_>,
@@ -352,6 +443,7 @@ impl RunQuery {
     }
 
     /// One operation run by id; null when none matches.
+    #[graphql(guard = "CONSOLE")]
     async fn operation_run(
         &self,
         ctx: &Context<'_>,

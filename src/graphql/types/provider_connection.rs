@@ -10,6 +10,7 @@ use super::tenant::Tenant;
 use crate::domain::{health, status};
 use crate::error::AppResult;
 use crate::graphql::enums::{ConnectionHealth, ConnectionStatus};
+use crate::graphql::guards::SENSITIVE;
 use crate::graphql::ids::NodeKind;
 use crate::graphql::scope::Scope;
 
@@ -80,6 +81,8 @@ impl ProviderConnection {
     }
 
     /// Free-form metadata, redacted: values under secret-looking keys read `[REDACTED]`.
+    /// Needs `sensitive.view` (or break-glass).
+    #[graphql(guard = "SENSITIVE")]
     async fn metadata(&self) -> Option<Json<Value>> {
         super::shown(self.model.metadata.as_ref())
     }

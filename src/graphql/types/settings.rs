@@ -3,6 +3,7 @@
 use async_graphql::{Context, Object, SimpleObject};
 
 use crate::error::AppResult;
+use crate::graphql::guards::CONSOLE;
 use crate::graphql::scope::Scope;
 
 /// The thresholds and limits this service applies, so a screen can explain its numbers
@@ -30,6 +31,7 @@ pub struct SettingsQuery;
 #[Object]
 impl SettingsQuery {
     /// The thresholds and limits in force.
+    #[graphql(guard = "CONSOLE")]
     async fn settings(&self, ctx: &Context<'_>) -> AppResult<ConsoleSettings> {
         let console = &Scope::of(ctx)?.config.system_console;
         Ok(ConsoleSettings {

@@ -14,8 +14,9 @@ use super::workspace::Workspace;
 use crate::domain::health;
 use crate::domain::status;
 use crate::error::{AppError, AppResult};
-use crate::graphql::connection::{Connection, PageRequest, root_page};
+use crate::graphql::connection::{Connection, PageRequest, page_cost, root_page};
 use crate::graphql::enums::{TenantStatus, TimeWindow};
+use crate::graphql::guards::{CONSOLE, SENSITIVE};
 use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::inputs::{TenantFilter, TenantOrder};
 use crate::graphql::loaders::RecentRunsKey;
@@ -94,6 +95,8 @@ impl Tenant {
     }
 
     /// Free-form metadata, redacted: values under secret-looking keys read `[REDACTED]`.
+    /// Needs `sensitive.view` (or break-glass).
+    #[graphql(guard = "SENSITIVE")]
     async fn metadata(&self) -> Option<Json<Value>> {
         super::shown(self.model.metadata.as_ref())
     }
@@ -192,6 +195,7 @@ impl Tenant {
     }
 
     /// The tenant's latest runs created in `window`, newest first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn recent_runs(
         &self,
         ctx: &Context<'_>,
@@ -242,7 +246,9 @@ pub struct TenantRbac {
     pub last_checked_at: Option<DateTime<Utc>>,
     /// When the setup was last (re)applied; null if never.
     pub last_setup_at: Option<DateTime<Utc>>,
-    /// The raw results of the last canary checks, redacted.
+    /// The raw results of the last canary checks, redacted. Needs `sensitive.view` (or
+    /// break-glass).
+    #[graphql(guard = "SENSITIVE")]
     pub canary_results: Option<Json<Value>>,
     /// The warnings of the last check, redacted.
     pub last_warnings: Option<Json<Value>>,
@@ -256,6 +262,10 @@ pub struct TenantQuery;
 impl TenantQuery {
     /// Tenants, by name unless `orderBy` says otherwise.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        guard = "CONSOLE",
+        complexity = "page_cost(first.or(last), child_complexity)"
+    )]
     async fn tenants(
         &self,
         ctx: &Context<'_>,
@@ -299,6 +309,7 @@ impl TenantQuery {
 
     /// One tenant, by `id` or by `externalId` (give exactly one); null when none
     /// matches.
+    #[graphql(guard = "CONSOLE")]
     async fn tenant(
         &self,
         ctx: &Context<'_>,

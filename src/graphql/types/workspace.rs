@@ -15,8 +15,9 @@ use crate::db::workspaces;
 use crate::domain::health;
 use crate::domain::status;
 use crate::error::{AppError, AppResult};
-use crate::graphql::connection::{Connection, PageRequest, root_page};
+use crate::graphql::connection::{Connection, PageRequest, page_cost, root_page};
 use crate::graphql::enums::{MembershipRole, TimeWindow};
+use crate::graphql::guards::CONSOLE;
 use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::inputs::{TenantFilter, TenantOrder, WorkspaceFilter};
 use crate::graphql::loaders::{TenantCountKey, TenantList, TenantPageKey};
@@ -68,6 +69,7 @@ impl Workspace {
 
     /// The workspace's tenants, by name unless `orderBy` says otherwise. Under a list of
     /// workspaces, the pages of all of them are fetched together.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn tenants(
         &self,
         ctx: &Context<'_>,
@@ -251,6 +253,10 @@ pub struct WorkspaceQuery;
 #[Object]
 impl WorkspaceQuery {
     /// Workspaces, by name.
+    #[graphql(
+        guard = "CONSOLE",
+        complexity = "page_cost(first.or(last), child_complexity)"
+    )]
     async fn workspaces(
         &self,
         ctx: &Context<'_>,
@@ -291,6 +297,7 @@ impl WorkspaceQuery {
     }
 
     /// One workspace, by `id` or by `slug` (give exactly one); null when none matches.
+    #[graphql(guard = "CONSOLE")]
     async fn workspace(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,248 @@
+//! Operators of the console (SPEC §5): sessions, capabilities, login, break-glass.
+//!
+//! A request carries `Authorization: Bearer <token>`; only the token's SHA-256 is stored.
+//! The session it names gives the operator and, while a break-glass elevation lasts,
+//! `sensitive.view` and `audit.view` on top of the operator's own capabilities.
+
+pub mod break_glass;
+pub mod credentials;
+pub mod login;
+pub mod operators;
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use entity::{platform_session, platform_user};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use serde_json::Value;
+
+use crate::error::AppError;
+
+/// What an operator may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    /// Read the console.
+    ConsoleView,
+    /// Read access logs and audit logs.
+    AuditView,
+    /// Mark runs investigated.
+    RunsTriage,
+    /// Read raw JSON fields (redacted still).
+    SensitiveView,
+    /// Enter break-glass.
+    BreakGlassUse,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 5] = [
+        Self::ConsoleView,
+        Self::AuditView,
+        Self::RunsTriage,
+        Self::SensitiveView,
+        Self::BreakGlassUse,
+    ];
+
+    /// The stored name, e.g. `console.view`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::ConsoleView => "console.view",
+            Self::AuditView => "audit.view",
+            Self::RunsTriage => "runs.triage",
+            Self::SensitiveView => "sensitive.view",
+            Self::BreakGlassUse => "break_glass.use",
+        }
+    }
+
+    /// The capability of a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|capability| capability.name() == name)
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The capabilities stored for an operator; unknown names are ignored.
+pub fn stored_capabilities(user: &platform_user::Model) -> BTreeSet<Capability> {
+    match user.capabilities.as_ref().map(|document| document.value()) {
+        Some(Value::Array(names)) => names
+            .iter()
+            .filter_map(Value::as_str)
+            .filter_map(Capability::parse)
+            .collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// A break-glass elevation as a session records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Elevation {
+    pub started_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+}
+
+impl Elevation {
+    /// The elevation of a session.
+    pub fn of(session: &platform_session::Model) -> Self {
+        Self {
+            started_at: session.break_glass_started_at,
+            expires_at: session.break_glass_expires_at,
+            reason: session.break_glass_reason.clone(),
+        }
+    }
+
+    /// Whether it lasts at `now` (it ends exactly at its expiry).
+    pub fn active_at(&self, now: DateTime<Utc>) -> bool {
+        self.started_at.is_some() && self.expires_at.is_some_and(|expires_at| now < expires_at)
+    }
+}
+
+/// The operator behind a request, and what the request may do.
+#[derive(Clone, Debug)]
+pub struct Viewer {
+    pub user: platform_user::Model,
+    pub session: platform_session::Model,
+    pub now: DateTime<Utc>,
+}
+
+impl Viewer {
+    /// The operator's own capabilities, plus `sensitive.view` and `audit.view` while a
+    /// break-glass elevation lasts.
+    pub fn capabilities(&self) -> BTreeSet<Capability> {
+        let mut capabilities = stored_capabilities(&self.user);
+        if self.elevation().active_at(self.now) {
+            capabilities.insert(Capability::SensitiveView);
+            capabilities.insert(Capability::AuditView);
+        }
+        capabilities
+    }
+
+    /// The session's break-glass elevation.
+    pub fn elevation(&self) -> Elevation {
+        Elevation::of(&self.session)
+    }
+
+    /// Ok if the operator holds `capability`, else `FORBIDDEN` naming it.
+    pub fn require(&self, capability: Capability) -> Result<(), AppError> {
+        if self.capabilities().contains(&capability) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(capability.name().to_owned()))
+        }
+    }
+}
+
+/// Why a bearer token was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    Unknown,
+    Expired,
+    Revoked,
+    Disabled,
+}
+
+impl Refusal {
+    /// The message the caller reads.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Unknown => "the bearer token is not valid: log in again",
+            Self::Expired => "the session has expired: log in again",
+            Self::Revoked => "the session has been logged out: log in again",
+            Self::Disabled => "the operator has been disabled",
+        }
+    }
+}
+
+/// The operator and session a bearer token names, at `now`, in one statement.
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<Viewer, Refusal>, DbErr> {
+    let found = platform_session::Entity::find()
+        .filter(platform_session::Column::TokenHash.eq(credentials::token_hash(token)))
+        .find_also_related(platform_user::Entity)
+        .one(db)
+        .await?;
+    let Some((session, Some(user))) = found else {
+        return Ok(Err(Refusal::Unknown));
+    };
+    Ok(if session.revoked_at.is_some() {
+        Err(Refusal::Revoked)
+    } else if session.expires_at <= now {
+        Err(Refusal::Expired)
+    } else if !user.is_active {
+        Err(Refusal::Disabled)
+    } else {
+        Ok(Viewer { user, session, now })
+    })
+}
+
+/// The token of an `Authorization: Bearer <token>` header value.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// An operator-provided reason or note: trimmed, 5 to 500 characters.
+pub fn operator_text(text: &str, field: &str) -> Result<String, AppError> {
+    const MIN: usize = 5;
+    const MAX: usize = 500;
+    let trimmed = text.trim();
+    let length = trimmed.chars().count();
+    if (MIN..=MAX).contains(&length) {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(AppError::bad_input(format!(
+            "`{field}` must be {MIN} to {MAX} characters once trimmed, not {length}"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bearer_header_gives_its_token() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer   abc  "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("abc"), None);
+    }
+
+    #[test]
+    fn operator_text_is_trimmed_and_counted_in_characters() {
+        assert_eq!(operator_text("  hello  ", "note").unwrap(), "hello");
+        assert!(operator_text("ééé", "note").is_err());
+        assert_eq!(operator_text("ééééé", "note").unwrap(), "ééééé");
+        assert!(operator_text(&"é".repeat(500), "reason").is_ok());
+        let error = operator_text(&"é".repeat(501), "reason").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`reason` must be 5 to 500 characters once trimmed, not 501"
+        );
+        assert!(operator_text("    ", "note").is_err());
+    }
+
+    #[test]
+    fn an_elevation_ends_exactly_at_its_expiry() {
+        let now: DateTime<Utc> = "2026-11-27T12:00:00Z".parse().unwrap();
+        let elevation = Elevation {
+            started_at: Some(now - chrono::Duration::minutes(30)),
+            expires_at: Some(now),
+            reason: None,
+        };
+        assert!(!elevation.active_at(now));
+        assert!(elevation.active_at(now - chrono::Duration::seconds(1)));
+    }
+}

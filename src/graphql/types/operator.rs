@@ -1,0 +1,206 @@
+//! `Operator`, `BreakGlass`, `LoginPayload`, the `viewer` root and the session
+//! mutations: `login`, `logout`, `enterBreakGlass`, `exitBreakGlass`.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Duration, Utc};
+use entity::{platform_session, platform_user};
+
+use crate::auth::{self, Elevation, break_glass, login};
+use crate::error::AppResult;
+use crate::graphql::guards::{self, CONSOLE, Needs, SIGNED_IN};
+use crate::graphql::ids::NodeKind;
+use crate::graphql::scope::Scope;
+
+/// An operator of this console, seen through one of their sessions.
+#[derive(Clone)]
+pub struct Operator {
+    user: platform_user::Model,
+    session: platform_session::Model,
+    now: DateTime<Utc>,
+}
+
+/// An operator of this console (not a person of the tenant plane: see `User`).
+#[Object]
+impl Operator {
+    /// The global id.
+    async fn id(&self) -> ID {
+        NodeKind::Operator.id(self.user.id)
+    }
+
+    /// The id of the row in the database.
+    async fn database_id(&self) -> i64 {
+        self.user.id
+    }
+
+    /// The display name.
+    async fn name(&self) -> &str {
+        &self.user.name
+    }
+
+    /// The e-mail address the operator logs in with.
+    async fn email(&self) -> &str {
+        &self.user.email
+    }
+
+    /// The capabilities granted to the operator: `console.view`, `audit.view`,
+    /// `runs.triage`, `sensitive.view`, `break_glass.use`.
+    async fn capabilities(&self) -> Vec<&'static str> {
+        auth::stored_capabilities(&self.user)
+            .into_iter()
+            .map(|capability| capability.name())
+            .collect()
+    }
+
+    /// What this session may do now: the granted capabilities, plus `sensitive.view` and
+    /// `audit.view` while break-glass lasts.
+    async fn effective_capabilities(&self) -> Vec<&'static str> {
+        self.viewer()
+            .capabilities()
+            .into_iter()
+            .map(|capability| capability.name())
+            .collect()
+    }
+
+    /// This session's break-glass elevation.
+    async fn break_glass(&self) -> BreakGlass {
+        BreakGlass::of(&self.session, self.now)
+    }
+}
+
+impl Operator {
+    fn viewer(&self) -> auth::Viewer {
+        auth::Viewer {
+            user: self.user.clone(),
+            session: self.session.clone(),
+            now: self.now,
+        }
+    }
+}
+
+/// A break-glass elevation: for a stated reason, a session reads sensitive fields and
+/// the audit trail until the elevation expires or is exited. Entering, exiting and
+/// expiring are audited.
+#[derive(SimpleObject, Clone)]
+pub struct BreakGlass {
+    /// Whether the elevation lasts now.
+    pub active: bool,
+    /// When it began; null if the session never entered break-glass.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ends (or ended).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Why it was entered.
+    pub reason: Option<String>,
+}
+
+impl BreakGlass {
+    fn of(session: &platform_session::Model, now: DateTime<Utc>) -> Self {
+        let elevation = Elevation::of(session);
+        Self {
+            active: elevation.active_at(now),
+            started_at: elevation.started_at,
+            expires_at: elevation.expires_at,
+            reason: elevation.reason,
+        }
+    }
+}
+
+/// A new session.
+#[derive(SimpleObject)]
+pub struct LoginPayload {
+    /// The bearer token: send it as `Authorization: Bearer <token>`. It is shown once;
+    /// the service keeps only its SHA-256.
+    pub token: String,
+    /// When the session ends.
+    pub expires_at: DateTime<Utc>,
+    /// The operator logged in.
+    pub operator: Operator,
+}
+
+/// Query root for the operator.
+#[derive(Default)]
+pub struct ViewerQuery;
+
+#[Object]
+impl ViewerQuery {
+    /// The operator of this request's session.
+    #[graphql(guard = "CONSOLE")]
+    async fn viewer(&self, ctx: &Context<'_>) -> AppResult<Operator> {
+        let scope = Scope::of(ctx)?;
+        let viewer = guards::viewer(ctx)?;
+        Ok(Operator {
+            user: viewer.user.clone(),
+            session: viewer.session.clone(),
+            now: scope.now,
+        })
+    }
+}
+
+/// Mutations of the operator's session.
+#[derive(Default)]
+pub struct SessionMutation;
+
+#[Object]
+impl SessionMutation {
+    /// Opens a session. Every attempt is audited; a failure says only "invalid
+    /// credentials" (`UNAUTHENTICATED`), and after 5 failures for one e-mail within 15
+    /// minutes further attempts are refused with `RATE_LIMITED`.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The operator's e-mail address (case does not matter).")] email: String,
+        #[graphql(desc = "The operator's password.", secret)] password: String,
+    ) -> AppResult<LoginPayload> {
+        let scope = Scope::of(ctx)?;
+        let ttl = Duration::hours(i64::from(
+            scope.config.system_console.auth.session_ttl_hours,
+        ));
+        let session =
+            login::login(&scope.db, &email, &password, ttl, scope.now, &scope.origin).await?;
+        Ok(LoginPayload {
+            token: session.token,
+            expires_at: session.session.expires_at,
+            operator: Operator {
+                user: session.user,
+                session: session.session,
+                now: scope.now,
+            },
+        })
+    }
+
+    /// Ends this session (audited). The token stops working at once.
+    #[graphql(guard = "SIGNED_IN")]
+    async fn logout(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        let scope = Scope::of(ctx)?;
+        login::logout(&scope.db, guards::viewer(ctx)?, scope.now).await?;
+        Ok(true)
+    }
+
+    /// Elevates this session to read sensitive fields and the audit trail, for
+    /// `durationMinutes` (at most `settings.breakGlassMaxMinutes`). Audited with the
+    /// reason. Needs `break_glass.use`.
+    #[graphql(guard = "Needs(&[auth::Capability::ConsoleView, auth::Capability::BreakGlassUse])")]
+    async fn enter_break_glass(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Why: 5 to 500 characters, kept in the audit trail.")] reason: String,
+        #[graphql(desc = "How long, in minutes.", default_with = "Some(30)")]
+        duration_minutes: Option<i32>,
+    ) -> AppResult<BreakGlass> {
+        let scope = Scope::of(ctx)?;
+        let max = scope.config.system_console.break_glass.max_minutes;
+        let viewer = guards::viewer(ctx)?;
+        let minutes = duration_minutes.unwrap_or(30);
+        let session =
+            break_glass::enter(&scope.db, viewer, &reason, minutes, max, scope.now).await?;
+        Ok(BreakGlass::of(&session, scope.now))
+    }
+
+    /// Ends this session's break-glass elevation now (audited). Without one, changes
+    /// nothing.
+    #[graphql(guard = "SIGNED_IN")]
+    async fn exit_break_glass(&self, ctx: &Context<'_>) -> AppResult<BreakGlass> {
+        let scope = Scope::of(ctx)?;
+        let session = break_glass::exit(&scope.db, guards::viewer(ctx)?, scope.now).await?;
+        Ok(BreakGlass::of(&session, scope.now))
+    }
+}

@@ -1,0 +1,122 @@
+//! Authentication as a step of execution: after the document is validated (so a
+//! document refused for its depth or cost runs no SQL at all), before any resolver.
+//! Everything but `login` (and introspection) needs a live session.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
+use async_graphql::{Response, ServerError};
+use chrono::{DateTime, Utc};
+
+use crate::auth::{self, Viewer, break_glass};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::graphql::scope::Scope;
+
+/// What the request brought to authenticate with.
+pub struct Credentials {
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+    /// Whether the document does more than log in or introspect.
+    pub needs_session: bool,
+}
+
+/// The authentication step.
+pub struct Authentication;
+
+impl ExtensionFactory for Authentication {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Authenticate)
+    }
+}
+
+struct Authenticate;
+
+#[async_trait::async_trait]
+impl Extension for Authenticate {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let (Ok(scope), Ok(credentials)) = (ctx.data::<Scope>(), ctx.data::<Credentials>()) else {
+            return refused(AppError::internal(anyhow::anyhow!(
+                "request scope is missing"
+            )));
+        };
+        let viewer =
+            match identify(&scope.db, credentials.authorization.as_deref(), scope.now).await {
+                Ok(viewer) => viewer,
+                // A stale token does not stop a login.
+                Err(AppError::Unauthenticated(_)) if !credentials.needs_session => None,
+                Err(error) => return refused(error),
+            };
+        if credentials.needs_session && viewer.is_none() {
+            return refused(AppError::Unauthenticated(
+                "log in first: send `Authorization: Bearer <token>`".to_owned(),
+            ));
+        }
+        scope.identify(viewer);
+        next.run(ctx, operation_name).await
+    }
+}
+
+fn refused(error: AppError) -> Response {
+    let error: async_graphql::Error = error.into();
+    let mut server_error = ServerError::new(error.message, None);
+    server_error.extensions = error.extensions;
+    Response::from_errors(vec![server_error])
+}
+
+/// The operator a bearer token names, if the request has one. A header with a refused
+/// token is `UNAUTHENTICATED`. Records a break-glass expiry the session has not seen yet.
+async fn identify(
+    db: &Db,
+    authorization: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<Viewer>, AppError> {
+    let Some(header) = authorization else {
+        return Ok(None);
+    };
+    let token = auth::bearer_token(header).ok_or_else(|| {
+        AppError::Unauthenticated("the Authorization header must be `Bearer <token>`".to_owned())
+    })?;
+    let viewer = match auth::authenticate(db, token, now).await? {
+        Ok(viewer) => viewer,
+        Err(refusal) => return Err(AppError::Unauthenticated(refusal.message().to_owned())),
+    };
+    if break_glass::expiry_pending(&viewer.session, now) {
+        break_glass::record_expiry(db, viewer.session.id, now).await?;
+    }
+    touch(db, &viewer, now);
+    Ok(Some(viewer))
+}
+
+/// Notes the session's activity at most once a minute, off the request's path (and its
+/// statement count).
+fn touch(db: &Db, viewer: &Viewer, now: DateTime<Utc>) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let recent = viewer
+        .session
+        .last_seen_at
+        .is_some_and(|seen| now - seen < chrono::Duration::minutes(1));
+    if recent {
+        return;
+    }
+    let connection = db.connection().clone();
+    let session_id = viewer.session.id;
+    tokio::spawn(async move {
+        let updated = entity::platform_session::Entity::update_many()
+            .col_expr(
+                entity::platform_session::Column::LastSeenAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
+            .filter(entity::platform_session::Column::Id.eq(session_id))
+            .exec(&connection)
+            .await;
+        if let Err(error) = updated {
+            tracing::warn!(%error, "could not note a session's activity");
+        }
+    });
+}
