@@ -25,6 +25,30 @@ pub enum Backend {
 /// is ignored, with the reason shown, when `TEST_DATABASE_URL` was not set at build time.
 #[macro_export]
 macro_rules! on_both {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp, $clock:ident: TestClock) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::common::TestApp, $clock: $crate::common::TestClock) $body
+
+            async fn start(backend: $crate::common::Backend) {
+                let clock = $crate::common::TestClock::at("2026-11-27T12:00:00Z".parse().unwrap());
+                run($crate::common::TestApp::spawn_with_clock(backend, &clock).await, clock).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                start($crate::common::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped")]
+            async fn postgres() {
+                start($crate::common::Backend::Postgres).await;
+            }
+        }
+    };
     ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp at $now:expr) $body:block) => {
         mod $name {
             #[allow(unused_imports)]
@@ -206,16 +230,18 @@ impl TestApp {
         Self::start(backend, |_| {}, Some(Arc::new(move || now))).await
     }
 
+    /// Starts a server whose requests happen at the time `clock` says.
+    pub async fn spawn_with_clock(backend: Backend, clock: &TestClock) -> Self {
+        let clock = clock.clone();
+        Self::start(backend, |_| {}, Some(Arc::new(move || clock.now()))).await
+    }
+
     async fn start(
         backend: Backend,
         configure: impl FnOnce(&mut Config),
         clock: Option<Clock>,
     ) -> Self {
-        // `TEST_LOG=control_tower=debug` shows the service's logs of failing tests.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_env("TEST_LOG"))
-            .with_test_writer()
-            .try_init();
+        capture_logs();
         let database = TestDb::create(backend).await;
         let mut config = database.config();
         configure(&mut config);
@@ -340,7 +366,7 @@ pub async fn operator_token(
     .await
     .expect("operator inserted");
     let db = Db::new(db.clone());
-    control_tower::auth::operators::open_session(&db, &user, chrono::Duration::hours(12), now)
+    control_tower::auth::operators::open_session(&db, &user, chrono::Duration::days(3650), now)
         .await
         .expect("session opened")
 }
@@ -409,4 +435,69 @@ impl TestApp {
     fn url_of_database(&self) -> String {
         self._database.url.clone()
     }
+}
+
+/// A clock tests move by hand.
+#[derive(Clone)]
+pub struct TestClock(Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>>);
+
+impl TestClock {
+    pub fn at(now: chrono::DateTime<chrono::Utc>) -> Self {
+        Self(Arc::new(std::sync::Mutex::new(now)))
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+/// Everything the service logged in this test binary, for tests that check what never
+/// appears in logs.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+#[derive(Clone, Copy)]
+struct LogBuffer;
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the log subscriber once: everything at debug into [`LOGS`] (the SQL at
+/// trace), and, with `TEST_LOG` set (e.g. `TEST_LOG=control_tower=debug`), the chosen
+/// logs to the test output too.
+fn capture_logs() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer, fmt};
+    let captured = fmt::layer()
+        .with_ansi(false)
+        .with_writer(|| LogBuffer)
+        .with_filter(EnvFilter::new(
+            "debug,control_tower=trace,hyper=info,hyper_util=info,h2=info,reqwest=info",
+        ));
+    let shown = std::env::var("TEST_LOG").ok().map(|filter| {
+        fmt::layer()
+            .with_test_writer()
+            .with_filter(EnvFilter::new(filter))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(captured)
+        .with(shown)
+        .try_init();
+}
+
+/// What the service has logged so far.
+pub fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
 }

@@ -4,6 +4,7 @@
 // Test helpers fail loudly: a panic with a message is the right outcome.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
 mod common;
 mod estate;
 mod fixtures;
