@@ -101,18 +101,31 @@ pub fn is_unavailable(error: &DbErr) -> bool {
     match error {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
-            matches!(
-                error.as_ref(),
+            match error.as_ref() {
                 sqlx::Error::Io(_)
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::Protocol(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::WorkerCrashed
-            )
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(error) => error.code().is_some_and(|code| unavailable_code(&code)),
+                _ => false,
+            }
         }
         _ => false,
     }
+}
+
+/// Whether a database's error code says "not reachable now" rather than "wrong".
+fn unavailable_code(code: &str) -> bool {
+    // PostgreSQL: connection exceptions (class 08), shutdown or start-up in progress
+    // (57P01–57P03), too many connections (53300).
+    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300") {
+        return true;
+    }
+    // SQLite (primary codes): busy, locked, I/O error, cannot open.
+    code.parse::<i32>()
+        .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 10 | 14))
 }
 
 impl From<DbErr> for AppError {

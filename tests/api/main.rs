@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod cli;
 mod common;
 mod estate;
 mod fixtures;
@@ -17,6 +18,7 @@ mod input_errors;
 mod lookups;
 mod migrations;
 mod pagination;
+mod playground;
 mod schema_file;
 mod seeding;
 mod statements;

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The performance harness (run by hand, not by CI): seeds the SPEC §10 scale into
+# PostgreSQL once, starts the service twice (snapshot cache off, and at its default),
+# and reports median and p95 latency next to the floor measured in psql.
+#
+#   bash bench/run.sh            # uses postgres://postgres@127.0.0.1:5432/ct_bench
+#   BENCH_DATABASE_URL=postgres://… bash bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+url="${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ct_bench}"
+admin="${url%/*}/postgres"
+name="${url##*/}"
+binary=target/release/control-tower
+email=bench@ops.example
+password=bench-password-not-secret
+
+cargo build --release --quiet
+psql -X -q "$admin" -tc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1 \
+  || psql -X -q "$admin" -c "CREATE DATABASE \"$name\""
+
+if [ "$(psql -X -qtA "$url" -c "SELECT to_regclass('operation_runs') IS NOT NULL AND EXISTS (SELECT 1 FROM operation_runs)" 2>/dev/null)" != "t" ]; then
+  echo "seeding the SPEC §10 scale…"
+  start=$(date +%s)
+  "$binary" --database-url "$url" seed --workspaces 50 --tenants 5000 --runs 1000000 --audit-logs 200000 --seed 10
+  echo "seeded in $(( $(date +%s) - start )) s"
+  echo "$password" | "$binary" --database-url "$url" operator create --email "$email" --name Bench \
+    --capability console.view --capability audit.view --password-stdin
+  psql -X -q "$url" -c "VACUUM ANALYZE"
+fi
+
+CONTROL_TOWER_SYSTEM_CONSOLE__CACHE__CONTROL_TOWER_SECONDS=0 \
+  "$binary" --database-url "$url" --listen 127.0.0.1:18091 serve >/tmp/ct-bench-cold.log 2>&1 &
+cold=$!
+"$binary" --database-url "$url" --listen 127.0.0.1:18092 serve >/tmp/ct-bench-cached.log 2>&1 &
+cached=$!
+trap 'kill $cold $cached 2>/dev/null' EXIT
+for port in 18091 18092; do
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+done
+
+python3 bench/driver.py --cold http://127.0.0.1:18091/graphql --cached http://127.0.0.1:18092/graphql \
+  --database-url "$url" --email "$email" --password "$password" "$@"
+
+echo
+echo "query plans of the aggregates (EXPLAIN ANALYZE, LAST_24H): bench/explain.txt"
+psql -X -q "$url" -v window="'24 hours'" -f bench/floor.sql -o /dev/null
+sed -e 's/^SELECT/EXPLAIN (ANALYZE, BUFFERS) SELECT/' -e '/^\\timing/d' bench/floor.sql \
+  | psql -X -q "$url" -v window="'24 hours'" > bench/explain.txt
