@@ -108,7 +108,9 @@ pub fn is_unavailable(error: &DbErr) -> bool {
                 | sqlx::Error::PoolTimedOut
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::WorkerCrashed => true,
-                sqlx::Error::Database(error) => error.code().is_some_and(|code| unavailable_code(&code)),
+                sqlx::Error::Database(error) => {
+                    error.code().is_some_and(|code| unavailable_code(&code))
+                }
                 _ => false,
             }
         }

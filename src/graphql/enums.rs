@@ -195,3 +195,10 @@ pub enum StuckReason {
     /// Running for `settings.runningStuckMinutes` or more since it started.
     RunningTooLong,
 }
+
+impl TimeWindow {
+    /// The window a field was asked for: the default (`LAST_24H`) when absent or null.
+    pub fn chosen(window: Option<Self>) -> window::TimeWindow {
+        window.unwrap_or_default().into()
+    }
+}

@@ -68,7 +68,7 @@ impl TenantFilter {
             environment: self.environment.clone(),
             search: search_text(self.search.as_deref(), "filter.search")?,
             health: self.health.map(|level| {
-                let window = self.health_window.unwrap_or_default().into();
+                let window = TimeWindow::chosen(self.health_window);
                 (level.into(), criteria.health_scope(window))
             }),
         })

@@ -11,11 +11,16 @@ struct Cli {
 
 impl Cli {
     fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn url(&self) -> String {
-        format!("sqlite://{}?mode=rwc", self.dir.path().join("cli.db").display())
+        format!(
+            "sqlite://{}?mode=rwc",
+            self.dir.path().join("cli.db").display()
+        )
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
@@ -31,7 +36,12 @@ impl Cli {
             .spawn()
             .unwrap();
         if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         } else {
             drop(child.stdin.take());
         }
@@ -54,14 +64,37 @@ fn schema_prints_the_sdl() {
 fn operators_are_created_listed_and_disabled() {
     let cli = Cli::new();
     let created = cli.run(
-        &["operator", "create", "--email", "Dana@Ops.test", "--name", "Dana", "--capability", "console.view", "--capability", "audit.view", "--password-stdin"],
+        &[
+            "operator",
+            "create",
+            "--email",
+            "Dana@Ops.test",
+            "--name",
+            "Dana",
+            "--capability",
+            "console.view",
+            "--capability",
+            "audit.view",
+            "--password-stdin",
+        ],
         Some("a long enough password\n"),
     );
     assert!(created.status.success(), "{}", text(&created.stderr));
-    assert_eq!(text(&created.stdout), "created operator Dana <dana@ops.test> with console.view, audit.view\n");
+    assert_eq!(
+        text(&created.stdout),
+        "created operator Dana <dana@ops.test> with console.view, audit.view\n"
+    );
 
     let duplicate = cli.run(
-        &["operator", "create", "--email", "dana@ops.test", "--name", "Dana", "--password-stdin"],
+        &[
+            "operator",
+            "create",
+            "--email",
+            "dana@ops.test",
+            "--name",
+            "Dana",
+            "--password-stdin",
+        ],
         Some("a long enough password\n"),
     );
     assert!(!duplicate.status.success());
@@ -69,18 +102,37 @@ fn operators_are_created_listed_and_disabled() {
 
     for (args, message) in [
         (vec!["--capability", "root"], "unknown capability \"root\""),
-        (vec!["--capability", "console.view"], "at least 12 characters"),
+        (
+            vec!["--capability", "console.view"],
+            "at least 12 characters",
+        ),
     ] {
-        let mut command = vec!["operator", "create", "--email", "sam@ops.test", "--name", "Sam", "--password-stdin"];
+        let mut command = vec![
+            "operator",
+            "create",
+            "--email",
+            "sam@ops.test",
+            "--name",
+            "Sam",
+            "--password-stdin",
+        ];
         command.extend(args);
         let refused = cli.run(&command, Some("short\n"));
         assert!(!refused.status.success());
-        assert!(text(&refused.stderr).contains(message), "{}", text(&refused.stderr));
+        assert!(
+            text(&refused.stderr).contains(message),
+            "{}",
+            text(&refused.stderr)
+        );
     }
 
     let listed = cli.run(&["operator", "list"], None);
     let listing = text(&listed.stdout);
-    assert!(listing.starts_with("dana@ops.test\tDana\tactive\tconsole.view,audit.view\tlast login never"), "{listing}");
+    assert!(
+        listing
+            .starts_with("dana@ops.test\tDana\tactive\tconsole.view,audit.view\tlast login never"),
+        "{listing}"
+    );
     assert!(!listing.contains("sam@"));
 
     let disabled = cli.run(&["operator", "disable", "--email", "dana@ops.test"], None);
@@ -97,9 +149,27 @@ fn migrate_reports_status_and_seed_fills_an_empty_database() {
     let status = cli.run(&["migrate", "status"], None);
     assert!(status.status.success(), "{}", text(&status.stderr));
     assert!(text(&status.stdout).contains("m20261127_000001_create_tables"));
-    let seeded = cli.run(&["seed", "--workspaces", "2", "--tenants", "5", "--runs", "50", "--audit-logs", "10", "--seed", "7"], None);
+    let seeded = cli.run(
+        &[
+            "seed",
+            "--workspaces",
+            "2",
+            "--tenants",
+            "5",
+            "--runs",
+            "50",
+            "--audit-logs",
+            "10",
+            "--seed",
+            "7",
+        ],
+        None,
+    );
     assert!(seeded.status.success(), "{}", text(&seeded.stderr));
-    assert!(text(&seeded.stdout).starts_with("seeded: 2 workspaces, 5 tenants, 50 runs, 10 audit logs (seed 7"));
+    assert!(
+        text(&seeded.stdout)
+            .starts_with("seeded: 2 workspaces, 5 tenants, 50 runs, 10 audit logs (seed 7")
+    );
     let again = cli.run(&["seed"], None);
     assert!(!again.status.success());
     assert!(text(&again.stderr).contains("already holds data"));
@@ -112,14 +182,24 @@ fn invalid_configuration_stops_start_up_naming_the_key() {
         .args(["migrate", "status"])
         .current_dir(cli.dir.path())
         .env("CONTROL_TOWER_DATABASE_URL", cli.url())
-        .env("CONTROL_TOWER_SYSTEM_CONSOLE__HEALTH__STALE_CHECK_HOURS", "soon")
+        .env(
+            "CONTROL_TOWER_SYSTEM_CONSOLE__HEALTH__STALE_CHECK_HOURS",
+            "soon",
+        )
         .output()
         .unwrap();
     assert!(!output.status.success());
     let stderr = text(&output.stderr);
-    assert!(stderr.contains("system_console.health.stale_check_hours"), "{stderr}");
+    assert!(
+        stderr.contains("system_console.health.stale_check_hours"),
+        "{stderr}"
+    );
 
-    std::fs::write(cli.dir.path().join("control-tower.toml"), "[system_console.limits]\nmax_page_size = 500\n").unwrap();
+    std::fs::write(
+        cli.dir.path().join("control-tower.toml"),
+        "[system_console.limits]\nmax_page_size = 500\n",
+    )
+    .unwrap();
     let output = cli.run(&["migrate", "status"], None);
     assert!(!output.status.success());
     assert!(text(&output.stderr).contains("system_console.limits.max_page_size"));

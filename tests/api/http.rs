@@ -178,15 +178,28 @@ async fn health_and_readiness_probes_answer() {
 /// The database refusing connections: requests fail fast with `SERVICE_UNAVAILABLE`,
 /// `/readyz` says so, the process stays up, and it recovers by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped")]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped"
+)]
 async fn a_database_that_is_down_is_service_unavailable_until_it_returns() {
     use sea_orm::ConnectionTrait;
     let app = TestApp::spawn(Backend::Postgres).await;
     let name: String = {
-        let row = app.db.query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, "SELECT current_database() AS name")).await.unwrap().unwrap();
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT current_database() AS name",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
         row.try_get("", "name").unwrap()
     };
-    let admin = sea_orm::Database::connect(std::env::var("TEST_DATABASE_URL").unwrap()).await.unwrap();
+    let admin = sea_orm::Database::connect(std::env::var("TEST_DATABASE_URL").unwrap())
+        .await
+        .unwrap();
     let down = format!(
         "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false; \
          SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid();"
@@ -195,15 +208,28 @@ async fn a_database_that_is_down_is_service_unavailable_until_it_returns() {
 
     let started = std::time::Instant::now();
     let response = app.gql("{ tenants { totalCount } }", json!({})).await;
-    assert_eq!(crate::common::error_codes(&response), vec!["SERVICE_UNAVAILABLE"], "{response}");
-    assert!(!response.to_string().contains("pg_"), "no database internals: {response}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(10), "fails fast");
+    assert_eq!(
+        crate::common::error_codes(&response),
+        vec!["SERVICE_UNAVAILABLE"],
+        "{response}"
+    );
+    assert!(
+        !response.to_string().contains("pg_"),
+        "no database internals: {response}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "fails fast"
+    );
     let ready = app.client().get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
     let alive = app.client().get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(alive.status(), 200);
 
-    admin.execute_unprepared(&format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true")).await.unwrap();
+    admin
+        .execute_unprepared(&format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
     let mut recovered = false;
     for _ in 0..50 {
         let response = app.gql("{ tenants { totalCount } }", json!({})).await;
@@ -214,5 +240,13 @@ async fn a_database_that_is_down_is_service_unavailable_until_it_returns() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(recovered, "the service recovers once the database is back");
-    assert_eq!(app.client().get(app.url("/readyz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client()
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }

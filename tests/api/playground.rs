@@ -24,14 +24,20 @@ async fn every_saved_operation_runs() {
     let contoso = tenant(&app.db, acme.id, "Contoso").await;
     connection_with(&app.db, contoso.id, |_| {}).await;
     run_with(&app.db, acme.id, Some(contoso.id), |_| {}).await;
-    let mut files: Vec<_> = std::fs::read_dir(OPERATIONS).unwrap().map(|entry| entry.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(OPERATIONS)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
     files.sort();
     let mut ran = 0;
     for file in files {
         let document = std::fs::read_to_string(&file).unwrap();
         let names: Vec<String> = document
             .lines()
-            .filter_map(|line| line.strip_prefix("query ").or_else(|| line.strip_prefix("mutation ")))
+            .filter_map(|line| {
+                line.strip_prefix("query ")
+                    .or_else(|| line.strip_prefix("mutation "))
+            })
             .map(|rest| rest.split(['(', ' ', '{']).next().unwrap().to_owned())
             .collect();
         assert!(!names.is_empty(), "{file:?} has named operations");
@@ -48,7 +54,11 @@ async fn every_saved_operation_runs() {
                 .await
                 .unwrap();
             let codes = crate::common::error_codes(&response);
-            let expected: Vec<String> = if name == "Login" { vec!["UNAUTHENTICATED".into()] } else { vec![] };
+            let expected: Vec<String> = if name == "Login" {
+                vec!["UNAUTHENTICATED".into()]
+            } else {
+                vec![]
+            };
             assert_eq!(codes, expected, "{file:?} {name}: {response}");
             ran += 1;
         }

@@ -234,7 +234,7 @@ impl AuditQuery {
                 "`filter.actions` takes at most 50 values",
             ));
         }
-        let window = window::TimeWindow::from(window.unwrap_or_default());
+        let window = TimeWindow::chosen(window);
         let condition = audit::AuditFilter {
             recorded: Some(window.range(scope.now)),
             workspace_id: None,

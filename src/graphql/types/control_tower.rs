@@ -11,7 +11,7 @@ use super::tenant::Tenant;
 use super::workspace::Workspace;
 use crate::db::control_tower::{self, MAX_TOP, Snapshot};
 use crate::domain::health::HealthLevel;
-use crate::domain::window;
+
 use crate::error::{AppError, AppResult};
 use crate::graphql::enums::TimeWindow;
 use crate::graphql::guards::{AUDIT, CONSOLE};
@@ -224,7 +224,7 @@ impl ControlTowerQuery {
         window: Option<TimeWindow>,
     ) -> AppResult<ControlTower> {
         let scope = Scope::of(ctx)?;
-        let window = window::TimeWindow::from(window.unwrap_or_default());
+        let window = TimeWindow::chosen(window);
         let db = scope.db.clone();
         let health = scope.criteria().health_scope(window);
         let snapshot = scope

@@ -17,7 +17,7 @@ use crate::db::runs::{RunOrder, stuck_condition};
 use crate::db::stats::created_within;
 use crate::domain::failure::{self, sanitize_failures};
 use crate::domain::summary::{self, normalize_summary_counts};
-use crate::domain::{status, stuck, window};
+use crate::domain::{status, stuck};
 use crate::error::{AppError, AppResult};
 use crate::graphql::connection::{Connection, PageRequest, page_cost, root_page};
 use crate::graphql::enums::{RunOutcome, RunStatus, TimeWindow};
@@ -216,7 +216,7 @@ async fn windowed_runs(
     let order = RunOrder::default();
     let spec = order.sort_spec();
     let args = PageRequest::forward(first, after).validate(&spec, scope.max_page_size())?;
-    let range = window::TimeWindow::from(window.unwrap_or_default()).range(criteria.now);
+    let range = TimeWindow::chosen(window).range(criteria.now);
     let condition = filter
         .unwrap_or_default()
         .to_db(criteria.now, criteria.stuck)?

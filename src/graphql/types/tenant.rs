@@ -149,7 +149,7 @@ impl Tenant {
             loaders.permissions_by_tenant.load_one(self.model.id),
             loaders
                 .tenant_tallies
-                .load_one((self.model.id, window.unwrap_or_default().into())),
+                .load_one((self.model.id, TimeWindow::chosen(window))),
         )?;
         let connections: Vec<_> = connections
             .unwrap_or_default()
@@ -162,7 +162,7 @@ impl Tenant {
             .map(permission_facts)
             .collect();
         let criteria = scope.criteria();
-        let window = crate::domain::window::TimeWindow::from(window.unwrap_or_default());
+        let window = TimeWindow::chosen(window);
         let badge = health::tenant_badge(
             status::TenantStatus::from_stored(&self.model.status),
             &connections,
@@ -189,7 +189,7 @@ impl Tenant {
         let tally = scope
             .loaders
             .tenant_tallies
-            .load_one((self.model.id, window.unwrap_or_default().into()))
+            .load_one((self.model.id, TimeWindow::chosen(window)))
             .await?;
         Ok(tally.unwrap_or_default().into())
     }
@@ -217,7 +217,7 @@ impl Tenant {
             })?;
         let key = RecentRunsKey {
             tenant_id: self.model.id,
-            window: window.unwrap_or_default().into(),
+            window: TimeWindow::chosen(window),
             first,
         };
         let runs = scope.loaders.recent_runs.load_one(key).await?;

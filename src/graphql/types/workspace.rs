@@ -138,12 +138,12 @@ impl Workspace {
         window: Option<TimeWindow>,
     ) -> AppResult<HealthBadge> {
         let scope = Scope::of(ctx)?;
-        let key = (self.model.id, window.unwrap_or_default().into());
+        let key = (self.model.id, TimeWindow::chosen(window));
         let (levels, tally) = futures::try_join!(
             scope.loaders.tenant_levels.load_one(key),
             scope.loaders.workspace_tallies.load_one(key),
         )?;
-        let window = crate::domain::window::TimeWindow::from(window.unwrap_or_default());
+        let window = TimeWindow::chosen(window);
         let badge = health::workspace_badge(
             levels.unwrap_or_default(),
             run_counts(tally.unwrap_or_default()),
@@ -167,7 +167,7 @@ impl Workspace {
         let tally = scope
             .loaders
             .workspace_tallies
-            .load_one((self.model.id, window.unwrap_or_default().into()))
+            .load_one((self.model.id, TimeWindow::chosen(window)))
             .await?;
         Ok(tally.unwrap_or_default().into())
     }
