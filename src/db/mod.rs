@@ -66,7 +66,22 @@ pub async fn migrate(connection: &DatabaseConnection) -> Result<(), DbErr> {
 #[derive(Clone, Debug)]
 pub struct Db {
     connection: DatabaseConnection,
-    statements: Arc<AtomicU64>,
+    statements: Counter,
+}
+
+/// Counts statements, and logs each at trace level.
+#[derive(Clone, Debug, Default)]
+struct Counter(Arc<AtomicU64>);
+
+impl Counter {
+    fn record(&self, statement: &str) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        tracing::trace!(target: "control_tower::sql", %statement);
+    }
+
+    fn total(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl Db {
@@ -74,7 +89,7 @@ impl Db {
     pub fn new(connection: DatabaseConnection) -> Self {
         Self {
             connection,
-            statements: Arc::new(AtomicU64::new(0)),
+            statements: Counter::default(),
         }
     }
 
@@ -85,7 +100,7 @@ impl Db {
 
     /// Statements run through this handle (and its clones) so far.
     pub fn statements(&self) -> u64 {
-        self.statements.load(Ordering::Relaxed)
+        self.statements.total()
     }
 
     /// The underlying pool, for work that is not counted (start-up, migrations).
@@ -97,11 +112,6 @@ impl Db {
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.connection.ping().await
     }
-
-    fn count(&self, statement: &str) {
-        self.statements.fetch_add(1, Ordering::Relaxed);
-        tracing::trace!(target: "control_tower::sql", %statement);
-    }
 }
 
 #[async_trait]
@@ -111,22 +121,22 @@ impl ConnectionTrait for Db {
     }
 
     async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
-        self.count(&statement.sql);
+        self.statements.record(&statement.sql);
         self.connection.execute_raw(statement).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.count(sql);
+        self.statements.record(sql);
         self.connection.execute_unprepared(sql).await
     }
 
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.count(&statement.sql);
+        self.statements.record(&statement.sql);
         self.connection.query_one_raw(statement).await
     }
 
     async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.count(&statement.sql);
+        self.statements.record(&statement.sql);
         self.connection.query_all_raw(statement).await
     }
 }
@@ -241,7 +251,7 @@ impl Db {
     /// `COMMIT` included).
     pub async fn begin(&self) -> Result<DbTransaction, DbErr> {
         let inner = self.connection.begin().await?;
-        self.count("BEGIN");
+        self.statements.record("BEGIN");
         Ok(DbTransaction {
             inner,
             statements: self.statements.clone(),
@@ -252,24 +262,19 @@ impl Db {
 /// A transaction of a [`Db`], counting its statements.
 pub struct DbTransaction {
     inner: DatabaseTransaction,
-    statements: Arc<AtomicU64>,
+    statements: Counter,
 }
 
 impl DbTransaction {
-    fn count(&self, statement: &str) {
-        self.statements.fetch_add(1, Ordering::Relaxed);
-        tracing::trace!(target: "control_tower::sql", %statement);
-    }
-
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.count("COMMIT");
+        self.statements.record("COMMIT");
         self.inner.commit().await
     }
 
     /// Rolls the transaction back (dropping it does too).
     pub async fn rollback(self) -> Result<(), DbErr> {
-        self.count("ROLLBACK");
+        self.statements.record("ROLLBACK");
         self.inner.rollback().await
     }
 }
@@ -281,22 +286,22 @@ impl ConnectionTrait for DbTransaction {
     }
 
     async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
-        self.count(&statement.sql);
+        self.statements.record(&statement.sql);
         self.inner.execute_raw(statement).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.count(sql);
+        self.statements.record(sql);
         self.inner.execute_unprepared(sql).await
     }
 
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.count(&statement.sql);
+        self.statements.record(&statement.sql);
         self.inner.query_one_raw(statement).await
     }
 
     async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.count(&statement.sql);
+        self.statements.record(&statement.sql);
         self.inner.query_all_raw(statement).await
     }
 }

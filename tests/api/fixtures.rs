@@ -151,6 +151,19 @@ pub async fn run_with(
     tenant_id: Option<i64>,
     edit: impl FnOnce(&mut operation_run::ActiveModel),
 ) -> operation_run::Model {
+    run_row(workspace_id, tenant_id, edit)
+        .insert(db)
+        .await
+        .expect("run inserted")
+}
+
+/// A run not yet inserted: completed and succeeded, created 30 minutes ago, as `edit`
+/// leaves it.
+pub fn run_row(
+    workspace_id: i64,
+    tenant_id: Option<i64>,
+    edit: impl FnOnce(&mut operation_run::ActiveModel),
+) -> operation_run::ActiveModel {
     let mut row = operation_run::ActiveModel {
         workspace_id: Set(workspace_id),
         tenant_id: Set(tenant_id),
@@ -169,7 +182,7 @@ pub async fn run_with(
         ..Default::default()
     };
     edit(&mut row);
-    row.insert(db).await.expect("run inserted")
+    row
 }
 
 pub async fn audit_log_with(

@@ -108,22 +108,11 @@ on_both! {
             let tenant_ids = tenants_with_children(&app.db, group.id, "T", size.min(20), 0, 0).await;
             let person = user(&app.db, &format!("Person {size}")).await;
             let rows: Vec<operation_run::ActiveModel> = (0..size)
-                .map(|index| operation_run::ActiveModel {
-                    workspace_id: Set(group.id),
-                    tenant_id: Set(Some(tenant_ids[index % tenant_ids.len()])),
-                    user_id: Set(Some(person.id)),
-                    initiator_name: Set(None),
-                    r#type: Set("inventory.sync".to_owned()),
-                    status: Set("completed".to_owned()),
-                    outcome: Set("succeeded".to_owned()),
-                    summary_counts: Set(None),
-                    failure_summary: Set(None),
-                    context: Set(None),
-                    created_at: Set(minutes_ago(index as i64)),
-                    started_at: Set(None),
-                    completed_at: Set(None),
-                    updated_at: Set(now()),
-                    ..Default::default()
+                .map(|index| {
+                    run_row(group.id, Some(tenant_ids[index % tenant_ids.len()]), |row| {
+                        row.user_id = Set(Some(person.id));
+                        row.created_at = Set(minutes_ago(index as i64));
+                    })
                 })
                 .collect();
             insert_all(&app.db, rows).await;
@@ -217,22 +206,12 @@ on_both! {
             let rows: Vec<operation_run::ActiveModel> = tenant_ids
                 .iter()
                 .flat_map(|tenant_id| {
-                    (0..3).map(move |index| operation_run::ActiveModel {
-                        workspace_id: Set(group.id),
-                        tenant_id: Set(Some(*tenant_id)),
-                        user_id: Set(None),
-                        initiator_name: Set(None),
-                        r#type: Set("inventory.sync".to_owned()),
-                        status: Set("completed".to_owned()),
-                        outcome: Set(if index == 0 { "failed" } else { "succeeded" }.to_owned()),
-                        summary_counts: Set(None),
-                        failure_summary: Set(None),
-                        context: Set(None),
-                        created_at: Set(minutes_ago(10 + index)),
-                        started_at: Set(None),
-                        completed_at: Set(None),
-                        updated_at: Set(now()),
-                        ..Default::default()
+                    (0..3).map(move |index| {
+                        run_row(group.id, Some(*tenant_id), |row| {
+                            let outcome = if index == 0 { "failed" } else { "succeeded" };
+                            row.outcome = Set(outcome.to_owned());
+                            row.created_at = Set(minutes_ago(10 + index));
+                        })
                     })
                 })
                 .collect();
