@@ -232,6 +232,8 @@ async fn serve(connection: DatabaseConnection, config: Config, demo: bool) -> an
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
+    // The port the system chose, when the configuration said 0.
+    let address = listener.local_addr().unwrap_or(address);
     let db = Db::new(connection);
     if demo {
         let ttl = chrono::Duration::hours(i64::from(config.system_console.auth.session_ttl_hours));

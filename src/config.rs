@@ -145,7 +145,8 @@ impl Default for BreakGlass {
 pub struct Limits {
     /// Largest `first`/`last` a connection accepts (at most 100).
     pub max_page_size: u32,
-    /// Deepest selection nesting a document may have.
+    /// Deepest field nesting a document may have (a leaf at the root is 1 deep); at most
+    /// [`MAX_DEPTH_CEILING`] and at most `max_nesting`.
     pub max_depth: u32,
     /// Highest cost a document may have; a connection costs its page size times its
     /// selection.
@@ -156,6 +157,19 @@ pub struct Limits {
     pub max_root_fields: u32,
     /// Largest request body, in bytes.
     pub max_body_bytes: u32,
+    /// Longest GraphQL document (the `query` text), in bytes.
+    pub max_document_bytes: u32,
+    /// Deepest nesting a document may have, measured twice before anything recursive
+    /// touches it: in its text (braces, brackets and parentheses outside strings and
+    /// comments, so selections, lists and input objects alike) and once its fragments
+    /// are spread (each field with a selection, inline fragment and fragment spread is a
+    /// level). At most [`MAX_NESTING_CEILING`].
+    pub max_nesting: u32,
+    /// Most selections (fields, fragment spreads and inline fragments) a document may
+    /// expand to once every fragment spread is replaced by the fragment it names.
+    pub max_selections: u32,
+    /// Most directives on one field, fragment, fragment spread, operation or variable.
+    pub max_directives: u32,
     /// Longest a request may run before it is answered with an error.
     pub request_timeout_seconds: u32,
     /// Whether the schema can be introspected (switch off in production if wanted).
@@ -171,11 +185,27 @@ impl Default for Limits {
             max_aliases: 30,
             max_root_fields: 20,
             max_body_bytes: 256 * 1024,
+            max_document_bytes: 64 * 1024,
+            max_nesting: 64,
+            max_selections: 5_000,
+            max_directives: 5,
             request_timeout_seconds: 30,
             introspection: true,
         }
     }
 }
+
+/// The highest `max_nesting` the configuration accepts: the parser's own limit on nested
+/// selection sets. Measured on a debug build (release frames are smaller), a level of
+/// list or object nesting costs the parser about 1.2 KiB of stack and a level of
+/// fragment spreads costs the executor about 6.6 KiB: 64 levels need at most 420 KiB of
+/// a worker's 8 MiB ([`crate::server::WORKER_STACK_BYTES`]).
+pub const MAX_NESTING_CEILING: u32 = 64;
+/// The highest `max_depth` the configuration accepts. Each level of fields executed
+/// costs about 37 KiB of stack on a debug build (nested futures), so 32 levels need
+/// 1.2 MiB of a worker's 8 MiB. A test runs documents at both ceilings on workers with a
+/// quarter of that stack.
+pub const MAX_DEPTH_CEILING: u32 = 32;
 
 /// Values given on the command line; they override every other source.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -295,6 +325,22 @@ impl Config {
                 limits.max_body_bytes.into(),
             ),
             (
+                "system_console.limits.max_document_bytes",
+                limits.max_document_bytes.into(),
+            ),
+            (
+                "system_console.limits.max_nesting",
+                limits.max_nesting.into(),
+            ),
+            (
+                "system_console.limits.max_selections",
+                limits.max_selections.into(),
+            ),
+            (
+                "system_console.limits.max_directives",
+                limits.max_directives.into(),
+            ),
+            (
                 "system_console.limits.request_timeout_seconds",
                 limits.request_timeout_seconds.into(),
             ),
@@ -305,6 +351,22 @@ impl Config {
         if !(1..=100).contains(&limits.max_page_size) {
             return Err(ConfigError(
                 "`system_console.limits.max_page_size` must be between 1 and 100".to_owned(),
+            ));
+        }
+        if limits.max_nesting > MAX_NESTING_CEILING {
+            return Err(ConfigError(format!(
+                "`system_console.limits.max_nesting` must be at most {MAX_NESTING_CEILING}"
+            )));
+        }
+        if limits.max_depth > MAX_DEPTH_CEILING {
+            return Err(ConfigError(format!(
+                "`system_console.limits.max_depth` must be at most {MAX_DEPTH_CEILING}"
+            )));
+        }
+        if limits.max_depth > limits.max_nesting {
+            return Err(ConfigError(
+                "`system_console.limits.max_depth` must not exceed `system_console.limits.max_nesting`"
+                    .to_owned(),
             ));
         }
         Ok(())
@@ -397,6 +459,16 @@ mod tests {
     fn a_page_size_over_one_hundred_is_refused() {
         let error = parse("[system_console.limits]\nmax_page_size = 500\n").unwrap_err();
         assert!(error.to_string().contains("max_page_size"), "{error}");
+    }
+
+    #[test]
+    fn nesting_above_the_ceiling_is_refused() {
+        let error = parse("[system_console.limits]\nmax_nesting = 65\n").unwrap_err();
+        assert!(error.to_string().contains("max_nesting"), "{error}");
+        let error = parse("[system_console.limits]\nmax_nesting = 10\n").unwrap_err();
+        assert!(error.to_string().contains("max_depth"), "{error}");
+        let error = parse("[system_console.limits]\nmax_depth = 40\n").unwrap_err();
+        assert!(error.to_string().contains("at most 32"), "{error}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::Viewer;
 use super::credentials::{burn_verification, new_token, token_hash, verify_password};
 use crate::db::Db;
 use crate::db::audit::{Actor, NewAuditEntry, record};
+use crate::domain::text::NUL_REFUSED;
 use crate::error::{AppError, AppResult};
 
 /// Failed logins for one e-mail that close it for [`THROTTLE_WINDOW`].
@@ -18,6 +19,10 @@ pub const MAX_FAILURES: u64 = 5;
 pub const THROTTLE_WINDOW: Duration = Duration::minutes(15);
 /// The audited action of every login attempt.
 pub const LOGIN: &str = "platform.auth.login";
+/// Longest e-mail address accepted, in characters (RFC 5321's path limit).
+const MAX_EMAIL_CHARS: usize = 320;
+/// Longest password accepted, in bytes.
+const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// A new session.
 pub struct LoggedIn {
@@ -32,7 +37,9 @@ pub struct Origin {
     pub ip: Option<String>,
 }
 
-/// Checks the credentials and opens a session of `ttl`. Every attempt is audited. A
+/// Checks the credentials and opens a session of `ttl`. Every attempt is audited, even
+/// one whose e-mail or password is malformed (`BAD_USER_INPUT`, checked before any
+/// statement uses them). A
 /// failure says only "invalid credentials", whether or not the e-mail exists, after a
 /// password check either way; more than [`MAX_FAILURES`] in [`THROTTLE_WINDOW`] answer
 /// `RATE_LIMITED` without checking.
@@ -45,11 +52,21 @@ pub async fn login(
     origin: &Origin,
 ) -> AppResult<LoggedIn> {
     let email = email.trim().to_lowercase();
-    if email.is_empty() || email.chars().count() > 320 {
-        return Err(AppError::bad_input("`email` must be 1 to 320 characters"));
-    }
-    if password.is_empty() || password.len() > 1024 {
-        return Err(AppError::bad_input("`password` must be 1 to 1024 bytes"));
+    if let Some(problem) = malformed(&email, password) {
+        let entry = NewAuditEntry {
+            action: LOGIN,
+            success: false,
+            actor: Actor::Operator {
+                id: None,
+                name: None,
+                email: storable(&email),
+            },
+            workspace_id: None,
+            tenant_id: None,
+            metadata: json!({"reason": "malformed", "ip": origin.ip}),
+        };
+        record(db, entry, now).await?;
+        return Err(AppError::bad_input(problem));
     }
     let failures = audit_log::Entity::find()
         .filter(audit_log::Column::Action.eq(LOGIN))
@@ -141,10 +158,46 @@ pub async fn login(
     })
 }
 
-/// Ends the viewer's session, audited as `platform.auth.logout`.
+/// Why credentials cannot even be checked, if they cannot.
+fn malformed(email: &str, password: &str) -> Option<String> {
+    if email.contains('\0') {
+        Some(format!("`email` {NUL_REFUSED}"))
+    } else if password.contains('\0') {
+        Some(format!("`password` {NUL_REFUSED}"))
+    } else if email.is_empty() || email.chars().count() > MAX_EMAIL_CHARS {
+        Some(format!("`email` must be 1 to {MAX_EMAIL_CHARS} characters"))
+    } else if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
+        Some(format!(
+            "`password` must be 1 to {MAX_PASSWORD_BYTES} bytes"
+        ))
+    } else {
+        None
+    }
+}
+
+/// An e-mail as the audit trail can hold it: NULs shown as U+FFFD, cut to
+/// [`MAX_EMAIL_CHARS`]; none when blank.
+fn storable(email: &str) -> Option<String> {
+    let email: String = email
+        .chars()
+        .map(|c| {
+            if c == '\0' {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .take(MAX_EMAIL_CHARS)
+        .collect();
+    (!email.is_empty()).then_some(email)
+}
+
+/// Ends the viewer's session, audited as `platform.auth.logout` — once: a session
+/// already ended (by an earlier `logout` in the same request, or a concurrent one)
+/// changes nothing and records nothing.
 pub async fn logout(db: &Db, viewer: &Viewer, now: DateTime<Utc>) -> AppResult<()> {
     let transaction = db.begin().await?;
-    platform_session::Entity::update_many()
+    let ended = platform_session::Entity::update_many()
         .col_expr(
             platform_session::Column::RevokedAt,
             sea_orm::sea_query::Expr::value(now),
@@ -154,8 +207,12 @@ pub async fn logout(db: &Db, viewer: &Viewer, now: DateTime<Utc>) -> AppResult<(
             sea_orm::sea_query::Expr::value(now),
         )
         .filter(platform_session::Column::Id.eq(viewer.session.id))
+        .filter(platform_session::Column::RevokedAt.is_null())
         .exec(&transaction)
         .await?;
+    if ended.rows_affected == 0 {
+        return Ok(());
+    }
     let entry = NewAuditEntry {
         action: "platform.auth.logout",
         success: true,

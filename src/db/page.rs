@@ -73,10 +73,21 @@ impl SortColumn {
 /// A total order: columns, the last one `id`, all in one direction.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SortSpec {
-    /// Names the order inside cursors, so a cursor of one order is refused by another.
+    /// Names the order (and, once [`SortSpec::in_list`] says which, the list) inside
+    /// cursors, so a cursor of one is refused by another.
     pub tag: String,
     pub columns: Vec<SortColumn>,
     pub descending: bool,
+}
+
+impl SortSpec {
+    /// The same order, its cursors marked as belonging to `list`: two lists in the same
+    /// order (`operationRuns` and `failures`, or the tenants of two workspaces) refuse
+    /// each other's cursors.
+    pub fn in_list(mut self, list: &str) -> Self {
+        self.tag = format!("{list}/{}", self.tag);
+        self
+    }
 }
 
 /// Which way a page runs from its cursor.

@@ -7,4 +7,5 @@ pub mod redact;
 pub mod status;
 pub mod stuck;
 pub mod summary;
+pub mod text;
 pub mod window;

@@ -7,6 +7,7 @@ use async_graphql::{Enum, ID, InputObject};
 use super::enums::{HealthLevel, OrderDirection, RunOutcome, RunStatus, TenantStatus, TimeWindow};
 use super::ids::{NodeKind, decode_as};
 use super::scope::Criteria;
+use super::text::Text;
 use crate::db;
 use crate::domain::status;
 use crate::domain::stuck::StuckRules;
@@ -22,7 +23,7 @@ const MAX_FILTER_VALUES: usize = 50;
 pub struct WorkspaceFilter {
     /// Workspaces whose name or slug contains this text (ASCII letters match in any
     /// case). Blank text matches every workspace.
-    pub search: Option<String>,
+    pub search: Option<Text>,
 }
 
 impl WorkspaceFilter {
@@ -43,7 +44,7 @@ pub struct TenantFilter {
     /// service does not know. An empty list does not filter.
     pub statuses: Option<Vec<TenantStatus>>,
     /// Only tenants of exactly this environment, e.g. `production`.
-    pub environment: Option<String>,
+    pub environment: Option<Text>,
     /// Only tenants whose health badge (see `Tenant.health`) is at this level in
     /// `healthWindow`.
     pub health: Option<HealthLevel>,
@@ -52,7 +53,7 @@ pub struct TenantFilter {
     pub health_window: Option<TimeWindow>,
     /// Tenants whose name or external id contains this text (ASCII letters match in any
     /// case). Blank text matches every tenant.
-    pub search: Option<String>,
+    pub search: Option<Text>,
 }
 
 impl TenantFilter {
@@ -65,7 +66,7 @@ impl TenantFilter {
                 "filter.workspaceId",
             )?,
             statuses: selection(&self.statuses, status::TenantStatus::selection)?,
-            environment: self.environment.clone(),
+            environment: self.environment.clone().map(Text::into_string),
             search: search_text(self.search.as_deref(), "filter.search")?,
             health: self.health.map(|level| {
                 let window = TimeWindow::chosen(self.health_window);
@@ -87,7 +88,7 @@ pub struct OperationRunFilter {
     pub tenant_id: Option<ID>,
     /// Only runs of one of these types, e.g. `["inventory.sync"]`. An empty list does
     /// not filter.
-    pub types: Option<Vec<String>>,
+    pub types: Option<Vec<Text>>,
     /// Only runs in one of these statuses; `UNKNOWN` matches stored statuses this service
     /// does not know. An empty list does not filter.
     pub statuses: Option<Vec<RunStatus>>,

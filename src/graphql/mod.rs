@@ -11,6 +11,7 @@ pub mod query;
 pub mod scope;
 pub mod settle;
 pub mod snapshots;
+pub mod text;
 pub mod types;
 
 use async_graphql::{EmptySubscription, SDLExportOptions, Schema, SchemaBuilder};

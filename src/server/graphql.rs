@@ -12,7 +12,6 @@ use async_graphql::{
 };
 use std::net::SocketAddr;
 
-use async_graphql::parser::types::{ExecutableDocument, SelectionSet};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request as HttpRequest, State};
 use axum::http::request::Parts;
@@ -21,7 +20,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::SubsecRound;
 
 use super::authenticate::Credentials;
-use super::{AppState, limits, ordering};
+use super::document::{self, Admitted};
+use super::{AppState, ordering};
 use crate::auth::login::Origin;
 use crate::db::Db;
 use crate::error::{AppError, ErrorCode};
@@ -32,6 +32,9 @@ use crate::graphql::settle::Settling;
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 /// Response header with the number of SQL statements the request ran.
 pub const STATEMENTS_HEADER: &str = "x-sql-statements";
+/// Most errors one response lists; a document can be written to fail validation once
+/// per selection, and a longer list helps nobody.
+const MAX_ERRORS: usize = 100;
 
 /// `GET /graphql?query=…`: queries only.
 pub async fn get(State(state): State<AppState>, request: HttpRequest) -> Response {
@@ -92,20 +95,14 @@ pub async fn post(State(state): State<AppState>, request: HttpRequest) -> Respon
     }
 }
 
-/// A document that passed the checks, ready to run.
-struct Checked {
-    document: ExecutableDocument,
-    selection: SelectionSet,
-    needs_session: bool,
-}
-
-/// Parses the document and applies every check that needs no database.
+/// Applies every check that needs no database; on success the request carries the
+/// parsed document, so async-graphql does not parse it again.
 fn check(
     request: &mut Request,
     state: &AppState,
     format: Format,
     is_get: bool,
-) -> Result<Checked, (StatusCode, AppError)> {
+) -> Result<Admitted, (StatusCode, AppError)> {
     if request.query.trim().is_empty() {
         return Err((
             StatusCode::BAD_REQUEST,
@@ -113,34 +110,19 @@ fn check(
         ));
     }
     let limits = &state.config.system_console.limits;
-    let operation_name = request.operation_name.clone();
-    let document = request.parsed_query().map_err(|error| {
-        (
-            format.document_error_status(),
-            AppError::bad_input(error.message),
-        )
-    })?;
-    let operation = limits::selected_operation(document, operation_name.as_deref())
-        .map_err(|error| (format.document_error_status(), error))?;
-    if is_get && limits::is_mutation(operation) {
+    let admitted = document::admit(
+        &request.query,
+        request.operation_name.as_deref(),
+        limits,
+        &state.types,
+    )
+    .map_err(|error| (format.document_error_status(), error))?;
+    if is_get && admitted.is_mutation {
         let error = AppError::bad_input("mutations must be sent with POST");
         return Err((StatusCode::METHOD_NOT_ALLOWED, error));
     }
-    limits::check(document, operation, limits)
-        .map_err(|error| (format.document_error_status(), error))?;
-    let needs_session = limits::root_fields(document, operation)
-        .iter()
-        .any(|field| {
-            !matches!(
-                field.as_str(),
-                "login" | "__schema" | "__type" | "__typename"
-            )
-        });
-    Ok(Checked {
-        document: document.clone(),
-        selection: operation.selection_set.node.clone(),
-        needs_session,
-    })
+    request.set_parsed_query(admitted.document.clone());
+    Ok(admitted)
 }
 
 async fn execute(
@@ -199,7 +181,7 @@ async fn execute(
         errors = response.errors.len(),
         "graphql request done"
     );
-    counted(respond(format, with_codes(response)), &db)
+    counted(respond(format, capped(with_codes(response))), &db)
 }
 
 /// Adds the statement count header.
@@ -228,6 +210,20 @@ fn with_codes(mut response: GraphQLResponse) -> GraphQLResponse {
             };
             extensions.set("code", Value::from(code.as_str()));
         }
+    }
+    response
+}
+
+/// Keeps the first [`MAX_ERRORS`] errors, the last of them saying how many more there
+/// were.
+fn capped(mut response: GraphQLResponse) -> GraphQLResponse {
+    if response.errors.len() > MAX_ERRORS {
+        let omitted = response.errors.len() - (MAX_ERRORS - 1);
+        response.errors.truncate(MAX_ERRORS - 1);
+        let more = AppError::bad_input(format!(
+            "{omitted} more errors are not listed; fix these first"
+        ));
+        response.errors.push(server_error(&more));
     }
     response
 }
@@ -266,8 +262,13 @@ fn body(format: Format, status: StatusCode, response: &GraphQLResponse) -> Respo
         Format::Json => "application/json",
         Format::GraphQLResponse => GRAPHQL_RESPONSE,
     };
+    // Answers depend on the session and may carry a token: no cache keeps them.
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
     match serde_json::to_vec(response) {
-        Ok(bytes) => (status, [(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Ok(bytes) => (status, headers, bytes).into_response(),
         Err(error) => {
             tracing::error!(%error, "could not serialise a GraphQL response");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -2,8 +2,8 @@
 //! probes and graceful shutdown.
 
 mod authenticate;
+mod document;
 mod graphql;
-pub mod limits;
 mod ordering;
 
 use std::future::Future;
@@ -11,19 +11,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+use self::document::TypeIndex;
 use crate::config::Config;
 use crate::db::Db;
 use crate::graphql::snapshots::SnapshotCache;
 use crate::graphql::{AppSchema, schema};
+
+/// The stack of each worker thread of the service's runtime: four times tokio's
+/// default, so that the deepest document the limits admit uses a small part of it.
+pub const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
 
 /// The header carrying each request's id, set when the client sent none.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -39,6 +45,8 @@ pub struct AppState {
     pub(crate) config: Arc<Config>,
     pub(crate) snapshots: Arc<SnapshotCache>,
     pub(crate) clock: Clock,
+    /// The schema's argument types, for checks that run before async-graphql's.
+    pub(crate) types: Arc<TypeIndex>,
 }
 
 impl AppState {
@@ -50,18 +58,28 @@ impl AppState {
     /// The same, with requests dated by `clock` (tests pin it to check boundaries).
     pub fn with_clock(db: Db, config: Config, clock: Clock) -> Self {
         let limits = &config.system_console.limits;
+        // The document checks refuse first, with clearer messages; these stay as a
+        // second line.
         let mut builder = schema()
             .limit_depth(limits.max_depth as usize)
             .limit_complexity(limits.max_complexity as usize)
-            .limit_recursive_depth(64)
-            .limit_directives(5)
+            .limit_recursive_depth(limits.max_nesting as usize)
+            .limit_directives(limits.max_directives as usize)
             .extension(authenticate::Authentication);
         if !limits.introspection {
             builder = builder.disable_introspection().disable_suggestions();
         }
         let ttl = Duration::from_secs(u64::from(config.system_console.cache.control_tower_seconds));
+        let schema = builder.finish();
+        let types = TypeIndex::of_sdl(&schema.sdl()).unwrap_or_else(|error| {
+            // The SDL is the schema's own; a unit test reads it. Without the index only
+            // the check for quoted enum values is lost.
+            tracing::error!(%error, "cannot index the schema's types");
+            TypeIndex::empty()
+        });
         Self {
-            schema: builder.finish(),
+            schema,
+            types: Arc::new(types),
             db,
             config: Arc::new(config),
             snapshots: Arc::new(SnapshotCache::new(ttl)),
@@ -78,6 +96,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .with_state(state)
         .layer(CatchPanicLayer::custom(graphql::panic_response))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             let id = request
@@ -90,17 +112,41 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
+/// How long in-flight requests may run on after shutdown begins, beyond the request
+/// timeout: enough to write their answers.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
-/// finish.
+/// finish — for at most the request timeout and [`SHUTDOWN_GRACE`]: a client that keeps
+/// a connection busy does not keep the process alive.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let timeout = u64::from(state.config.system_console.limits.request_timeout_seconds);
+    let drain = Duration::from_secs(timeout) + SHUTDOWN_GRACE;
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (began, beginning) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        began.send(()).ok();
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    let deadline = async move {
+        if beginning.await.is_err() {
+            // The server stopped without a shutdown: nothing to wait for.
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(drain).await;
+    };
+    tokio::select! {
+        served = server => served,
+        () = deadline => {
+            tracing::warn!(seconds = drain.as_secs(), "in-flight requests outlived the shutdown deadline; stopping anyway");
+            Ok(())
+        }
+    }
 }
 
 /// The process is alive.

@@ -128,9 +128,27 @@ on_both! {
         let emails: Vec<_> = failures.iter().map(|row| row.actor_email.clone().unwrap()).collect();
         assert_eq!(emails, ["dana@ops.test", "nobody@ops.test", "gone@ops.test"]);
         assert_eq!(failures[1].actor_id, None, "an unknown e-mail has no operator");
-        let blank = login(&app, "", "x").await;
-        assert_eq!(single_error(&blank).0, "BAD_USER_INPUT");
-        assert_eq!(audit_rows(&app, "platform.auth.login").await.len(), 3, "a malformed call writes nothing");
+        // Malformed attempts are refused before any statement uses them, and audited all
+        // the same: a NUL (which neither database stores) is recorded as U+FFFD.
+        for (email, password, message) in [
+            ("", "x", "`email` must be 1 to 320 characters"),
+            ("dana\0@ops.test", PASSWORD, "`email` must not contain NUL characters (\\u0000)"),
+            ("dana@ops.test", "pass\0word", "`password` must not contain NUL characters (\\u0000)"),
+        ] {
+            let refused = login(&app, email, password).await;
+            assert_eq!(single_error(&refused), ("BAD_USER_INPUT".to_owned(), message.to_owned()), "{email:?}");
+        }
+        let attempts = audit_rows(&app, "platform.auth.login").await;
+        assert_eq!(attempts.len(), 6, "every attempt is audited");
+        let malformed: Vec<_> = attempts[3..].iter().map(|row| (row.status.as_str(), row.actor_email.clone(), row.metadata.as_ref().unwrap().value()["reason"].clone())).collect();
+        assert_eq!(
+            malformed,
+            [
+                ("failure", None, json!("malformed")),
+                ("failure", Some("dana\u{FFFD}@ops.test".to_owned()), json!("malformed")),
+                ("failure", Some("dana@ops.test".to_owned()), json!("malformed")),
+            ]
+        );
     }
 }
 
@@ -350,8 +368,10 @@ on_both! {
         let run_id = NodeKind::OperationRun.id(run.id);
         let enter = "mutation($reason: String!, $minutes: Int) { enterBreakGlass(reason: $reason, durationMinutes: $minutes) { active } }";
         let cases = [
-            (json!({"reason": "   abc   "}), "`reason` must be 5 to 500 characters once trimmed, not 3"),
-            (json!({"reason": "é".repeat(501)}), "`reason` must be 5 to 500 characters once trimmed, not 501"),
+            (json!({"reason": "   abc   "}), "`reason` must have at least 5 visible characters (spaces and invisible marks do not count), not 3"),
+            (json!({"reason": "\u{200B}".repeat(5)}), "`reason` must have at least 5 visible characters (spaces and invisible marks do not count), not 0"),
+            (json!({"reason": "é".repeat(501)}), "`reason` must be at most 500 characters once trimmed, not 501"),
+            (json!({"reason": "bad\u{1b}[2J reason"}), "`reason` must not contain control characters other than tabs and line breaks"),
             (json!({"reason": "a sound reason", "minutes": 61}), "`durationMinutes` must be between 1 and 60, not 61"),
             (json!({"reason": "a sound reason", "minutes": 0}), "`durationMinutes` must be between 1 and 60, not 0"),
         ];
@@ -361,7 +381,9 @@ on_both! {
         }
         let note = "mutation($id: ID!, $note: String!) { markRunInvestigated(runId: $id, note: $note) { id } }";
         let response = app.gql(note, json!({"id": run_id, "note": "ok"})).await;
-        assert_eq!(single_error(&response).1, "`note` must be 5 to 500 characters once trimmed, not 2");
+        assert_eq!(single_error(&response).1, "`note` must have at least 5 visible characters (spaces and invisible marks do not count), not 2");
+        let response = app.gql(note, json!({"id": run_id, "note": "\u{2800}\u{2800}\u{2800}\u{2800}\u{2800}\u{2800}"})).await;
+        assert_eq!(single_error(&response).0, "BAD_USER_INPUT");
         let response = app.gql(note, json!({"id": NodeKind::OperationRun.id(run.id + 99), "note": "looked at it"})).await;
         assert_eq!(single_error(&response).0, "NOT_FOUND");
         assert_eq!(audit_log::Entity::find().count(&app.db).await.unwrap(), 0, "nothing written");

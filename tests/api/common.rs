@@ -303,14 +303,27 @@ impl TestApp {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.expect("the server answers");
-        let statements = response
-            .headers()
-            .get("x-sql-statements")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse().ok())
-            .expect("every GraphQL response says how many statements it ran");
+        let statements = statements_of(&response);
         let body: Value = response.json().await.expect("a JSON response");
         (body, statements)
+    }
+
+    /// Posts `body` as it is, as the operator of `token` (or anonymously); returns the
+    /// status, the JSON answer and its statement count.
+    pub async fn post_body(&self, token: Option<&str>, body: String) -> (u16, Value, u64) {
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let statements = statements_of(&response);
+        let body: Value = response.json().await.expect("a JSON response");
+        (status, body, statements)
     }
 
     /// Posts a document that must succeed; returns its `data`.
@@ -335,6 +348,16 @@ impl Drop for TestApp {
             shutdown.send(()).ok();
         }
     }
+}
+
+/// The statement count a GraphQL response carries in its header.
+fn statements_of(response: &reqwest::Response) -> u64 {
+    response
+        .headers()
+        .get("x-sql-statements")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .expect("every GraphQL response says how many statements it ran")
 }
 
 /// Creates an operator holding `capabilities` (without a usable password) and opens a

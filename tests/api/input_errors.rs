@@ -31,21 +31,50 @@ on_both! {
 on_both! {
     async fn invalid_cursors_are_refused(app: TestApp) {
         let acme = workspace(&app.db, "Acme").await;
+        let globex = workspace(&app.db, "Globex").await;
         tenant(&app.db, acme.id, "Contoso").await;
-        let tenants = app.data("{ tenants { pageInfo { endCursor } } }", json!({})).await;
-        let tenant_cursor = tenants["tenants"]["pageInfo"]["endCursor"].clone();
+        tenant(&app.db, globex.id, "Initech").await;
+        run_with(&app.db, acme.id, None, |run| {
+            run.outcome = sea_orm::ActiveValue::Set("failed".to_owned());
+        })
+        .await;
+        let cursor_of = |data: &serde_json::Value, pointer: &str| data.pointer(pointer).unwrap().clone();
+        let lists = app
+            .data(
+                "{ tenants { pageInfo { endCursor } } operationRuns { pageInfo { endCursor } } workspaces { nodes { tenants { pageInfo { endCursor } } } } }",
+                json!({}),
+            )
+            .await;
+        let tenant_cursor = cursor_of(&lists, "/tenants/pageInfo/endCursor");
+        let run_cursor = cursor_of(&lists, "/operationRuns/pageInfo/endCursor");
+        let acme_cursor = cursor_of(&lists, "/workspaces/nodes/0/tenants/pageInfo/endCursor");
         for (field, cursor) in [
             ("tenants", json!("garbage")),
             ("tenants", json!("")),
-            ("tenants", json!("eyJvIjoidGVuYW50czpuYW1lOmFzYyIsImsiOlsxLDJdfQ")), // right order, wrong types
+            ("tenants", json!("eyJvIjoidGVuYW50cy90ZW5hbnRzOm5hbWU6YXNjIiwiayI6WzEsMl19")), // right list and order, wrong types
             ("workspaces", tenant_cursor.clone()), // a cursor of another list
-            ("operationRuns", tenant_cursor),
+            ("operationRuns", tenant_cursor.clone()),
+            ("failures", run_cursor.clone()), // same order, another list
+            ("stuckRuns", run_cursor.clone()),
         ] {
             let response = app.gql(&format!("query($c: String) {{ {field}(after: $c) {{ totalCount }} }}"), json!({"c": cursor})).await;
             let (code, message) = single_error(&response);
             assert_eq!(code, "BAD_USER_INPUT", "{field} {cursor}");
             assert!(message.contains("`after` is not a cursor of this list"), "{message}");
         }
+        // The tenants of one workspace are a list of their own.
+        for (slug, cursor) in [("acme", tenant_cursor), ("globex", acme_cursor.clone())] {
+            let response = app
+                .gql("query($s: String, $c: String) { workspace(slug: $s) { tenants(after: $c) { totalCount } } }", json!({"s": slug, "c": cursor}))
+                .await;
+            assert_eq!(single_error(&response).0, "BAD_USER_INPUT", "{slug}: {response}");
+        }
+        let own = app
+            .data("query($c: String) { workspace(slug: \"acme\") { tenants(after: $c) { totalCount } } }", json!({"c": acme_cursor}))
+            .await;
+        assert_eq!(own["workspace"]["tenants"]["totalCount"], json!(1));
+        let own = app.data("query($c: String) { operationRuns(after: $c) { totalCount } }", json!({"c": run_cursor})).await;
+        assert_eq!(own["operationRuns"]["totalCount"], json!(1));
     }
 }
 

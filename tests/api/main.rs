@@ -13,6 +13,7 @@ mod fixtures;
 mod derived;
 mod filters;
 mod graph;
+mod hostile;
 mod http;
 mod input_errors;
 mod lookups;

@@ -17,6 +17,7 @@ use crate::graphql::guards::{AUDIT, SENSITIVE};
 use crate::graphql::ids::NodeKind;
 use crate::graphql::inputs::optional_id;
 use crate::graphql::scope::Scope;
+use crate::graphql::text::Text;
 
 #[derive(Clone)]
 pub struct AuditLog {
@@ -127,7 +128,7 @@ pub struct AuditLogFilter {
     /// Only entries about this tenant.
     pub tenant_id: Option<ID>,
     /// Only entries of exactly this action, e.g. `platform.auth.login`.
-    pub action: Option<String>,
+    pub action: Option<Text>,
     /// Only entries by the actor with this database id.
     pub actor_id: Option<i64>,
     /// Only entries with this status.
@@ -151,7 +152,7 @@ impl AuditLogFilter {
                 "filter.workspaceId",
             )?,
             tenant_id: optional_id(NodeKind::Tenant, &self.tenant_id, "filter.tenantId")?,
-            actions: self.action.clone().map(|action| vec![action]),
+            actions: self.action.clone().map(|action| vec![action.into_string()]),
             actor_id: self.actor_id,
             status: self
                 .status
@@ -165,7 +166,7 @@ impl AuditLogFilter {
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct AccessLogFilter {
     /// Only these actions, e.g. `["platform.auth.login"]`. An empty list does not filter.
-    pub actions: Option<Vec<String>>,
+    pub actions: Option<Vec<Text>>,
     /// Only entries by the operator with this database id.
     pub actor_id: Option<i64>,
     /// Only entries with this status.
@@ -188,7 +189,7 @@ impl AuditQuery {
         #[graphql(desc = "Only entries matching this filter.")] filter: Option<AuditLogFilter>,
     ) -> AppResult<Connection<AuditLog>> {
         let scope = Scope::of(ctx)?;
-        let spec = audit::sort_spec();
+        let spec = audit::sort_spec().in_list("auditLogs");
         let args = PageRequest::forward(first, after).validate(&spec, scope.max_page_size())?;
         let condition = filter.unwrap_or_default().to_db(scope.now)?.condition();
         let (page, total) = root_page::<audit_log::Entity>(scope, condition, &spec, &args).await?;
@@ -217,7 +218,7 @@ impl AuditQuery {
         #[graphql(desc = "Only entries matching this filter.")] filter: Option<AccessLogFilter>,
     ) -> AppResult<Connection<AuditLog>> {
         let scope = Scope::of(ctx)?;
-        let spec = audit::sort_spec();
+        let spec = audit::sort_spec().in_list("accessLogs");
         let args = PageRequest::forward(first, after).validate(&spec, scope.max_page_size())?;
         let filter = filter.unwrap_or_default();
         if filter.actor_id.is_some_and(|id| id <= 0) {
@@ -239,7 +240,10 @@ impl AuditQuery {
             recorded: Some(window.range(scope.now)),
             workspace_id: None,
             tenant_id: None,
-            actions: filter.actions.filter(|actions| !actions.is_empty()),
+            actions: filter
+                .actions
+                .filter(|actions| !actions.is_empty())
+                .map(|actions| actions.into_iter().map(Text::into_string).collect()),
             actor_id: filter.actor_id,
             status: filter
                 .status

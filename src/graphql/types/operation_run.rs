@@ -25,6 +25,7 @@ use crate::graphql::guards::{self, CONSOLE, Needs, SENSITIVE};
 use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::inputs::{OperationRunFilter, OperationRunOrder};
 use crate::graphql::scope::Scope;
+use crate::graphql::text::Text;
 
 #[derive(Clone)]
 pub struct OperationRun {
@@ -202,9 +203,11 @@ impl OperationRun {
     }
 }
 
-/// The runs created in `window` that match `filter` and `condition`, newest first.
+/// The runs of the list `list` created in `window` that match `filter` and
+/// `condition`, newest first.
 async fn windowed_runs(
     ctx: &Context<'_>,
+    list: &str,
     window: Option<TimeWindow>,
     first: Option<i32>,
     after: Option<String>,
@@ -214,7 +217,7 @@ async fn windowed_runs(
     let scope = Scope::of(ctx)?;
     let criteria = scope.criteria();
     let order = RunOrder::default();
-    let spec = order.sort_spec();
+    let spec = order.sort_spec().in_list(list);
     let args = PageRequest::forward(first, after).validate(&spec, scope.max_page_size())?;
     let range = TimeWindow::chosen(window).range(criteria.now);
     let condition = filter
@@ -283,7 +286,10 @@ impl TriageMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The run's global id.")] run_id: ID,
-        #[graphql(desc = "What was found or done: 5 to 500 characters.")] note: String,
+        #[graphql(
+            desc = "What was found or done, kept in the audit trail: at most 500 characters once trimmed, at least 5 of them visible (spaces and invisible marks do not count)."
+        )]
+        note: Text,
     ) -> AppResult<OperationRun> {
         let scope = Scope::of(ctx)?;
         let viewer = guards::viewer(ctx)?;
@@ -377,7 +383,7 @@ impl RunQuery {
     ) -> AppResult<Connection<OperationRun>> {
         let scope = Scope::of(ctx)?;
         let order = OperationRunOrder::to_db(order_by);
-        let spec = order.sort_spec();
+        let spec = order.sort_spec().in_list("operationRuns");
         let args = PageRequest {
             first,
             after,
@@ -417,7 +423,7 @@ impl RunQuery {
         >,
     ) -> AppResult<Connection<OperationRun>> {
         let failed = Condition::all().add(operation_run::Column::Outcome.eq("failed"));
-        windowed_runs(ctx, window, first, after, filter, failed).await
+        windowed_runs(ctx, "failures", window, first, after, filter, failed).await
     }
 
     /// Runs stuck now (see `OperationRun.isStuck`) that were created in `window`, newest
@@ -439,7 +445,7 @@ impl RunQuery {
     ) -> AppResult<Connection<OperationRun>> {
         let criteria = Scope::of(ctx)?.criteria();
         let stuck = stuck_condition(criteria.now, criteria.stuck);
-        windowed_runs(ctx, window, first, after, filter, stuck).await
+        windowed_runs(ctx, "stuckRuns", window, first, after, filter, stuck).await
     }
 
     /// One operation run by id; null when none matches.

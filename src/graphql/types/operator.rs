@@ -10,6 +10,7 @@ use crate::error::AppResult;
 use crate::graphql::guards::{self, CONSOLE, Needs, SIGNED_IN};
 use crate::graphql::ids::NodeKind;
 use crate::graphql::scope::Scope;
+use crate::graphql::text::Text;
 
 /// An operator of this console, seen through one of their sessions.
 #[derive(Clone)]
@@ -167,7 +168,8 @@ impl SessionMutation {
         })
     }
 
-    /// Ends this session (audited). The token stops working at once.
+    /// Ends this session (audited once). The token stops working at once. Always true:
+    /// logging out a session already ended changes nothing.
     #[graphql(guard = "SIGNED_IN")]
     async fn logout(&self, ctx: &Context<'_>) -> AppResult<bool> {
         let scope = Scope::of(ctx)?;
@@ -182,7 +184,10 @@ impl SessionMutation {
     async fn enter_break_glass(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Why: 5 to 500 characters, kept in the audit trail.")] reason: String,
+        #[graphql(
+            desc = "Why, kept in the audit trail: at most 500 characters once trimmed, at least 5 of them visible (spaces and invisible marks do not count)."
+        )]
+        reason: Text,
         #[graphql(desc = "How long, in minutes.", default_with = "Some(30)")]
         duration_minutes: Option<i32>,
     ) -> AppResult<BreakGlass> {

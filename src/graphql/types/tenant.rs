@@ -21,6 +21,7 @@ use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::inputs::{TenantFilter, TenantOrder};
 use crate::graphql::loaders::RecentRunsKey;
 use crate::graphql::scope::Scope;
+use crate::graphql::text::Text;
 
 #[derive(Clone)]
 pub struct Tenant {
@@ -284,7 +285,7 @@ impl TenantQuery {
     ) -> AppResult<Connection<Tenant>> {
         let scope = Scope::of(ctx)?;
         let order = TenantOrder::to_db(order_by);
-        let spec = order.sort_spec();
+        let spec = order.sort_spec().in_list("tenants");
         let args = PageRequest {
             first,
             after,
@@ -314,7 +315,7 @@ impl TenantQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The tenant's global id.")] id: Option<ID>,
-        #[graphql(desc = "The tenant's id at its provider.")] external_id: Option<String>,
+        #[graphql(desc = "The tenant's id at its provider.")] external_id: Option<Text>,
     ) -> AppResult<Option<Tenant>> {
         let scope = Scope::of(ctx)?;
         match (id, external_id) {
@@ -324,7 +325,7 @@ impl TenantQuery {
             }
             (None, Some(external_id)) => {
                 let row = tenant::Entity::find()
-                    .filter(tenant::Column::ExternalId.eq(external_id))
+                    .filter(tenant::Column::ExternalId.eq(external_id.into_string()))
                     .one(&scope.db)
                     .await?;
                 Ok(row.map(Tenant::from))

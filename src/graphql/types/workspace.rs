@@ -22,6 +22,7 @@ use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::inputs::{TenantFilter, TenantOrder, WorkspaceFilter};
 use crate::graphql::loaders::{TenantCountKey, TenantList, TenantPageKey};
 use crate::graphql::scope::Scope;
+use crate::graphql::text::Text;
 
 #[derive(Clone)]
 pub struct Workspace {
@@ -84,7 +85,9 @@ impl Workspace {
         let scope = Scope::of(ctx)?;
         let filter = Arc::new(filter.unwrap_or_default().to_db(&scope.criteria())?);
         let order = TenantOrder::to_db(order_by);
-        let spec = order.sort_spec();
+        let spec = order
+            .sort_spec()
+            .in_list(&format!("Workspace:{}.tenants", self.model.id));
         let args = PageRequest::forward(first, after).validate(&spec, scope.max_page_size())?;
         let key = TenantPageKey {
             workspace_id: self.model.id,
@@ -273,7 +276,7 @@ impl WorkspaceQuery {
         #[graphql(desc = "Only workspaces matching this filter.")] filter: Option<WorkspaceFilter>,
     ) -> AppResult<Connection<Workspace>> {
         let scope = Scope::of(ctx)?;
-        let spec = workspaces::sort_spec();
+        let spec = workspaces::sort_spec().in_list("workspaces");
         let args = PageRequest {
             first,
             after,
@@ -302,7 +305,7 @@ impl WorkspaceQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The workspace's global id.")] id: Option<ID>,
-        #[graphql(desc = "The workspace's slug.")] slug: Option<String>,
+        #[graphql(desc = "The workspace's slug.")] slug: Option<Text>,
     ) -> AppResult<Option<Workspace>> {
         let scope = Scope::of(ctx)?;
         match (id, slug) {
@@ -317,7 +320,7 @@ impl WorkspaceQuery {
             }
             (None, Some(slug)) => {
                 let row = workspace::Entity::find()
-                    .filter(workspace::Column::Slug.eq(slug))
+                    .filter(workspace::Column::Slug.eq(slug.into_string()))
                     .one(&scope.db)
                     .await?;
                 Ok(row.map(Workspace::from))

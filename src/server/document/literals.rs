@@ -1,0 +1,287 @@
+//! Enum values written as strings.
+//!
+//! GraphQL spells an enum value as a bare name (`window: LAST_1H`); only variables,
+//! which arrive as JSON, carry them as strings. async-graphql 7 accepts a quoted
+//! `"LAST_1H"` in the document too, so this check refuses it first. It needs the types
+//! of arguments and input fields, which [`TypeIndex`] reads from the schema's own SDL.
+
+use std::collections::{HashMap, HashSet};
+
+use async_graphql::Name;
+use async_graphql::parser::types::{
+    BaseType, ExecutableDocument, OperationType, Selection, SelectionSet, Type, TypeKind,
+    TypeSystemDefinition,
+};
+use async_graphql_value::Value;
+
+use crate::error::AppError;
+
+/// The argument and input types of a schema, by name.
+#[derive(Debug)]
+pub(crate) struct TypeIndex {
+    /// The root types of queries, mutations and subscriptions, in that order.
+    roots: [String; 3],
+    enums: HashSet<String>,
+    inputs: HashMap<String, HashMap<String, Type>>,
+    fields: HashMap<String, HashMap<String, FieldTypes>>,
+}
+
+#[derive(Debug)]
+struct FieldTypes {
+    arguments: HashMap<String, Type>,
+    returns: String,
+}
+
+impl TypeIndex {
+    /// An index that knows no type.
+    pub(crate) fn empty() -> Self {
+        Self {
+            roots: [
+                "Query".to_owned(),
+                "Mutation".to_owned(),
+                "Subscription".to_owned(),
+            ],
+            enums: HashSet::new(),
+            inputs: HashMap::new(),
+            fields: HashMap::new(),
+        }
+    }
+
+    /// Reads the types of the schema printed as `sdl`.
+    pub(crate) fn of_sdl(sdl: &str) -> Result<Self, async_graphql::parser::Error> {
+        let document = async_graphql::parser::parse_schema(sdl)?;
+        let mut index = Self::empty();
+        for definition in document.definitions {
+            let TypeSystemDefinition::Type(definition) = definition else {
+                if let TypeSystemDefinition::Schema(schema) = definition {
+                    let schema = schema.node;
+                    let named = [schema.query, schema.mutation, schema.subscription];
+                    for (root, name) in index.roots.iter_mut().zip(named) {
+                        if let Some(name) = name {
+                            *root = name.node.to_string();
+                        }
+                    }
+                }
+                continue;
+            };
+            let definition = definition.node;
+            let name = definition.name.node.to_string();
+            match definition.kind {
+                TypeKind::Enum(_) => {
+                    index.enums.insert(name);
+                }
+                TypeKind::InputObject(input) => {
+                    let fields = input
+                        .fields
+                        .into_iter()
+                        .map(|field| (field.node.name.node.to_string(), field.node.ty.node))
+                        .collect();
+                    index.inputs.insert(name, fields);
+                }
+                TypeKind::Object(object) => {
+                    index.fields.insert(name, field_types(object.fields));
+                }
+                TypeKind::Interface(interface) => {
+                    index.fields.insert(name, field_types(interface.fields));
+                }
+                TypeKind::Scalar | TypeKind::Union(_) => {}
+            }
+        }
+        Ok(index)
+    }
+
+    /// Refuses enum values written as strings anywhere in `document`: arguments, input
+    /// object fields, list items and variable defaults.
+    pub(crate) fn check_enum_literals(
+        &self,
+        document: &ExecutableDocument,
+    ) -> Result<(), AppError> {
+        for (_, operation) in document.operations.iter() {
+            let operation = &operation.node;
+            for variable in &operation.variable_definitions {
+                let variable = &variable.node;
+                if let Some(default) = &variable.default_value {
+                    let value = default.node.clone().into_value();
+                    let place = format!("the default of `${}`", variable.name.node);
+                    self.value(&value, &variable.var_type.node, &place)?;
+                }
+            }
+            let root = match operation.ty {
+                OperationType::Query => &self.roots[0],
+                OperationType::Mutation => &self.roots[1],
+                OperationType::Subscription => &self.roots[2],
+            };
+            self.selection_set(&operation.selection_set.node, root)?;
+        }
+        for fragment in document.fragments.values() {
+            let fragment = &fragment.node;
+            self.selection_set(
+                &fragment.selection_set.node,
+                fragment.type_condition.node.on.node.as_str(),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn selection_set(&self, set: &SelectionSet, parent: &str) -> Result<(), AppError> {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    // An unknown field is the validator's to report.
+                    let Some(types) = self
+                        .fields
+                        .get(parent)
+                        .and_then(|fields| fields.get(field.name.node.as_str()))
+                    else {
+                        continue;
+                    };
+                    for (argument, value) in &field.arguments {
+                        if let Some(ty) = types.arguments.get(argument.node.as_str()) {
+                            let place = format!("`{}` of `{}`", argument.node, field.name.node);
+                            self.value(&value.node, ty, &place)?;
+                        }
+                    }
+                    self.selection_set(&field.selection_set.node, &types.returns)?;
+                }
+                Selection::InlineFragment(inline) => {
+                    let inline = &inline.node;
+                    let on = inline
+                        .type_condition
+                        .as_ref()
+                        .map_or(parent, |condition| condition.node.on.node.as_str());
+                    self.selection_set(&inline.selection_set.node, on)?;
+                }
+                // The fragment is checked once, as a definition.
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn value(&self, value: &Value, ty: &Type, place: &str) -> Result<(), AppError> {
+        match (&ty.base, value) {
+            (BaseType::List(item), Value::List(items)) => {
+                for value in items {
+                    self.value(value, item, place)?;
+                }
+                Ok(())
+            }
+            // A single value where a list is expected is a list of one (input coercion).
+            (BaseType::List(item), _) => self.value(value, item, place),
+            (BaseType::Named(name), Value::String(text)) if self.enums.contains(name.as_str()) => {
+                Err(AppError::bad_input(format!(
+                    "{place} is a {name} value: write it without quotes, as {text} rather than \"{text}\""
+                )))
+            }
+            (BaseType::Named(name), Value::Object(fields)) => {
+                let Some(input) = self.inputs.get(name.as_str()) else {
+                    return Ok(());
+                };
+                for (key, value) in fields {
+                    if let Some(ty) = input.get(key.as_str()) {
+                        self.value(value, ty, &format!("{place}.{key}"))?;
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn field_types(
+    fields: Vec<async_graphql::Positioned<async_graphql::parser::types::FieldDefinition>>,
+) -> HashMap<String, FieldTypes> {
+    fields
+        .into_iter()
+        .map(|field| {
+            let field = field.node;
+            let arguments = field
+                .arguments
+                .into_iter()
+                .map(|argument| (argument.node.name.node.to_string(), argument.node.ty.node))
+                .collect();
+            let returns = named(&field.ty.node).to_string();
+            (
+                field.name.node.to_string(),
+                FieldTypes { arguments, returns },
+            )
+        })
+        .collect()
+}
+
+/// The named type inside list and non-null wrappers.
+fn named(ty: &Type) -> &Name {
+    match &ty.base {
+        BaseType::Named(name) => name,
+        BaseType::List(item) => named(item),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::parse_query;
+
+    use super::*;
+
+    fn index() -> TypeIndex {
+        TypeIndex::of_sdl(&crate::graphql::sdl()).unwrap()
+    }
+
+    fn check(query: &str) -> Result<(), String> {
+        index()
+            .check_enum_literals(&parse_query(query).unwrap())
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn the_schema_sdl_is_indexed() {
+        let index = index();
+        assert!(index.enums.contains("TimeWindow"));
+        assert!(index.inputs.contains_key("TenantFilter"));
+        assert_eq!(index.fields["Query"]["tenants"].returns, "TenantConnection");
+    }
+
+    #[test]
+    fn a_quoted_enum_argument_is_refused() {
+        let error = check(r#"{ controlTower(window: "LAST_1H") { stuckTotal } }"#).unwrap_err();
+        assert_eq!(
+            error,
+            "`window` of `controlTower` is a TimeWindow value: write it without quotes, as LAST_1H rather than \"LAST_1H\""
+        );
+        assert!(check("{ controlTower(window: LAST_1H) { stuckTotal } }").is_ok());
+    }
+
+    #[test]
+    fn quoted_enums_inside_lists_objects_and_defaults_are_refused() {
+        assert!(check(r#"{ tenants(filter: {statuses: ["ACTIVE"]}) { totalCount } }"#).is_err());
+        assert!(check(r#"{ tenants(filter: {statuses: "ACTIVE"}) { totalCount } }"#).is_err());
+        assert!(
+            check(r#"{ tenants(orderBy: {field: "NAME", direction: ASC}) { totalCount } }"#)
+                .is_err()
+        );
+        assert!(
+            check(
+                r#"query($w: TimeWindow = "LAST_7D") { controlTower(window: $w) { stuckTotal } }"#
+            )
+            .is_err()
+        );
+        assert!(
+            check(r#"{ workspaces { nodes { health(window: "LAST_7D") { level } } } }"#).is_err()
+        );
+        assert!(
+            check(r#"{ ...F } fragment F on Query { failures(window: "LAST_1H") { totalCount } }"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn strings_where_strings_belong_and_variables_pass() {
+        assert!(check(r#"{ tenants(filter: {search: "ACTIVE"}) { totalCount } }"#).is_ok());
+        assert!(
+            check(r#"query($w: TimeWindow) { controlTower(window: $w) { stuckTotal } }"#).is_ok()
+        );
+        assert!(check(r#"{ nosuch(window: "LAST_1H") { x } }"#).is_ok());
+    }
+}
