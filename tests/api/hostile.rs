@@ -164,6 +164,11 @@ pub fn hostile_requests() -> Vec<Hostile> {
             code: BAD_INPUT,
         },
         document(
+            "a default value of a type the schema lacks",
+            "query($v: [Nope] = [1]) { __typename }".to_owned(),
+            BAD_INPUT,
+        ),
+        document(
             "long document",
             format!("{{ __typename }} #{}", "x".repeat(100_000)),
             TOO_COMPLEX,

@@ -11,21 +11,22 @@
 //!    checks, validation, complexity and depth) follow spreads without remembering what
 //!    they found, so a few kilobytes of fragments spreading each other twice would keep
 //!    them busy for hours; they only ever see documents these bounds admit.
-//! 4. Enum values written as strings ([`literals`]).
+//! 4. What it says of the schema's types ([`types`]): enum values written as strings,
+//!    variables of types the schema lacks.
 //!
 //! A refusal is `QUERY_TOO_COMPLEX` when a limit of `system_console.limits` was passed,
 //! `BAD_USER_INPUT` when the document is wrong whatever the limits.
 
-mod literals;
 mod shape;
 mod text;
+mod types;
 
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, SelectionSet,
 };
 
-pub(crate) use self::literals::TypeIndex;
 use self::shape::{Fragments, Measure};
+pub(crate) use self::types::TypeIndex;
 use crate::config::Limits;
 use crate::error::AppError;
 
@@ -71,7 +72,7 @@ pub(crate) fn admit(
         ))
     })?;
     check_measures(&document, &fragments, limits)?;
-    types.check_enum_literals(&document)?;
+    types.check(&document)?;
     let operation = selected_operation(&document, operation_name)?;
     let needs_session = fragments
         .top_field_names(&operation.selection_set.node)

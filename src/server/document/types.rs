@@ -1,9 +1,13 @@
-//! Enum values written as strings.
+//! What a document says of the schema's types, checked before async-graphql sees it.
 //!
-//! GraphQL spells an enum value as a bare name (`window: LAST_1H`); only variables,
-//! which arrive as JSON, carry them as strings. async-graphql 7 accepts a quoted
-//! `"LAST_1H"` in the document too, so this check refuses it first. It needs the types
-//! of arguments and input fields, which [`TypeIndex`] reads from the schema's own SDL.
+//! - Enum values written as strings. GraphQL spells an enum value as a bare name
+//!   (`window: LAST_1H`); only variables, which arrive as JSON, carry them as strings.
+//!   async-graphql 7 accepts a quoted `"LAST_1H"` in the document too.
+//! - Variables of a type the schema does not have. async-graphql 7.2.1 panics on
+//!   `query($v: [Nope] = [1])` while checking the default value.
+//!
+//! Both need the types of arguments and input fields, which [`TypeIndex`] reads from the
+//! schema's own SDL.
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,6 +25,8 @@ use crate::error::AppError;
 pub(crate) struct TypeIndex {
     /// The root types of queries, mutations and subscriptions, in that order.
     roots: [String; 3],
+    /// Every type a variable may have: scalars, enums and input objects.
+    inputs_and_leaves: HashSet<String>,
     enums: HashSet<String>,
     inputs: HashMap<String, HashMap<String, Type>>,
     fields: HashMap<String, HashMap<String, FieldTypes>>,
@@ -41,6 +47,10 @@ impl TypeIndex {
                 "Mutation".to_owned(),
                 "Subscription".to_owned(),
             ],
+            inputs_and_leaves: ["String", "Int", "Float", "Boolean", "ID"]
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             enums: HashSet::new(),
             inputs: HashMap::new(),
             fields: HashMap::new(),
@@ -68,9 +78,14 @@ impl TypeIndex {
             let name = definition.name.node.to_string();
             match definition.kind {
                 TypeKind::Enum(_) => {
+                    index.inputs_and_leaves.insert(name.clone());
                     index.enums.insert(name);
                 }
+                TypeKind::Scalar => {
+                    index.inputs_and_leaves.insert(name);
+                }
                 TypeKind::InputObject(input) => {
+                    index.inputs_and_leaves.insert(name.clone());
                     let fields = input
                         .fields
                         .into_iter()
@@ -84,22 +99,30 @@ impl TypeIndex {
                 TypeKind::Interface(interface) => {
                     index.fields.insert(name, field_types(interface.fields));
                 }
-                TypeKind::Scalar | TypeKind::Union(_) => {}
+                TypeKind::Union(_) => {}
             }
         }
         Ok(index)
     }
 
-    /// Refuses enum values written as strings anywhere in `document`: arguments, input
-    /// object fields, list items and variable defaults.
-    pub(crate) fn check_enum_literals(
-        &self,
-        document: &ExecutableDocument,
-    ) -> Result<(), AppError> {
+    /// Refuses variables of types the schema lacks, and enum values written as strings
+    /// anywhere in `document`: arguments, input object fields, list items and variable
+    /// defaults.
+    pub(crate) fn check(&self, document: &ExecutableDocument) -> Result<(), AppError> {
         for (_, operation) in document.operations.iter() {
             let operation = &operation.node;
             for variable in &operation.variable_definitions {
                 let variable = &variable.node;
+                let ty = named(&variable.var_type.node);
+                // Output types are the validator's to refuse; only unknown names crash it.
+                if !self.inputs_and_leaves.contains(ty.as_str())
+                    && !self.fields.contains_key(ty.as_str())
+                {
+                    return Err(AppError::bad_input(format!(
+                        "the variable `${}` has the type `{ty}`, which the schema does not have",
+                        variable.name.node
+                    )));
+                }
                 if let Some(default) = &variable.default_value {
                     let value = default.node.clone().into_value();
                     let place = format!("the default of `${}`", variable.name.node);
@@ -231,7 +254,7 @@ mod tests {
 
     fn check(query: &str) -> Result<(), String> {
         index()
-            .check_enum_literals(&parse_query(query).unwrap())
+            .check(&parse_query(query).unwrap())
             .map_err(|error| error.to_string())
     }
 
@@ -273,6 +296,19 @@ mod tests {
         assert!(
             check(r#"{ ...F } fragment F on Query { failures(window: "LAST_1H") { totalCount } }"#)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn a_variable_of_a_type_the_schema_lacks_is_refused() {
+        assert_eq!(
+            check("query($v: [Nope] = [1]) { __typename }").unwrap_err(),
+            "the variable `$v` has the type `Nope`, which the schema does not have"
+        );
+        assert!(check("query($a: [ID!]!, $b: DateTime, $c: TenantFilter, $d: TimeWindow, $e: Boolean) { __typename }").is_ok());
+        assert!(
+            check("query($v: Tenant) { __typename }").is_ok(),
+            "the validator refuses it"
         );
     }
 
