@@ -39,8 +39,8 @@ struct FieldTypes {
 }
 
 impl TypeIndex {
-    /// An index that knows no type.
-    pub(crate) fn empty() -> Self {
+    /// An index that knows only the built-in scalars.
+    fn builtin() -> Self {
         Self {
             roots: [
                 "Query".to_owned(),
@@ -60,7 +60,7 @@ impl TypeIndex {
     /// Reads the types of the schema printed as `sdl`.
     pub(crate) fn of_sdl(sdl: &str) -> Result<Self, async_graphql::parser::Error> {
         let document = async_graphql::parser::parse_schema(sdl)?;
-        let mut index = Self::empty();
+        let mut index = Self::builtin();
         for definition in document.definitions {
             let TypeSystemDefinition::Type(definition) = definition else {
                 if let TypeSystemDefinition::Schema(schema) = definition {
