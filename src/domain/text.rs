@@ -66,7 +66,7 @@ pub fn operator_text(text: &str) -> Result<&str, TextRefusal> {
 }
 
 /// Whether `c` shows as something on a screen.
-pub fn is_visible(c: char) -> bool {
+fn is_visible(c: char) -> bool {
     !(c.is_whitespace() || c.is_control() || is_default_ignorable(c) || c == '\u{2800}')
 }
 

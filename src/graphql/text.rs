@@ -22,11 +22,6 @@ use crate::domain::text::NUL_REFUSED;
 pub struct Text(String);
 
 impl Text {
-    /// The text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The text, owned.
     pub fn into_string(self) -> String {
         self.0
@@ -76,7 +71,7 @@ mod tests {
     #[test]
     fn text_without_nul_is_read_as_is() {
         let text = Text::parse(Some(Value::from("a\tb é"))).unwrap();
-        assert_eq!(text.as_str(), "a\tb é");
+        assert_eq!(&*text, "a\tb é");
     }
 
     #[test]
