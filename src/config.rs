@@ -58,6 +58,47 @@ pub struct SystemConsole {
     pub break_glass: BreakGlass,
     pub limits: Limits,
     pub cache: Cache,
+    pub cors: Cors,
+    pub persisted_queries: PersistedQueries,
+}
+
+/// `system_console.cors.*`: which browser origins may call the API from their pages.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cors {
+    /// Origins allowed to call `/graphql` from a browser, each `scheme://host[:port]`,
+    /// e.g. `["https://console.example.com"]`. Empty (the default): no cross-origin
+    /// call is allowed, and a preflight is refused. Never a wildcard: credentials are a
+    /// bearer header, and an origin is either trusted or not.
+    pub allowed_origins: Vec<String>,
+    /// How long a browser may reuse a preflight's answer, in seconds.
+    pub max_age_seconds: u32,
+}
+
+impl Default for Cors {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            max_age_seconds: 600,
+        }
+    }
+}
+
+/// `system_console.persisted_queries.*`: automatic persisted queries.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PersistedQueries {
+    /// Most bytes of documents the service remembers by hash, per instance, beyond the
+    /// saved operations; the least recently used are forgotten first.
+    pub cache_bytes: u32,
+}
+
+impl Default for PersistedQueries {
+    fn default() -> Self {
+        Self {
+            cache_bytes: 8 * 1024 * 1024,
+        }
+    }
 }
 
 /// `system_console.cache.*`
@@ -363,6 +404,13 @@ impl Config {
                 "`system_console.limits.max_depth` must be at most {MAX_DEPTH_CEILING}"
             )));
         }
+        for origin in &console.cors.allowed_origins {
+            if !is_origin(origin) {
+                return Err(ConfigError(format!(
+                    "`system_console.cors.allowed_origins`: {origin:?} is not an origin; write scheme://host[:port], e.g. https://console.example.com, with no path and no wildcard"
+                )));
+            }
+        }
         if limits.max_depth > limits.max_nesting {
             return Err(ConfigError(
                 "`system_console.limits.max_depth` must not exceed `system_console.limits.max_nesting`"
@@ -371,6 +419,34 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Whether `text` is an origin as browsers send it: `http` or `https`, a host name or
+/// address (IPv6 in brackets), perhaps a port, and nothing else.
+fn is_origin(text: &str) -> bool {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return false;
+    };
+    let (host_ok, port) = match rest.strip_prefix('[') {
+        Some(inner) => match inner.split_once(']') {
+            Some((address, after)) => (
+                address.parse::<std::net::Ipv6Addr>().is_ok(),
+                after.strip_prefix(':').map(Some).unwrap_or(Some(after)),
+            ),
+            None => (false, None),
+        },
+        None => {
+            let (host, port) = rest.split_once(':').map_or((rest, ""), |(h, p)| (h, p));
+            let host_ok = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'-');
+            (host_ok, Some(port))
+        }
+    };
+    matches!(scheme, "http" | "https")
+        && host_ok
+        && port.is_some_and(|port| port.bytes().all(|byte| byte.is_ascii_digit()))
 }
 
 /// Turns figment's error into one line naming the key and where its value came from.

@@ -21,6 +21,14 @@ use crate::error::{AppError, AppResult};
 /// Page size when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE_SIZE: u32 = 25;
 
+/// The schema default of `first` on connections that page only forward, so that
+/// introspection (and generated clients) show it. Connections that page both ways leave
+/// `first` without a default — `last` alone would otherwise meet a `first` it did not
+/// send — and say the default in their description.
+pub fn default_first() -> Option<i32> {
+    Some(DEFAULT_PAGE_SIZE as i32)
+}
+
 /// The Relay arguments of a connection field, as the client sent them.
 #[derive(Clone, Debug, Default)]
 pub struct PageRequest {

@@ -14,22 +14,36 @@ pub mod snapshots;
 pub mod text;
 pub mod types;
 
-use async_graphql::{EmptySubscription, SDLExportOptions, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, Json, SDLExportOptions, Schema, SchemaBuilder};
+use chrono::{DateTime, Utc};
 
 use self::query::{Mutation, Query};
 
 /// The schema type served by the server.
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
+/// What GraphiQL and generated clients show for the `DateTime` scalar (async-graphql's
+/// own description names its Rust implementation).
+const DATE_TIME: &str = "An instant, as an RFC 3339 string in UTC: \
+`2026-11-27T15:42:47.123456+00:00`. Fractional seconds appear when not zero, in groups of \
+three digits, to the microsecond.";
+/// The same for the `JSON` scalar.
+const JSON: &str = "Any JSON value (object, array, string, number, boolean or null), \
+passed through as it is stored; values under secret-looking keys read `[REDACTED]`.";
+
 /// The schema, without data or limits: the server, the tests and `control-tower schema`
 /// all start from here, so they cannot drift apart.
 pub fn schema() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .override_output_type_description::<DateTime<Utc>>(DATE_TIME)
+        .override_output_type_description::<Json<serde_json::Value>>(JSON)
 }
 
-/// The SDL of the schema, as committed in `schema.graphql`: types, fields and enum
-/// values sorted, so that a diff shows exactly what changed for clients.
+/// The SDL of the schema, as committed in `schema.graphql`: what introspection says, in
+/// the same order (types by name; fields, arguments and enum values as declared, so
+/// `HealthLevel` reads from best to worst), with `@specifiedBy` on the scalars that have
+/// a specification.
 pub fn sdl() -> String {
-    let options = SDLExportOptions::new().sorted_fields().sorted_enum_items();
+    let options = SDLExportOptions::new().include_specified_by();
     schema().finish().sdl_with_options(options)
 }

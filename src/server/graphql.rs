@@ -5,23 +5,29 @@
 //! GraphQL error with an `extensions.code`, before any resolver (or SQL) runs.
 
 use std::any::Any;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_graphql::{
-    ErrorExtensionValues, Request, Response as GraphQLResponse, ServerError, Value,
+    ErrorExtensionValues, Request, Response as GraphQLResponse, ServerError, Value, Variables,
 };
-use std::net::SocketAddr;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request as HttpRequest, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use async_graphql::parser::types::OperationType;
 use chrono::SubsecRound;
 
 use super::authenticate::Credentials;
+use super::completion::Completion;
 use super::document::{self, Admitted};
-use super::{AppState, ordering};
+use super::persisted::{BadExtension, PersistedQueries};
+use super::AppState;
 use crate::auth::login::Origin;
 use crate::db::Db;
 use crate::error::{AppError, ErrorCode};
@@ -36,19 +42,45 @@ pub const STATEMENTS_HEADER: &str = "x-sql-statements";
 /// per selection, and a longer list helps nobody.
 const MAX_ERRORS: usize = 100;
 
-/// `GET /graphql?query=…`: queries only.
+/// `GET /graphql?query=…&operationName=…&variables=…&extensions=…`: queries only, the
+/// parameters of the GraphQL-over-HTTP spec (async-graphql's own parser reads
+/// `operation_name`), `variables` and `extensions` as JSON.
 pub async fn get(State(state): State<AppState>, request: HttpRequest) -> Response {
     let (parts, _) = request.into_parts();
     let format = Format::of(&parts.headers);
     let query = parts.uri.query().unwrap_or_default();
-    match async_graphql::http::parse_query_string(query) {
-        Ok(request) => execute(&state, request, &parts, format, true).await,
-        Err(error) => refuse(
-            format,
-            StatusCode::BAD_REQUEST,
-            &AppError::bad_input(error.to_string()),
-        ),
+    match read_query_string(query) {
+        Ok(request) => execute(&state, request, &parts, format, Method::Get).await,
+        Err(error) => refuse(format, StatusCode::BAD_REQUEST, &error),
     }
+}
+
+/// The parameters of a GET request, as sent.
+#[derive(Deserialize)]
+struct GetParameters {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+fn read_query_string(query: &str) -> Result<Request, AppError> {
+    let parameters: GetParameters = serde_urlencoded::from_str(query)
+        .map_err(|error| AppError::bad_input(format!("the query string is malformed: {error}")))?;
+    let mut request = Request::new(parameters.query.unwrap_or_default());
+    request.operation_name = parameters.operation_name.filter(|name| !name.is_empty());
+    if let Some(variables) = parameters.variables.filter(|text| !text.is_empty()) {
+        request.variables = serde_json::from_str::<Variables>(&variables).map_err(|_| {
+            AppError::bad_input("the `variables` parameter must be a JSON object")
+        })?;
+    }
+    if let Some(extensions) = parameters.extensions.filter(|text| !text.is_empty()) {
+        request.extensions = serde_json::from_str(&extensions).map_err(|_| {
+            AppError::bad_input("the `extensions` parameter must be a JSON object")
+        })?;
+    }
+    Ok(request)
 }
 
 /// `POST /graphql` with an `application/json` body.
@@ -79,7 +111,7 @@ pub async fn post(State(state): State<AppState>, request: HttpRequest) -> Respon
         }
     };
     match serde_json::from_slice::<Request>(&bytes) {
-        Ok(request) => execute(&state, request, &parts, format, false).await,
+        Ok(request) => execute(&state, request, &parts, format, Method::Post).await,
         Err(error) => {
             let message = if error.is_data() {
                 format!("the request is not a GraphQL request object: {error}")
@@ -95,19 +127,82 @@ pub async fn post(State(state): State<AppState>, request: HttpRequest) -> Respon
     }
 }
 
+/// How the request came.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
+
+/// A request answered before execution: its status and error.
+struct Refused {
+    status: StatusCode,
+    error: ServerError,
+}
+
+impl Refused {
+    fn new(status: StatusCode, error: &AppError) -> Self {
+        Self {
+            status,
+            error: server_error(error),
+        }
+    }
+}
+
+/// Resolves a persisted query: a hash alone names a known document; a hash with its
+/// query must match it. Returns the hash to remember the document under once admitted.
+fn persisted(request: &mut Request, state: &AppState) -> Result<Option<String>, Refused> {
+    let hash = PersistedQueries::requested_hash(&request.extensions).map_err(|bad| match bad {
+        // Apollo's clients stop sending hashes on this answer.
+        BadExtension::NotSupported => Refused {
+            status: StatusCode::OK,
+            error: coded_error(
+                "PersistedQueryNotSupported",
+                "PERSISTED_QUERY_NOT_SUPPORTED",
+            ),
+        },
+        BadExtension::Malformed(message) => {
+            Refused::new(StatusCode::BAD_REQUEST, &AppError::bad_input(message))
+        }
+    })?;
+    let Some(hash) = hash else {
+        return Ok(None);
+    };
+    if request.query.trim().is_empty() {
+        return match state.persisted.find(&hash) {
+            Some(text) => {
+                request.query = text.to_string();
+                Ok(None)
+            }
+            // Apollo's clients send the query again on this answer, which must be a 200.
+            None => Err(Refused {
+                status: StatusCode::OK,
+                error: coded_error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND"),
+            }),
+        };
+    }
+    if !PersistedQueries::names(&hash, &request.query) {
+        let error = AppError::bad_input(
+            "`extensions.persistedQuery.sha256Hash` is not the SHA-256 of `query`",
+        );
+        return Err(Refused::new(StatusCode::BAD_REQUEST, &error));
+    }
+    Ok(Some(hash))
+}
+
 /// Applies every check that needs no database; on success the request carries the
-/// parsed document, so async-graphql does not parse it again.
+/// parsed document, so async-graphql does not parse it again, and every variable the
+/// operation declares.
 fn check(
     request: &mut Request,
     state: &AppState,
     format: Format,
-    is_get: bool,
-) -> Result<Admitted, (StatusCode, AppError)> {
+    method: Method,
+) -> Result<Admitted, Refused> {
+    let remember = persisted(request, state)?;
     if request.query.trim().is_empty() {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            AppError::bad_input("the request has no `query`"),
-        ));
+        let error = AppError::bad_input("the request has no `query`");
+        return Err(Refused::new(StatusCode::BAD_REQUEST, &error));
     }
     let limits = &state.config.system_console.limits;
     let admitted = document::admit(
@@ -116,11 +211,17 @@ fn check(
         limits,
         &state.types,
     )
-    .map_err(|error| (format.document_error_status(), error))?;
-    if is_get && admitted.is_mutation {
+    .map_err(|error| Refused::new(format.document_error_status(), &error))?;
+    if method == Method::Get && admitted.ty == OperationType::Mutation {
         let error = AppError::bad_input("mutations must be sent with POST");
-        return Err((StatusCode::METHOD_NOT_ALLOWED, error));
+        return Err(Refused::new(StatusCode::METHOD_NOT_ALLOWED, &error));
     }
+    if let Some(hash) = remember {
+        state.persisted.remember(hash, &request.query);
+    }
+    admitted
+        .complete_variables(&mut request.variables)
+        .map_err(|error| Refused::new(format.document_error_status(), &error))?;
     request.set_parsed_query(admitted.document.clone());
     Ok(admitted)
 }
@@ -130,12 +231,13 @@ async fn execute(
     mut request: Request,
     parts: &Parts,
     format: Format,
-    is_get: bool,
+    method: Method,
 ) -> Response {
-    let checked = match check(&mut request, state, format, is_get) {
+    let checked = match check(&mut request, state, format, method) {
         Ok(checked) => checked,
-        Err((status, error)) => return refuse(format, status, &error),
+        Err(refused) => return refuse_with(format, refused),
     };
+    let variables = request.variables.clone();
     let db = state.db.for_request();
     let now = (state.clock)().trunc_subsecs(6);
     let origin = Origin {
@@ -175,13 +277,30 @@ async fn execute(
             GraphQLResponse::from_errors(vec![server_error(&error)])
         }
     };
-    ordering::restore(&checked.document, &checked.selection, &mut response.data);
+    let completion = Completion {
+        document: &checked.document,
+        variables: &variables,
+        types: &state.types,
+    };
+    completion.complete(
+        state.types.root(checked.ty),
+        &checked.selection,
+        &response.errors,
+        &mut response.data,
+    );
     tracing::debug!(
         statements = db.statements(),
         errors = response.errors.len(),
         "graphql request done"
     );
-    counted(respond(format, capped(with_codes(response))), &db)
+    let caching = match method {
+        Method::Get => Caching::Revalidate(parts.headers.get(header::IF_NONE_MATCH)),
+        Method::Post => Caching::NoStore,
+    };
+    counted(
+        respond(format, caching, capped(with_codes(response))),
+        &db,
+    )
 }
 
 /// Adds the statement count header.
@@ -236,44 +355,146 @@ fn server_error(error: &AppError) -> ServerError {
     server_error
 }
 
+/// An error with `code` and no other detail, in the shape Apollo's clients look for.
+fn coded_error(message: &str, code: &str) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", Value::from(code));
+    error.extensions = Some(extensions);
+    error
+}
+
 /// A request refused before execution.
 fn refuse(format: Format, status: StatusCode, error: &AppError) -> Response {
-    let response = GraphQLResponse::from_errors(vec![server_error(error)]);
-    let mut response = body(format, status, &response);
+    refuse_with(format, Refused::new(status, error))
+}
+
+fn refuse_with(format: Format, refused: Refused) -> Response {
+    let response = GraphQLResponse::from_errors(vec![refused.error]);
+    let mut response = body(format, refused.status, Caching::NoStore, &response);
     response
         .headers_mut()
         .insert(STATEMENTS_HEADER, HeaderValue::from_static("0"));
     response
 }
 
-fn respond(format: Format, response: GraphQLResponse) -> Response {
-    let status = match format {
-        // A request error (no data at all) is a 400 under graphql-response+json.
-        Format::GraphQLResponse if response.data == Value::Null && response.is_err() => {
-            StatusCode::BAD_REQUEST
-        }
-        _ => StatusCode::OK,
-    };
-    body(format, status, &response)
+/// Whether a response has no `data` at all: a request error, refused before execution
+/// or by authentication, as opposed to field errors, which carry a path.
+fn is_request_error(response: &GraphQLResponse) -> bool {
+    response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
 }
 
-fn body(format: Format, status: StatusCode, response: &GraphQLResponse) -> Response {
+fn respond(format: Format, caching: Caching<'_>, response: GraphQLResponse) -> Response {
+    let status = match format {
+        // A request error is a 400 under graphql-response+json; a `data` of null, from a
+        // field error, is still a 200.
+        Format::GraphQLResponse if is_request_error(&response) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
+    body(format, status, caching, &response)
+}
+
+/// How an answer may be kept.
+#[derive(Clone, Copy, Debug)]
+enum Caching<'a> {
+    /// Not at all: POST answers, which may carry a token.
+    NoStore,
+    /// By the browser only, revalidated every time: GET answers, with an `ETag` and the
+    /// client's `If-None-Match`. They depend on the session (`Vary: Authorization`) and
+    /// a shared cache never keeps them (`private`).
+    Revalidate(Option<&'a HeaderValue>),
+}
+
+/// A response as the GraphQL-over-HTTP spec writes it: no `data` entry at all for a
+/// request error.
+#[derive(Serialize)]
+struct Wire<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, Value>,
+}
+
+fn body(
+    format: Format,
+    status: StatusCode,
+    caching: Caching<'_>,
+    response: &GraphQLResponse,
+) -> Response {
     let content_type = match format {
         Format::Json => "application/json",
         Format::GraphQLResponse => GRAPHQL_RESPONSE,
     };
-    // Answers depend on the session and may carry a token: no cache keeps them.
-    let headers = [
-        (header::CONTENT_TYPE, content_type),
-        (header::CACHE_CONTROL, "no-store"),
-    ];
-    match serde_json::to_vec(response) {
-        Ok(bytes) => (status, headers, bytes).into_response(),
+    let wire = Wire {
+        data: (!is_request_error(response)).then_some(&response.data),
+        errors: &response.errors,
+        extensions: &response.extensions,
+    };
+    let bytes = match serde_json::to_vec(&wire) {
+        Ok(bytes) => bytes,
         Err(error) => {
             tracing::error!(%error, "could not serialise a GraphQL response");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
+    };
+    match caching {
+        Caching::Revalidate(if_none_match) if status == StatusCode::OK => {
+            let etag = entity_tag(&bytes);
+            let headers = [
+                (header::CACHE_CONTROL, "private, no-cache"),
+                (header::VARY, "authorization, accept"),
+                (header::ETAG, etag.as_str()),
+            ];
+            if if_none_match.is_some_and(|tags| matches_tag(tags, &etag)) {
+                (StatusCode::NOT_MODIFIED, headers).into_response()
+            } else {
+                (
+                    status,
+                    headers,
+                    [(header::CONTENT_TYPE, content_type)],
+                    bytes,
+                )
+                    .into_response()
+            }
+        }
+        // Answers that may carry a token (login) or an error: no cache keeps them.
+        _ => (
+            status,
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            bytes,
+        )
+            .into_response(),
     }
+}
+
+/// A strong entity tag of a body: its SHA-256, shortened to 128 bits.
+fn entity_tag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let mut tag = String::with_capacity(34);
+    tag.push('"');
+    for byte in &digest[..16] {
+        use std::fmt::Write;
+        let _ = write!(tag, "{byte:02x}");
+    }
+    tag.push('"');
+    tag
+}
+
+/// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 says for it).
+fn matches_tag(if_none_match: &HeaderValue, etag: &str) -> bool {
+    let Ok(tags) = if_none_match.to_str() else {
+        return false;
+    };
+    tags.split(',').map(str::trim).any(|tag| {
+        tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag
+    })
 }
 
 /// A panic in a handler: logged by the panic hook, answered without details.
@@ -281,7 +502,12 @@ pub fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     let error = AppError::internal(anyhow::anyhow!("a request handler panicked"));
     tracing::error!("a request handler panicked");
     let response = GraphQLResponse::from_errors(vec![server_error(&error)]);
-    body(Format::Json, StatusCode::INTERNAL_SERVER_ERROR, &response)
+    body(
+        Format::Json,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Caching::NoStore,
+        &response,
+    )
 }
 
 /// The response media type the client asked for.

@@ -2,26 +2,29 @@
 //! probes and graceful shutdown.
 
 mod authenticate;
+mod completion;
 mod document;
 mod graphql;
-mod ordering;
+mod persisted;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use self::document::TypeIndex;
+use self::persisted::PersistedQueries;
 use crate::config::Config;
 use crate::db::Db;
 use crate::graphql::snapshots::SnapshotCache;
@@ -45,8 +48,11 @@ pub struct AppState {
     pub(crate) config: Arc<Config>,
     pub(crate) snapshots: Arc<SnapshotCache>,
     pub(crate) clock: Clock,
-    /// The schema's argument types, for checks that run before async-graphql's.
+    /// The schema's types, for checks that run before async-graphql's and for
+    /// completing its answers.
     pub(crate) types: Arc<TypeIndex>,
+    /// The documents known by hash.
+    pub(crate) persisted: Arc<PersistedQueries>,
 }
 
 impl AppState {
@@ -59,9 +65,9 @@ impl AppState {
     pub fn with_clock(db: Db, config: Config, clock: Clock) -> Self {
         let limits = &config.system_console.limits;
         // The document checks refuse first, with clearer messages; these stay as a
-        // second line.
+        // second line. Depth is not among them: async-graphql counts introspection's
+        // fields against it, which the document checks bound on their own.
         let mut builder = schema()
-            .limit_depth(limits.max_depth as usize)
             .limit_complexity(limits.max_complexity as usize)
             .limit_recursive_depth(limits.max_nesting as usize)
             .limit_directives(limits.max_directives as usize)
@@ -76,9 +82,11 @@ impl AppState {
             reason = "async-graphql prints this SDL from the schema itself, and the unit tests of `document::types` read it"
         )]
         let types = TypeIndex::of_sdl(&schema.sdl()).expect("the schema's own SDL parses");
+        let persisted = PersistedQueries::new(config.system_console.persisted_queries.cache_bytes as usize);
         Self {
             schema,
             types: Arc::new(types),
+            persisted: Arc::new(persisted),
             db,
             config: Arc::new(config),
             snapshots: Arc::new(SnapshotCache::new(ttl)),
@@ -89,11 +97,18 @@ impl AppState {
 
 /// The router of every route of SPEC §7.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let cors = cors(&state.config.system_console.cors);
+    let router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(state)
+        .with_state(state);
+    // Without an allowed origin nothing changes: no CORS headers, no preflight route.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
         .layer(CatchPanicLayer::custom(graphql::panic_response))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -109,6 +124,39 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// The CORS policy of `config`: the listed origins may call the API from a browser
+/// with the headers clients send, read the ids and statement counts, and keep a
+/// preflight for `max_age_seconds`. No credentials: the session is a bearer header,
+/// which a page sends on its own.
+fn cors(config: &crate::config::Cors) -> Option<CorsLayer> {
+    if config.allowed_origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = config
+        .allowed_origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                header::IF_NONE_MATCH,
+                REQUEST_ID,
+            ])
+            .expose_headers([
+                REQUEST_ID,
+                HeaderName::from_static(graphql::STATEMENTS_HEADER),
+                header::ETAG,
+            ])
+            .max_age(Duration::from_secs(u64::from(config.max_age_seconds))),
+    )
 }
 
 /// How long in-flight requests may run on after shutdown begins, beyond the request

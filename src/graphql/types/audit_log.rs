@@ -184,7 +184,11 @@ impl AuditQuery {
     async fn audit_logs(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many entries to return, 1 to 100 (default 25).")] first: Option<i32>,
+        #[graphql(
+            desc = "How many entries to return, 1 to 100.",
+            default_with = "crate::graphql::connection::default_first()"
+        )]
+        first: Option<i32>,
         #[graphql(desc = "Return the entries after this cursor.")] after: Option<String>,
         #[graphql(desc = "Only entries matching this filter.")] filter: Option<AuditLogFilter>,
     ) -> AppResult<Connection<AuditLog>> {
@@ -213,7 +217,11 @@ impl AuditQuery {
             default_with = "Some(TimeWindow::Last24h)"
         )]
         window: Option<TimeWindow>,
-        #[graphql(desc = "How many entries to return, 1 to 100 (default 25).")] first: Option<i32>,
+        #[graphql(
+            desc = "How many entries to return, 1 to 100.",
+            default_with = "crate::graphql::connection::default_first()"
+        )]
+        first: Option<i32>,
         #[graphql(desc = "Return the entries after this cursor.")] after: Option<String>,
         #[graphql(desc = "Only entries matching this filter.")] filter: Option<AccessLogFilter>,
     ) -> AppResult<Connection<AuditLog>> {

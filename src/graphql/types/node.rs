@@ -5,6 +5,7 @@ use futures::future::try_join_all;
 
 use super::audit_log::AuditLog;
 use super::operation_run::OperationRun;
+use super::operator::Operator;
 use super::provider_connection::ProviderConnection;
 use super::tenant::Tenant;
 use super::tenant_permission::TenantPermission;
@@ -42,6 +43,7 @@ pub enum Node {
     TenantPermission(TenantPermission),
     OperationRun(OperationRun),
     AuditLog(AuditLog),
+    Operator(Operator),
 }
 
 /// Query roots for objects by global id.
@@ -50,7 +52,8 @@ pub struct NodeQuery;
 
 #[Object]
 impl NodeQuery {
-    /// Any object by its global id; null when it does not exist.
+    /// Any object by its global id; null when it does not exist. An operator's id is
+    /// answered only to that operator.
     #[graphql(guard = "CONSOLE")]
     async fn node(
         &self,
@@ -132,6 +135,10 @@ async fn load(scope: &Scope, kind: NodeKind, id: i64) -> AppResult<Option<Node>>
             let row = loaders.audit_logs.load_one(id).await?;
             row.map(|row| Node::AuditLog(row.into()))
         }
-        NodeKind::Operator => None,
+        // Only the operator's own id: another operator's reads as absent.
+        NodeKind::Operator => scope
+            .viewer()
+            .filter(|viewer| viewer.user.id == id)
+            .map(|viewer| Node::Operator(Operator::of_viewer(viewer, scope.now))),
     })
 }

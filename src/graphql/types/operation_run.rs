@@ -416,7 +416,11 @@ impl RunQuery {
             default_with = "Some(TimeWindow::Last24h)"
         )]
         window: Option<TimeWindow>,
-        #[graphql(desc = "How many runs to return, 1 to 100 (default 25).")] first: Option<i32>,
+        #[graphql(
+            desc = "How many runs to return, 1 to 100.",
+            default_with = "crate::graphql::connection::default_first()"
+        )]
+        first: Option<i32>,
         #[graphql(desc = "Return the runs after this cursor.")] after: Option<String>,
         #[graphql(desc = "Only runs also matching this filter.")] filter: Option<
             OperationRunFilter,
@@ -437,7 +441,11 @@ impl RunQuery {
             default_with = "Some(TimeWindow::Last24h)"
         )]
         window: Option<TimeWindow>,
-        #[graphql(desc = "How many runs to return, 1 to 100 (default 25).")] first: Option<i32>,
+        #[graphql(
+            desc = "How many runs to return, 1 to 100.",
+            default_with = "crate::graphql::connection::default_first()"
+        )]
+        first: Option<i32>,
         #[graphql(desc = "Return the runs after this cursor.")] after: Option<String>,
         #[graphql(desc = "Only runs also matching this filter.")] filter: Option<
             OperationRunFilter,

@@ -23,13 +23,14 @@ pub struct Operator {
 /// An operator of this console (not a person of the tenant plane: see `User`).
 #[Object]
 impl Operator {
-    /// The global id.
-    async fn id(&self) -> ID {
+    /// The global id. `node(id:)` answers it to the operator it names and to nobody
+    /// else: operators are not a directory of this console.
+    pub(crate) async fn id(&self) -> ID {
         NodeKind::Operator.id(self.user.id)
     }
 
     /// The id of the row in the database.
-    async fn database_id(&self) -> i64 {
+    pub(crate) async fn database_id(&self) -> i64 {
         self.user.id
     }
 
@@ -69,6 +70,15 @@ impl Operator {
 }
 
 impl Operator {
+    /// The operator of `viewer`'s session.
+    pub(crate) fn of_viewer(viewer: &auth::Viewer, now: DateTime<Utc>) -> Self {
+        Self {
+            user: viewer.user.clone(),
+            session: viewer.session.clone(),
+            now,
+        }
+    }
+
     fn viewer(&self) -> auth::Viewer {
         auth::Viewer {
             user: self.user.clone(),
@@ -127,12 +137,7 @@ impl ViewerQuery {
     #[graphql(guard = "CONSOLE")]
     async fn viewer(&self, ctx: &Context<'_>) -> AppResult<Operator> {
         let scope = Scope::of(ctx)?;
-        let viewer = guards::viewer(ctx)?;
-        Ok(Operator {
-            user: viewer.user.clone(),
-            session: viewer.session.clone(),
-            now: scope.now,
-        })
+        Ok(Operator::of_viewer(guards::viewer(ctx)?, scope.now))
     }
 }
 

@@ -3,6 +3,7 @@
 use async_graphql::{Context, Object, SimpleObject};
 
 use crate::error::AppResult;
+use crate::graphql::connection::DEFAULT_PAGE_SIZE;
 use crate::graphql::guards::CONSOLE;
 use crate::graphql::scope::Scope;
 
@@ -22,6 +23,8 @@ pub struct ConsoleSettings {
     pub break_glass_max_minutes: u32,
     /// The largest `first`/`last` a connection accepts.
     pub max_page_size: u32,
+    /// The page size of a connection asked for with neither `first` nor `last`.
+    pub default_page_size: u32,
 }
 
 /// Query root for the settings.
@@ -41,6 +44,7 @@ impl SettingsQuery {
             failed_runs_critical: console.health.failed_runs_critical,
             break_glass_max_minutes: console.break_glass.max_minutes,
             max_page_size: console.limits.max_page_size,
+            default_page_size: DEFAULT_PAGE_SIZE.min(console.limits.max_page_size),
         })
     }
 }

@@ -74,7 +74,11 @@ impl Workspace {
     async fn tenants(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many tenants to return, 1 to 100 (default 25).")] first: Option<i32>,
+        #[graphql(
+            desc = "How many tenants to return, 1 to 100.",
+            default_with = "crate::graphql::connection::default_first()"
+        )]
+        first: Option<i32>,
         #[graphql(desc = "Return the tenants after this cursor (an `endCursor` of this list).")]
         after: Option<String>,
         #[graphql(desc = "Only tenants matching this filter.")] filter: Option<TenantFilter>,

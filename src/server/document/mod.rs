@@ -23,12 +23,24 @@ mod types;
 
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, SelectionSet,
+    VariableDefinition,
 };
+use async_graphql::{Positioned, Variables};
 
 use self::shape::{Fragments, Measure};
 pub(crate) use self::types::TypeIndex;
 use crate::config::Limits;
 use crate::error::AppError;
+
+/// How deep introspection (`__schema`, `__type`) may nest, in place of `max_depth`: the
+/// standard introspection query of graphql-js nests 15 deep (`ofType` nine times), and
+/// GraphiQL, graphql-codegen and Apollo's tools send it or a close variant.
+pub(crate) const INTROSPECTION_MAX_DEPTH: u64 = 20;
+/// How many lists of the schema's parts (`types`, `fields`, `args`, …) introspection may
+/// nest in one another: the standard query nests three (`types { fields { args } }`).
+/// What bounds an introspection answer is this, not depth: `ofType` chains are single
+/// values, while `fields { type { fields { type { fields … } } } }` multiplies.
+pub(crate) const INTROSPECTION_MAX_LISTS: u64 = 3;
 
 /// The root fields a request may use without a session.
 const OPEN_ROOT_FIELDS: [&str; 4] = ["login", "__schema", "__type", "__typename"];
@@ -38,8 +50,10 @@ pub(crate) struct Admitted {
     pub document: ExecutableDocument,
     /// The selection set of the operation that runs.
     pub selection: SelectionSet,
-    /// Whether that operation is a mutation.
-    pub is_mutation: bool,
+    /// Whether that operation is a query, a mutation or a subscription.
+    pub ty: OperationType,
+    /// The variables that operation declares.
+    pub variables: Vec<Positioned<VariableDefinition>>,
     /// Whether it does more than log in or introspect.
     pub needs_session: bool,
 }
@@ -78,14 +92,43 @@ pub(crate) fn admit(
         .top_field_names(&operation.selection_set.node)
         .iter()
         .any(|name| !OPEN_ROOT_FIELDS.contains(name));
-    let is_mutation = operation.ty == OperationType::Mutation;
     let selection = operation.selection_set.node.clone();
+    let ty = operation.ty;
+    let variables = operation.variable_definitions.clone();
     Ok(Admitted {
         document,
         selection,
-        is_mutation,
+        ty,
+        variables,
         needs_session,
     })
+}
+
+impl Admitted {
+    /// Completes the request's `variables` as the GraphQL spec's CoerceVariableValues
+    /// does: a variable left out takes its default, and a required one without a default
+    /// is a request error. async-graphql 7.2.1 skips this for directives — it evaluates
+    /// `@include(if: $x)` with `$x` left out as false whatever its default, and runs an
+    /// operation whose required variable is missing as if nothing were selected — so the
+    /// service does it before async-graphql sees the request.
+    pub(crate) fn complete_variables(&self, variables: &mut Variables) -> Result<(), AppError> {
+        for definition in &self.variables {
+            let definition = &definition.node;
+            let name = &definition.name.node;
+            if variables.contains_key(name) {
+                continue;
+            }
+            if let Some(default) = &definition.default_value {
+                variables.insert(name.clone(), default.node.clone());
+            } else if !definition.var_type.node.nullable {
+                return Err(AppError::bad_input(format!(
+                    "the variable `${name}` of type `{}` is required: send it in `variables`",
+                    definition.var_type.node
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Applies the limits to every operation of the document (async-graphql validates them
@@ -138,6 +181,18 @@ fn check_operation(
         return Err(AppError::QueryTooComplex(format!(
             "the operation nests fields {} deep; at most {max_depth} are allowed",
             measure.depth
+        )));
+    }
+    if measure.introspection_depth > INTROSPECTION_MAX_DEPTH {
+        return Err(AppError::QueryTooComplex(format!(
+            "the operation's introspection nests fields {} deep; at most {INTROSPECTION_MAX_DEPTH} are allowed",
+            measure.introspection_depth
+        )));
+    }
+    if measure.introspection_lists > INTROSPECTION_MAX_LISTS {
+        return Err(AppError::QueryTooComplex(format!(
+            "the operation's introspection nests {} lists of the schema's parts (types, fields, args, …) in one another; at most {INTROSPECTION_MAX_LISTS} are allowed",
+            measure.introspection_lists
         )));
     }
     let max_root_fields = u64::from(limits.max_root_fields);
@@ -241,7 +296,7 @@ mod tests {
     fn one_named_operation_runs_without_an_operation_name() {
         let admitted = admitted("query Settings { settings { maxPageSize } }").unwrap();
         assert!(admitted.needs_session);
-        assert!(!admitted.is_mutation);
+        assert_eq!(admitted.ty, OperationType::Query);
     }
 
     #[test]

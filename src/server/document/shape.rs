@@ -34,7 +34,27 @@ pub(crate) struct Measure {
     pub nesting: u64,
     /// Most directives on one selection.
     pub directives: u64,
+    /// How deep introspection (`__schema`, `__type`) nests, counted apart from `depth`:
+    /// the standard introspection query nests `ofType` nine levels on its own.
+    pub introspection_depth: u64,
+    /// Most list fields of introspection's types ([`TYPE_LISTS`]) along one path: each
+    /// one multiplies the answer by a part of the schema.
+    pub type_lists: u64,
+    /// `type_lists` within `__schema` and `__type`.
+    pub introspection_lists: u64,
 }
+
+/// The fields of introspection's types that list parts of the schema.
+const TYPE_LISTS: [&str; 8] = [
+    "types",
+    "fields",
+    "args",
+    "inputFields",
+    "interfaces",
+    "possibleTypes",
+    "enumValues",
+    "directives",
+];
 
 impl Measure {
     fn add_sibling(&mut self, other: Measure) {
@@ -45,6 +65,9 @@ impl Measure {
         self.depth = self.depth.max(other.depth);
         self.nesting = self.nesting.max(other.nesting);
         self.directives = self.directives.max(other.directives);
+        self.introspection_depth = self.introspection_depth.max(other.introspection_depth);
+        self.type_lists = self.type_lists.max(other.type_lists);
+        self.introspection_lists = self.introspection_lists.max(other.introspection_lists);
     }
 }
 
@@ -84,7 +107,13 @@ impl<'d> Fragments<'d> {
                     let field = &field.node;
                     let inner = self.selection_set(&field.selection_set.node);
                     let has_children = !field.selection_set.node.items.is_empty();
-                    let is_login = field.name.node.as_str() == "login";
+                    let name = field.name.node.as_str();
+                    let is_login = name == "login";
+                    let type_lists = inner
+                        .type_lists
+                        .saturating_add(u64::from(TYPE_LISTS.contains(&name)));
+                    let depth = inner.depth.saturating_add(1);
+                    let introspection = matches!(name, "__schema" | "__type");
                     Measure {
                         selections: inner.selections.saturating_add(1),
                         aliases: inner
@@ -92,7 +121,18 @@ impl<'d> Fragments<'d> {
                             .saturating_add(u64::from(field.alias.is_some())),
                         top_fields: 1,
                         top_logins: u64::from(is_login),
-                        depth: inner.depth.saturating_add(1),
+                        depth: if introspection { 1 } else { depth },
+                        introspection_depth: if introspection {
+                            depth
+                        } else {
+                            inner.introspection_depth
+                        },
+                        type_lists,
+                        introspection_lists: if introspection {
+                            type_lists
+                        } else {
+                            inner.introspection_lists
+                        },
                         nesting: if has_children {
                             inner.nesting.saturating_add(1)
                         } else {

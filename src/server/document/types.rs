@@ -35,7 +35,7 @@ pub(crate) struct TypeIndex {
 #[derive(Debug)]
 struct FieldTypes {
     arguments: HashMap<String, Type>,
-    returns: String,
+    returns: Type,
 }
 
 impl TypeIndex {
@@ -54,6 +54,21 @@ impl TypeIndex {
             enums: HashSet::new(),
             inputs: HashMap::new(),
             fields: HashMap::new(),
+        }
+    }
+
+    /// The type `field` of `parent` returns, if the schema has it (introspection's own
+    /// types are not in the SDL).
+    pub(crate) fn field_type(&self, parent: &str, field: &str) -> Option<&Type> {
+        Some(&self.fields.get(parent)?.get(field)?.returns)
+    }
+
+    /// The root type of operations of type `ty`.
+    pub(crate) fn root(&self, ty: OperationType) -> &str {
+        match ty {
+            OperationType::Query => &self.roots[0],
+            OperationType::Mutation => &self.roots[1],
+            OperationType::Subscription => &self.roots[2],
         }
     }
 
@@ -129,12 +144,7 @@ impl TypeIndex {
                     self.value(&value, &variable.var_type.node, &place)?;
                 }
             }
-            let root = match operation.ty {
-                OperationType::Query => &self.roots[0],
-                OperationType::Mutation => &self.roots[1],
-                OperationType::Subscription => &self.roots[2],
-            };
-            self.selection_set(&operation.selection_set.node, root)?;
+            self.selection_set(&operation.selection_set.node, self.root(operation.ty))?;
         }
         for fragment in document.fragments.values() {
             let fragment = &fragment.node;
@@ -165,7 +175,7 @@ impl TypeIndex {
                             self.value(&value.node, ty, &place)?;
                         }
                     }
-                    self.selection_set(&field.selection_set.node, &types.returns)?;
+                    self.selection_set(&field.selection_set.node, named(&types.returns))?;
                 }
                 Selection::InlineFragment(inline) => {
                     let inline = &inline.node;
@@ -225,7 +235,7 @@ fn field_types(
                 .into_iter()
                 .map(|argument| (argument.node.name.node.to_string(), argument.node.ty.node))
                 .collect();
-            let returns = named(&field.ty.node).to_string();
+            let returns = field.ty.node;
             (
                 field.name.node.to_string(),
                 FieldTypes { arguments, returns },
@@ -235,7 +245,7 @@ fn field_types(
 }
 
 /// The named type inside list and non-null wrappers.
-fn named(ty: &Type) -> &Name {
+pub(crate) fn named(ty: &Type) -> &Name {
     match &ty.base {
         BaseType::Named(name) => name,
         BaseType::List(item) => named(item),
@@ -263,7 +273,10 @@ mod tests {
         let index = index();
         assert!(index.enums.contains("TimeWindow"));
         assert!(index.inputs.contains_key("TenantFilter"));
-        assert_eq!(index.fields["Query"]["tenants"].returns, "TenantConnection");
+        assert_eq!(
+            index.field_type("Query", "tenants").unwrap().to_string(),
+            "TenantConnection!"
+        );
     }
 
     #[test]
