@@ -552,4 +552,38 @@ mod tests {
         let error = parse("listen = \"localhost\"\n").unwrap_err();
         assert!(error.to_string().contains("`listen`"), "{error}");
     }
+
+    #[test]
+    fn cors_takes_origins_and_nothing_else() {
+        let config = parse(
+            "[system_console.cors]\nallowed_origins = [\"https://console.example.com\", \"http://localhost:5173\", \"http://[::1]:3000\"]\n",
+        )
+        .unwrap();
+        assert_eq!(config.system_console.cors.allowed_origins.len(), 3);
+        assert!(
+            parse("")
+                .unwrap()
+                .system_console
+                .cors
+                .allowed_origins
+                .is_empty()
+        );
+        for wrong in [
+            "*",
+            "https://*.example.com",
+            "console.example.com",
+            "https://console.example.com/",
+            "ftp://console.example.com",
+            "https://console.example.com:https",
+        ] {
+            let error = parse(&format!(
+                "[system_console.cors]\nallowed_origins = [{wrong:?}]\n"
+            ))
+            .unwrap_err();
+            assert!(
+                error.to_string().contains("allowed_origins"),
+                "{wrong}: {error}"
+            );
+        }
+    }
 }

@@ -15,19 +15,19 @@ use async_graphql::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use async_graphql::parser::types::OperationType;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request as HttpRequest, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use async_graphql::parser::types::OperationType;
 use chrono::SubsecRound;
 
+use super::AppState;
 use super::authenticate::Credentials;
 use super::completion::Completion;
 use super::document::{self, Admitted};
 use super::persisted::{BadExtension, PersistedQueries};
-use super::AppState;
 use crate::auth::login::Origin;
 use crate::db::Db;
 use crate::error::{AppError, ErrorCode};
@@ -71,14 +71,12 @@ fn read_query_string(query: &str) -> Result<Request, AppError> {
     let mut request = Request::new(parameters.query.unwrap_or_default());
     request.operation_name = parameters.operation_name.filter(|name| !name.is_empty());
     if let Some(variables) = parameters.variables.filter(|text| !text.is_empty()) {
-        request.variables = serde_json::from_str::<Variables>(&variables).map_err(|_| {
-            AppError::bad_input("the `variables` parameter must be a JSON object")
-        })?;
+        request.variables = serde_json::from_str::<Variables>(&variables)
+            .map_err(|_| AppError::bad_input("the `variables` parameter must be a JSON object"))?;
     }
     if let Some(extensions) = parameters.extensions.filter(|text| !text.is_empty()) {
-        request.extensions = serde_json::from_str(&extensions).map_err(|_| {
-            AppError::bad_input("the `extensions` parameter must be a JSON object")
-        })?;
+        request.extensions = serde_json::from_str(&extensions)
+            .map_err(|_| AppError::bad_input("the `extensions` parameter must be a JSON object"))?;
     }
     Ok(request)
 }
@@ -297,10 +295,7 @@ async fn execute(
         Method::Get => Caching::Revalidate(parts.headers.get(header::IF_NONE_MATCH)),
         Method::Post => Caching::NoStore,
     };
-    counted(
-        respond(format, caching, capped(with_codes(response))),
-        &db,
-    )
+    counted(respond(format, caching, capped(with_codes(response))), &db)
 }
 
 /// Adds the statement count header.
@@ -492,9 +487,9 @@ fn matches_tag(if_none_match: &HeaderValue, etag: &str) -> bool {
     let Ok(tags) = if_none_match.to_str() else {
         return false;
     };
-    tags.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag
-    })
+    tags.split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 /// A panic in a handler: logged by the panic hook, answered without details.

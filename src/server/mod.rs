@@ -82,7 +82,8 @@ impl AppState {
             reason = "async-graphql prints this SDL from the schema itself, and the unit tests of `document::types` read it"
         )]
         let types = TypeIndex::of_sdl(&schema.sdl()).expect("the schema's own SDL parses");
-        let persisted = PersistedQueries::new(config.system_console.persisted_queries.cache_bytes as usize);
+        let persisted =
+            PersistedQueries::new(config.system_console.persisted_queries.cache_bytes as usize);
         Self {
             schema,
             types: Arc::new(types),

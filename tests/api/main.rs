@@ -6,6 +6,7 @@
 
 mod auth;
 mod cli;
+mod clients;
 mod common;
 mod estate;
 mod fixtures;
