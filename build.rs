@@ -3,36 +3,47 @@
 //! instead of passing silently. And embeds the saved operations of
 //! `playground/operations/`, which the service knows by hash from the start.
 
+use std::error::Error;
 use std::path::Path;
 
-fn main() {
-    embed_saved_operations();
+fn main() -> Result<(), Box<dyn Error>> {
+    embed_saved_operations()?;
     println!("cargo::rustc-check-cfg=cfg(postgres_tests)");
     println!("cargo::rerun-if-env-changed=TEST_DATABASE_URL");
     if std::env::var_os("TEST_DATABASE_URL").is_some_and(|url| !url.is_empty()) {
         println!("cargo::rustc-cfg=postgres_tests");
     }
+    Ok(())
 }
 
 /// Writes `saved_operations.rs`: a slice of `(file name, text)`, one per `.graphql` file
 /// of `playground/operations/`, in name order.
-fn embed_saved_operations() {
+fn embed_saved_operations() -> Result<(), Box<dyn Error>> {
     let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("playground/operations");
     println!("cargo::rerun-if-changed={}", directory.display());
-    let mut files: Vec<_> = std::fs::read_dir(&directory)
-        .expect("playground/operations/ is readable")
-        .map(|entry| entry.expect("playground/operations/ is readable").path())
-        .filter(|path| path.extension().is_some_and(|extension| extension == "graphql"))
-        .collect();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&directory)? {
+        let path = entry?.path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "graphql")
+        {
+            files.push(path);
+        }
+    }
     files.sort();
     let mut source = String::from("&[\n");
     for file in files {
         println!("cargo::rerun-if-changed={}", file.display());
-        let name = file.file_name().and_then(|name| name.to_str()).expect("a UTF-8 file name");
-        source.push_str(&format!("    ({name:?}, include_str!({:?})),\n", file.display().to_string()));
+        let name = file
+            .file_name()
+            .and_then(|name| name.to_str())
+            .ok_or("a file name that is not UTF-8")?;
+        let path = file.to_str().ok_or("a path that is not UTF-8")?;
+        source.push_str(&format!("    ({name:?}, include_str!({path:?})),\n"));
     }
     source.push_str("]\n");
-    let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
-    std::fs::write(Path::new(&out).join("saved_operations.rs"), source)
-        .expect("OUT_DIR is writable");
+    let out = std::env::var("OUT_DIR")?;
+    std::fs::write(Path::new(&out).join("saved_operations.rs"), source)?;
+    Ok(())
 }

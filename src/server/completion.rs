@@ -11,6 +11,9 @@
 //!   `{ rbac { canaryResults } }` without `sensitive.view` read `"rbac": null` and the
 //!   error's path named a key that was not there.
 //! - **Empty selections**: an object whose every field was skipped is `{}`, not null.
+//! - **`__schema { description }`** is null: the schema has no description (the SDL
+//!   prints none), where async-graphql answers a fixed text about GraphQL itself, which
+//!   made GraphiQL's and Inspector's view of the schema differ from `schema.graphql`.
 //!
 //! The walk goes down the response beside the executed operation, with the schema's
 //! field types ([`TypeIndex`]) and the request's variables (defaults applied) to evaluate
@@ -80,6 +83,8 @@ impl Failures {
 /// A response key of a selection set, with what the walk needs to complete its value.
 struct Collected<'d> {
     key: &'d Name,
+    /// The field's name.
+    name: &'d str,
     /// The field's type; `None` for introspection's fields, left as they are.
     ty: Option<&'d Type>,
     /// The selection sets of every field merged under the key.
@@ -183,6 +188,8 @@ impl<'d> Walk<'_, 'd> {
                 if let Some(ty) = field.ty {
                     let null = self.value(ty, &field.sets, &mut child);
                     nulled |= null && !ty.nullable;
+                } else if field.name == "__schema" {
+                    self.forget_schema_description(&field.sets, &mut child);
                 }
                 map.insert(field.key.clone(), child);
             }
@@ -194,6 +201,20 @@ impl<'d> Walk<'_, 'd> {
             *value = Value::Null;
         }
         nulled
+    }
+
+    /// Nulls `description` in an answer of `__schema`.
+    fn forget_schema_description(&self, sets: &[&'d SelectionSet], value: &mut Value) {
+        let Value::Object(map) = value else {
+            return;
+        };
+        for field in self.collect("__Schema", sets) {
+            if field.name == "description"
+                && let Some(description) = map.get_mut(field.key)
+            {
+                *description = Value::Null;
+            }
+        }
     }
 
     /// CollectFields: the response keys of `sets` on a value of type `ty`, in document
@@ -246,6 +267,7 @@ impl<'d> Collector<'_, 'd> {
                             };
                             self.fields.push(Collected {
                                 key,
+                                name,
                                 ty,
                                 sets: vec![child],
                             });

@@ -132,17 +132,22 @@ enum Method {
     Post,
 }
 
-/// A request answered before execution: its status and error.
+/// A request answered before execution: its status and error (boxed: a `ServerError`
+/// is large, and the happy path should not carry its size).
 struct Refused {
     status: StatusCode,
-    error: ServerError,
+    error: Box<ServerError>,
 }
 
 impl Refused {
     fn new(status: StatusCode, error: &AppError) -> Self {
+        Self::coded(status, server_error(error))
+    }
+
+    fn coded(status: StatusCode, error: ServerError) -> Self {
         Self {
             status,
-            error: server_error(error),
+            error: Box::new(error),
         }
     }
 }
@@ -152,13 +157,13 @@ impl Refused {
 fn persisted(request: &mut Request, state: &AppState) -> Result<Option<String>, Refused> {
     let hash = PersistedQueries::requested_hash(&request.extensions).map_err(|bad| match bad {
         // Apollo's clients stop sending hashes on this answer.
-        BadExtension::NotSupported => Refused {
-            status: StatusCode::OK,
-            error: coded_error(
+        BadExtension::NotSupported => Refused::coded(
+            StatusCode::OK,
+            coded_error(
                 "PersistedQueryNotSupported",
                 "PERSISTED_QUERY_NOT_SUPPORTED",
             ),
-        },
+        ),
         BadExtension::Malformed(message) => {
             Refused::new(StatusCode::BAD_REQUEST, &AppError::bad_input(message))
         }
@@ -173,10 +178,10 @@ fn persisted(request: &mut Request, state: &AppState) -> Result<Option<String>, 
                 Ok(None)
             }
             // Apollo's clients send the query again on this answer, which must be a 200.
-            None => Err(Refused {
-                status: StatusCode::OK,
-                error: coded_error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND"),
-            }),
+            None => Err(Refused::coded(
+                StatusCode::OK,
+                coded_error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND"),
+            )),
         };
     }
     if !PersistedQueries::names(&hash, &request.query) {
@@ -365,7 +370,7 @@ fn refuse(format: Format, status: StatusCode, error: &AppError) -> Response {
 }
 
 fn refuse_with(format: Format, refused: Refused) -> Response {
-    let response = GraphQLResponse::from_errors(vec![refused.error]);
+    let response = GraphQLResponse::from_errors(vec![*refused.error]);
     let mut response = body(format, refused.status, Caching::NoStore, &response);
     response
         .headers_mut()

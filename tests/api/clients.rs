@@ -198,6 +198,7 @@ on_both! {
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
         assert!(body.get("errors").is_none(), "{body:#}");
+        assert_eq!(body["data"]["__schema"]["description"], Value::Null, "the schema has no description");
         let types = body["data"]["__schema"]["types"].as_array().unwrap();
         let date_time = types.iter().find(|ty| ty["name"] == "DateTime").unwrap();
         assert_eq!(date_time["specifiedByURL"], "https://datatracker.ietf.org/doc/html/rfc3339");
