@@ -350,6 +350,11 @@ on_both! {
             .await;
         assert_eq!(body["data"], json!({"tenants": {"nodes": [{"rbac": {"canaryResults": null}}]}}));
         let (body, _) = app
+            .gql_with(Some(&viewer), "{ tenants(first: 1) { nodes { secret: metadata name } } }", json!({}))
+            .await;
+        assert_eq!(body["data"], json!({"tenants": {"nodes": [{"secret": null, "name": "Contoso"}]}}));
+        assert_eq!(body["errors"][0]["path"], json!(["tenants", "nodes", 0, "secret"]));
+        let (body, _) = app
             .gql_with(Some(&viewer), "{ controlTower { stuckTotal access { loginsFailed } } }", json!({}))
             .await;
         assert_eq!(body["data"], json!({"controlTower": {"stuckTotal": 0, "access": null}}), "{body:#}");
