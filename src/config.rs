@@ -60,6 +60,28 @@ pub struct SystemConsole {
     pub cache: Cache,
     pub cors: Cors,
     pub persisted_queries: PersistedQueries,
+    pub subscriptions: Subscriptions,
+}
+
+/// `system_console.subscriptions.*`: the WebSocket at `/graphql/ws`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Subscriptions {
+    /// Most subscriptions one connection may hold at once; one more is answered with a
+    /// `RATE_LIMITED` error.
+    pub max_per_connection: u32,
+    /// Most connections one operator may hold open at once, per instance; one more is
+    /// closed with code 4429.
+    pub max_connections_per_operator: u32,
+}
+
+impl Default for Subscriptions {
+    fn default() -> Self {
+        Self {
+            max_per_connection: 10,
+            max_connections_per_operator: 20,
+        }
+    }
 }
 
 /// `system_console.cors.*`: which browser origins may call the API from their pages.
@@ -384,6 +406,14 @@ impl Config {
             (
                 "system_console.limits.request_timeout_seconds",
                 limits.request_timeout_seconds.into(),
+            ),
+            (
+                "system_console.subscriptions.max_per_connection",
+                console.subscriptions.max_per_connection.into(),
+            ),
+            (
+                "system_console.subscriptions.max_connections_per_operator",
+                console.subscriptions.max_connections_per_operator.into(),
             ),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {

@@ -14,13 +14,13 @@ pub mod snapshots;
 pub mod text;
 pub mod types;
 
-use async_graphql::{EmptySubscription, Json, SDLExportOptions, Schema, SchemaBuilder};
+use async_graphql::{Json, SDLExportOptions, Schema, SchemaBuilder};
 use chrono::{DateTime, Utc};
 
-use self::query::{Mutation, Query};
+use self::query::{Mutation, Query, Subscription};
 
 /// The schema type served by the server.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// What GraphiQL and generated clients show for the `DateTime` scalar (async-graphql's
 /// own description names its Rust implementation).
@@ -33,10 +33,14 @@ passed through as it is stored; values under secret-looking keys read `[REDACTED
 
 /// The schema, without data or limits: the server, the tests and `control-tower schema`
 /// all start from here, so they cannot drift apart.
-pub fn schema() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .override_output_type_description::<DateTime<Utc>>(DATE_TIME)
-        .override_output_type_description::<Json<serde_json::Value>>(JSON)
+pub fn schema() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .override_output_type_description::<DateTime<Utc>>(DATE_TIME)
+    .override_output_type_description::<Json<serde_json::Value>>(JSON)
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`: what introspection says, in

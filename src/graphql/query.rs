@@ -3,7 +3,7 @@
 use async_graphql::MergedObject;
 
 use super::types::audit_log::AuditQuery;
-use super::types::control_tower::ControlTowerQuery;
+use super::types::control_tower::{ControlTowerQuery, ControlTowerSubscription};
 use super::types::node::NodeQuery;
 use super::types::operation_run::RunQuery;
 use super::types::operation_run::TriageMutation;
@@ -29,3 +29,6 @@ pub struct Query(
 /// mutation is audited.
 #[derive(MergedObject, Default)]
 pub struct Mutation(SessionMutation, TriageMutation);
+
+/// Everything that can be watched: pushed over the WebSocket at `/graphql/ws`.
+pub type Subscription = ControlTowerSubscription;

@@ -125,6 +125,10 @@ pub async fn post(State(state): State<AppState>, request: HttpRequest) -> Respon
     }
 }
 
+/// What a subscription sent over HTTP is told.
+pub(super) const SUBSCRIPTIONS_ELSEWHERE: &str =
+    "subscriptions are served over the WebSocket at /graphql/ws (graphql-transport-ws)";
+
 /// How the request came.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Method {
@@ -219,6 +223,10 @@ fn check(
         let error = AppError::bad_input("mutations must be sent with POST");
         return Err(Refused::new(StatusCode::METHOD_NOT_ALLOWED, &error));
     }
+    if admitted.ty == OperationType::Subscription {
+        let error = AppError::bad_input(SUBSCRIPTIONS_ELSEWHERE);
+        return Err(Refused::new(format.document_error_status(), &error));
+    }
     if let Some(hash) = remember {
         state.persisted.remember(hash, &request.query);
     }
@@ -236,33 +244,62 @@ async fn execute(
     format: Format,
     method: Method,
 ) -> Response {
-    let checked = match check(&mut request, state, format, method) {
-        Ok(checked) => checked,
+    let admitted = match check(&mut request, state, format, method) {
+        Ok(admitted) => admitted,
         Err(refused) => return refuse_with(format, refused),
     };
+    let caller = Caller {
+        authorization: parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(|value| value.to_str().unwrap_or_default().to_owned()),
+        origin: Origin {
+            ip: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(address)| address.ip().to_string()),
+        },
+    };
+    let (response, db) = run(state, request, &admitted, caller).await;
+    let caching = match method {
+        Method::Get => Caching::Revalidate(parts.headers.get(header::IF_NONE_MATCH)),
+        Method::Post => Caching::NoStore,
+    };
+    counted(respond(format, caching, response), &db)
+}
+
+/// Who sent a request.
+pub(super) struct Caller {
+    /// What authenticates it: the `Authorization` header, or the WebSocket's
+    /// `connection_init` payload.
+    pub authorization: Option<String>,
+    /// Where it came from, for the audit trail.
+    pub origin: Origin,
+}
+
+/// Runs an admitted request — authentication, the resolvers with loaders that settle,
+/// the timeout — and gives its answer the spec's shape and codes. Returns the database
+/// handle of the request, which counted its statements.
+pub(super) async fn run(
+    state: &AppState,
+    request: Request,
+    admitted: &Admitted,
+    caller: Caller,
+) -> (GraphQLResponse, Db) {
     let variables = request.variables.clone();
     let db = state.db.for_request();
     let now = (state.clock)().trunc_subsecs(6);
-    let origin = Origin {
-        ip: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip().to_string()),
-    };
     let limits = &state.config.system_console.limits;
     let scope = Scope::new(
         now,
         db.clone(),
         state.config.clone(),
         state.snapshots.clone(),
-        origin,
+        caller.origin,
     );
     let credentials = Credentials {
-        authorization: parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .map(|value| value.to_str().unwrap_or_default().to_owned()),
-        needs_session: checked.needs_session,
+        authorization: caller.authorization,
+        needs_session: admitted.needs_session,
     };
     let gate = scope.gate.clone();
     let execution = Settling::new(
@@ -281,13 +318,13 @@ async fn execute(
         }
     };
     let completion = Completion {
-        document: &checked.document,
+        document: &admitted.document,
         variables: &variables,
         types: &state.types,
     };
     completion.complete(
-        state.types.root(checked.ty),
-        &checked.selection,
+        state.types.root(admitted.ty),
+        &admitted.selection,
         &response.errors,
         &mut response.data,
     );
@@ -296,11 +333,7 @@ async fn execute(
         errors = response.errors.len(),
         "graphql request done"
     );
-    let caching = match method {
-        Method::Get => Caching::Revalidate(parts.headers.get(header::IF_NONE_MATCH)),
-        Method::Post => Caching::NoStore,
-    };
-    counted(respond(format, caching, capped(with_codes(response))), &db)
+    (capped(with_codes(response)), db)
 }
 
 /// Adds the statement count header.
@@ -347,7 +380,7 @@ fn capped(mut response: GraphQLResponse) -> GraphQLResponse {
     response
 }
 
-fn server_error(error: &AppError) -> ServerError {
+pub(super) fn server_error(error: &AppError) -> ServerError {
     let mut server_error = ServerError::new(error.to_string(), None);
     let mut extensions = ErrorExtensionValues::default();
     extensions.set("code", Value::from(error.code().as_str()));

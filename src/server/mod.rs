@@ -6,6 +6,7 @@ mod completion;
 mod document;
 mod graphql;
 mod persisted;
+mod subscriptions;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -25,6 +27,7 @@ use tower_http::trace::TraceLayer;
 
 use self::document::TypeIndex;
 use self::persisted::PersistedQueries;
+use self::subscriptions::Subscribers;
 use crate::config::Config;
 use crate::db::Db;
 use crate::graphql::snapshots::SnapshotCache;
@@ -53,6 +56,10 @@ pub struct AppState {
     pub(crate) types: Arc<TypeIndex>,
     /// The documents known by hash.
     pub(crate) persisted: Arc<PersistedQueries>,
+    /// The subscription connections of each operator.
+    pub(crate) subscribers: Arc<Subscribers>,
+    /// Turns true when the server begins to shut down: WebSocket connections close.
+    pub(crate) shutdown: Arc<watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -88,6 +95,8 @@ impl AppState {
             schema,
             types: Arc::new(types),
             persisted: Arc::new(persisted),
+            subscribers: Arc::default(),
+            shutdown: Arc::new(watch::Sender::new(false)),
             db,
             config: Arc::new(config),
             snapshots: Arc::new(SnapshotCache::new(ttl)),
@@ -101,6 +110,7 @@ pub fn router(state: AppState) -> Router {
     let cors = cors(&state.config.system_console.cors);
     let router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(subscriptions::websocket))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state);
@@ -174,10 +184,14 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let timeout = u64::from(state.config.system_console.limits.request_timeout_seconds);
     let drain = Duration::from_secs(timeout) + SHUTDOWN_GRACE;
+    let stopping = state.shutdown.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let (began, beginning) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
+        // WebSocket connections are not tracked by axum's graceful shutdown: they close
+        // themselves on this.
+        stopping.send_replace(true);
         began.send(()).ok();
     };
     let server = axum::serve(listener, app).with_graceful_shutdown(signal);

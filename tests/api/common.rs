@@ -342,6 +342,15 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Begins the server's shutdown, as SIGTERM does.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).ok();
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {

@@ -24,3 +24,4 @@ mod playground;
 mod schema_file;
 mod seeding;
 mod statements;
+mod subscriptions;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Object, SimpleObject};
+use async_graphql::{Context, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 
@@ -240,5 +240,47 @@ impl ControlTowerQuery {
             })
             .await?;
         Ok(ControlTower { snapshot })
+    }
+}
+
+/// The subscription root.
+#[derive(Default)]
+pub struct ControlTowerSubscription;
+
+/// Everything that can be watched, pushed over the WebSocket at `/graphql/ws`
+/// (`graphql-transport-ws`): live dashboards.
+#[Subscription(name = "Subscription")]
+impl ControlTowerSubscription {
+    /// The Control Tower of `window`, pushed every `everySeconds` while it changes:
+    /// the first at once, then only a tower that differs from the last one sent (its
+    /// `generatedAt` moves whenever it is computed anew, at most every
+    /// `system_console.cache.control_tower_seconds`). Served over the WebSocket at
+    /// `/graphql/ws` (`graphql-transport-ws`), authenticated by the `connection_init`
+    /// payload `{"authorization": "Bearer <token>"}`; each push runs as the query
+    /// `controlTower(window:)` would, with the same checks, from the same shared
+    /// snapshot.
+    #[graphql(guard = "CONSOLE")]
+    async fn control_tower(
+        &self,
+        #[graphql(
+            desc = "Which runs and audit logs count.",
+            default_with = "Some(TimeWindow::Last24h)"
+        )]
+        window: Option<TimeWindow>,
+        #[graphql(
+            desc = "Seconds between pushes, 1 to 3600; null means the default.",
+            default_with = "Some(10)"
+        )]
+        every_seconds: Option<i32>,
+    ) -> async_graphql::Result<futures::stream::Empty<ControlTower>> {
+        // The WebSocket transport (`server::subscriptions`) runs every push through the
+        // request pipeline as the query `controlTower`, so loaders settle and sessions
+        // are checked per push; async-graphql's own subscription execution, which this
+        // resolver would serve, is not a transport of this service.
+        let _ = (window, every_seconds);
+        Err(AppError::bad_input(
+            "subscriptions are served over the WebSocket at /graphql/ws (graphql-transport-ws)",
+        )
+        .into())
     }
 }
