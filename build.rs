@@ -1,7 +1,8 @@
 //! Marks the build when `TEST_DATABASE_URL` is set, so the PostgreSQL half of the
 //! integration tests runs; without it those tests are listed as ignored, with the reason,
-//! instead of passing silently. And embeds the saved operations of
-//! `playground/operations/`, which the service knows by hash from the start.
+//! instead of passing silently. And embeds the saved operations and fragments of
+//! `playground/`, which the playground offers and the service knows by hash from the
+//! start.
 
 use std::error::Error;
 use std::path::Path;
@@ -16,34 +17,42 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Writes `saved_operations.rs`: a slice of `(file name, text)`, one per `.graphql` file
-/// of `playground/operations/`, in name order.
+/// Writes `saved_operations.rs` and `saved_fragments.rs`: slices of `(file name, text)`,
+/// one per `.graphql` file of `playground/operations/` and `playground/fragments/`, in
+/// name order.
 fn embed_saved_operations() -> Result<(), Box<dyn Error>> {
-    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("playground/operations");
-    println!("cargo::rerun-if-changed={}", directory.display());
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(&directory)? {
-        let path = entry?.path();
-        if path
-            .extension()
-            .is_some_and(|extension| extension == "graphql")
-        {
-            files.push(path);
-        }
-    }
-    files.sort();
-    let mut source = String::from("&[\n");
-    for file in files {
-        println!("cargo::rerun-if-changed={}", file.display());
-        let name = file
-            .file_name()
-            .and_then(|name| name.to_str())
-            .ok_or("a file name that is not UTF-8")?;
-        let path = file.to_str().ok_or("a path that is not UTF-8")?;
-        source.push_str(&format!("    ({name:?}, include_str!({path:?})),\n"));
-    }
-    source.push_str("]\n");
     let out = std::env::var("OUT_DIR")?;
-    std::fs::write(Path::new(&out).join("saved_operations.rs"), source)?;
+    for (folder, output) in [
+        ("operations", "saved_operations.rs"),
+        ("fragments", "saved_fragments.rs"),
+    ] {
+        let directory = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("playground")
+            .join(folder);
+        println!("cargo::rerun-if-changed={}", directory.display());
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(&directory)? {
+            let path = entry?.path();
+            if path
+                .extension()
+                .is_some_and(|extension| extension == "graphql")
+            {
+                files.push(path);
+            }
+        }
+        files.sort();
+        let mut source = String::from("&[\n");
+        for file in files {
+            println!("cargo::rerun-if-changed={}", file.display());
+            let name = file
+                .file_name()
+                .and_then(|name| name.to_str())
+                .ok_or("a file name that is not UTF-8")?;
+            let path = file.to_str().ok_or("a path that is not UTF-8")?;
+            source.push_str(&format!("    ({name:?}, include_str!({path:?})),\n"));
+        }
+        source.push_str("]\n");
+        std::fs::write(Path::new(&out).join(output), source)?;
+    }
     Ok(())
 }

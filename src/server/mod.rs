@@ -6,7 +6,10 @@ mod completion;
 mod document;
 mod graphql;
 mod persisted;
+mod saved;
 mod subscriptions;
+
+pub use self::saved::{SavedOperation, saved_operations};
 
 use std::future::Future;
 use std::sync::Arc;

@@ -9,19 +9,18 @@
 //! are remembered, in a least-recently-used cache bounded in bytes
 //! (`system_console.persisted_queries.cache_bytes`), per instance.
 //!
-//! The saved operations of `playground/operations/` are known from the start, by the
-//! SHA-256 of each file's text, so a dashboard can call them by hash alone.
+//! The saved operations of `playground/` are known from the start, by the SHA-256 of
+//! each one's document (see [`super::saved`]), so a dashboard can call them by hash
+//! alone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_graphql::Value;
 use lru::LruCache;
-use sha2::{Digest, Sha256};
 
-/// The saved operations, `(file name, text)`, embedded by `build.rs`.
-const SAVED_OPERATIONS: &[(&str, &str)] =
-    include!(concat!(env!("OUT_DIR"), "/saved_operations.rs"));
+use super::saved::saved_operations;
+use sha2::{Digest, Sha256};
 
 /// What one remembered document costs besides its text: the key, the map's entry.
 const ENTRY_OVERHEAD: usize = 128;
@@ -51,9 +50,14 @@ struct Remembered {
 impl PersistedQueries {
     /// A store holding the saved operations, remembering at most `budget` bytes more.
     pub(crate) fn new(budget: usize) -> Self {
-        let saved = SAVED_OPERATIONS
-            .iter()
-            .map(|(_, text)| (sha256_hex(text), Arc::<str>::from(*text)))
+        let saved = saved_operations()
+            .into_iter()
+            .map(|saved| {
+                (
+                    sha256_hex(&saved.document),
+                    Arc::<str>::from(saved.document),
+                )
+            })
             .collect();
         Self {
             saved,
@@ -163,14 +167,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_saved_operations_are_known_by_the_hash_of_their_file() {
+    fn the_saved_operations_are_known_by_the_hash_of_their_document() {
         let store = PersistedQueries::new(1024);
-        assert!(!SAVED_OPERATIONS.is_empty());
-        for (name, text) in SAVED_OPERATIONS {
+        let saved = saved_operations();
+        assert!(!saved.is_empty());
+        for saved in saved {
             assert_eq!(
-                &*store.find(&sha256_hex(text)).unwrap(),
-                *text,
-                "{name} is preloaded"
+                store.find(&sha256_hex(&saved.document)).as_deref(),
+                Some(saved.document.as_str()),
+                "{} is preloaded",
+                saved.file
             );
         }
     }

@@ -436,11 +436,11 @@ on_both! {
 
 on_both! {
     async fn the_saved_operations_run_by_hash_from_the_first_request(app: TestApp) {
-        let document = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/playground/operations/control-tower.graphql"
-        ))
-        .unwrap();
+        let document = control_tower::server::saved_operations()
+            .into_iter()
+            .find(|saved| saved.file == "control-tower.graphql")
+            .unwrap()
+            .document;
         let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(&document)}});
         let (status, body) = app
             .get_json(&[("extensions", &extensions.to_string()), ("variables", r#"{"window": "LAST_7D"}"#)])

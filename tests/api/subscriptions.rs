@@ -107,6 +107,15 @@ impl Socket {
     }
 }
 
+/// The first push of `document` to the operator of `token`.
+pub async fn first_push(app: &TestApp, token: &str, document: &str, variables: Value) -> Value {
+    let mut socket = Socket::initialised(app, token).await;
+    socket.subscribe("first", document, variables).await;
+    let message = socket.message().await;
+    assert_eq!(message["type"], "next", "{message}");
+    message["payload"].clone()
+}
+
 async fn spawn(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
     TestApp::spawn_with(backend, |config| {
         // Every push computes the tower anew, so a change shows at the next one.
