@@ -235,9 +235,14 @@ async fn serve(connection: DatabaseConnection, config: Config, demo: bool) -> an
     // The port the system chose, when the configuration said 0.
     let address = listener.local_addr().unwrap_or(address);
     let db = Db::new(connection);
+    let mut playground_token = None;
     if demo {
         let ttl = chrono::Duration::hours(i64::from(config.system_console.auth.session_ttl_hours));
         let (user, password, token) = demo_operator(&db, ttl).await?;
+        // Only a playground nobody else can reach starts signed in.
+        if address.ip().is_loopback() {
+            playground_token = Some(token.clone());
+        }
         println!();
         println!("Demo operator: {} (all capabilities)", user.email);
         if let Some(password) = password {
@@ -248,9 +253,13 @@ async fn serve(connection: DatabaseConnection, config: Config, demo: bool) -> an
         println!("    Authorization: Bearer {token}");
         println!();
     }
-    let state = AppState::new(db.clone(), config);
+    let mut state = AppState::new(db.clone(), config);
+    if let Some(token) = playground_token {
+        state = state.with_playground_token(token);
+    }
     let sweeper = tokio::spawn(sweep_break_glass(db));
     println!("Control Tower listening on http://{address}/graphql");
+    println!("The playground: http://{address}/");
     server::serve(listener, state, shutdown_signal()).await?;
     sweeper.abort();
     tracing::info!("stopped");

@@ -6,6 +6,7 @@ mod completion;
 mod document;
 mod graphql;
 mod persisted;
+mod playground;
 mod saved;
 mod subscriptions;
 
@@ -63,12 +64,24 @@ pub struct AppState {
     pub(crate) subscribers: Arc<Subscribers>,
     /// Turns true when the server begins to shut down: WebSocket connections close.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
+    /// The session the playground starts signed in with: only `serve --demo` on a
+    /// loopback address sets it.
+    pub(crate) playground_token: Option<String>,
 }
 
 impl AppState {
     /// The state of a server over `db` configured by `config`.
     pub fn new(db: Db, config: Config) -> Self {
         Self::with_clock(db, config, Arc::new(Utc::now))
+    }
+
+    /// Signs the playground in with `token` on every page load. Only for the demo
+    /// operator of `serve --demo` listening on a loopback address: anyone who can load
+    /// the page gets the session.
+    #[must_use]
+    pub fn with_playground_token(mut self, token: String) -> Self {
+        self.playground_token = Some(token);
+        self
     }
 
     /// The same, with requests dated by `clock` (tests pin it to check boundaries).
@@ -100,6 +113,7 @@ impl AppState {
             persisted: Arc::new(persisted),
             subscribers: Arc::default(),
             shutdown: Arc::new(watch::Sender::new(false)),
+            playground_token: None,
             db,
             config: Arc::new(config),
             snapshots: Arc::new(SnapshotCache::new(ttl)),
@@ -114,6 +128,8 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(subscriptions::websocket))
+        .route("/", get(playground::page))
+        .route("/assets/{name}", get(playground::asset_file))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state);

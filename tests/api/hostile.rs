@@ -494,15 +494,21 @@ async fn answers_are_never_cached_or_sniffed() {
 }
 
 /// `control-tower serve --demo` on a fresh SQLite file, started as an operator would.
-struct Served {
-    child: std::process::Child,
-    address: String,
-    token: String,
+pub struct Served {
+    pub child: std::process::Child,
+    pub address: String,
+    pub token: String,
     dir: tempfile::TempDir,
 }
 
 impl Served {
-    fn start() -> Self {
+    /// Serves on a free port of the loopback address.
+    pub fn start() -> Self {
+        Self::start_on("127.0.0.1:0")
+    }
+
+    /// Serves on `listen`.
+    pub fn start_on(listen: &str) -> Self {
         use std::io::BufRead;
         use std::process::{Command, Stdio};
         let dir = tempfile::tempdir().unwrap();
@@ -516,7 +522,7 @@ impl Served {
                 "--database-url",
                 &url,
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "serve",
                 "--demo",
             ])
@@ -557,8 +563,29 @@ impl Served {
         served
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
+    }
+
+    /// Sends SIGTERM; returns how long the process took to exit, and how.
+    pub async fn terminate(&mut self) -> (Duration, std::process::ExitStatus) {
+        let terminated = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(terminated.success());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (started.elapsed(), status);
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "SIGTERM did not stop the service\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The most memory the process has held, in KiB.
@@ -571,7 +598,7 @@ impl Served {
             .unwrap()
     }
 
-    fn stderr(&self) -> String {
+    pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
     }
 }
@@ -657,23 +684,12 @@ async fn the_service_outlasts_hostile_traffic_and_still_stops_on_sigterm() {
         .unwrap();
     assert_eq!(answered["data"]["settings"]["maxPageSize"], json!(100));
 
-    let terminated = std::process::Command::new("kill")
-        .args(["-TERM", &served.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(terminated.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = served.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "SIGTERM stops the service while hostile documents arrive\n{}",
-            served.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let (took, status) = served.terminate().await;
+    assert!(
+        took < Duration::from_secs(15),
+        "SIGTERM stops the service while hostile documents arrive\n{}",
+        served.stderr()
+    );
     stop.store(true, Ordering::Relaxed);
     assert!(
         status.success(),

@@ -32,7 +32,11 @@ enum Received {
 
 impl Socket {
     async fn open(app: &TestApp) -> Self {
-        let mut request = format!("ws://{}/graphql/ws", app.address)
+        Self::open_at(&app.address.to_string()).await
+    }
+
+    async fn open_at(address: &str) -> Self {
+        let mut request = format!("ws://{address}/graphql/ws")
             .into_client_request()
             .unwrap();
         request.headers_mut().insert(
@@ -49,7 +53,11 @@ impl Socket {
 
     /// Opens a connection and sends `connection_init` with `token`.
     async fn initialised(app: &TestApp, token: &str) -> Self {
-        let mut socket = Self::open(app).await;
+        Self::initialised_at(&app.address.to_string(), token).await
+    }
+
+    async fn initialised_at(address: &str, token: &str) -> Self {
+        let mut socket = Self::open_at(address).await;
         socket
             .send(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}}))
             .await;
@@ -346,4 +354,29 @@ async fn queries_run_over_the_socket_and_subscriptions_not_over_http() {
             .unwrap()
             .contains("/graphql/ws")
     );
+}
+
+/// axum's graceful shutdown does not wait for upgraded connections, and they do not
+/// hold the process: SIGTERM closes them with 1001 and the process exits at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_subscriptions_and_exits_within_seconds() {
+    let mut served = crate::hostile::Served::start();
+    let mut socket = Socket::initialised_at(&served.address, &served.token.clone()).await;
+    socket.subscribe("tower", TOWER, json!({"every": 1})).await;
+    assert_eq!(socket.message().await["type"], "next");
+    let (took, status) = served.terminate().await;
+    assert!(
+        status.success(),
+        "exit status {status}\n{}",
+        served.stderr()
+    );
+    assert!(took < Duration::from_secs(5), "exited in {took:?}");
+    let closed = loop {
+        match socket.receive_within(Duration::from_secs(5)).await {
+            Some(Received::Message(_)) => {}
+            Some(Received::Closed(code, reason)) => break (code, reason),
+            None => panic!("the connection stayed open"),
+        }
+    };
+    assert_eq!(closed, (1001, "the server is shutting down".to_owned()));
 }
