@@ -162,10 +162,12 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, or
         .await;
     watchdog.abort();
     let close = closed.borrow().clone();
+    let mut outgoing = outgoing;
     if let Some(close) = close {
-        let mut outgoing = outgoing;
         let _ = outgoing.send(close_frame(&close)).await;
     }
+    // The writer ends once every sender is gone.
+    drop(outgoing);
     let _ = writer.await;
 }
 

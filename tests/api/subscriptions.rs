@@ -380,3 +380,23 @@ async fn sigterm_closes_subscriptions_and_exits_within_seconds() {
     };
     assert_eq!(closed, (1001, "the server is shutting down".to_owned()));
 }
+
+#[tokio::test]
+async fn a_closed_connection_frees_its_place() {
+    let app = spawn(Backend::Sqlite, |config| {
+        config
+            .system_console
+            .subscriptions
+            .max_connections_per_operator = 1;
+    })
+    .await;
+    for _ in 0..3 {
+        let mut socket = Socket::initialised(&app, &app.token).await;
+        socket.subscribe("tower", TOWER, json!({"every": 60})).await;
+        assert_eq!(socket.message().await["type"], "next");
+        socket.0.close(None).await.unwrap();
+        // The server answers the close and lets the connection go.
+        assert_eq!(socket.closed(Duration::from_secs(5)).await.0, 1005);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
