@@ -110,6 +110,7 @@ pub(super) async fn page(State(state): State<AppState>) -> Response {
     let mut html = String::from(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <title>Control Tower playground</title>\n\
+         <link rel=\"icon\" href=\"data:,\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
     );
     for style in &MANIFEST.styles {

@@ -6,8 +6,8 @@
 //! - **Authentication** is the `connection_init` payload,
 //!   `{"authorization": "Bearer <token>"}`, checked like a request's header, and needs
 //!   `console.view`. No payload, a refused token or a missing capability close the
-//!   socket with **4403** (the code `graphql-ws` clients treat as "forbidden, do not
-//!   retry"); one connection more than `system_console.subscriptions.
+//!   socket with **4403** (Forbidden, as the protocol's reference implementation
+//!   names it; the playground does not retry it); one connection more than `system_console.subscriptions.
 //!   max_connections_per_operator` closes it with **4429**.
 //! - **Each push is a request.** A `subscription { controlTower(window, everySeconds) }`
 //!   runs, every `everySeconds`, as the query `controlTower(window:)` through the same
