@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Drives a fresh Control Tower server with the tools frontend teams use: graphql-request,
 # urql and Apollo Client (every saved operation, POST and GET, persisted queries),
-# GraphQL Code Generator + tsc, GraphQL Inspector (validate, diff) and the graphql-http
-# server audit. See README.md. Exits non-zero when any step fails.
+# graphql-ws (subscriptions over /graphql/ws), GraphQL Code Generator + tsc, GraphQL
+# Inspector (validate, diff) and the graphql-http server audit. See README.md. Exits
+# non-zero when any step fails.
 #
 #   CONTROL_TOWER_BIN  the server binary (default: <repo>/target/debug/control-tower)
 set -euo pipefail
@@ -60,9 +61,20 @@ if [[ -z "$CT_URL" || -z "$CT_TOKEN" ]]; then
   echo "--- stderr (last 40 lines)" >&2; tail -n 40 "$TMP/server.err" >&2
   exit 1
 fi
-export CT_URL CT_TOKEN
+# The demo operator's e-mail and password (printed only when the database is fresh, as it
+# is here): the subscription step logs a second session in with them.
+CT_EMAIL="$(sed -n 's/^Demo operator: *\([^ ]*@[^ ]*\) .*$/\1/p' "$TMP/server.out" | head -n1)"
+CT_PASSWORD="$(sed -n 's/^ *password: *\([^ ]*\) *$/\1/p' "$TMP/server.out" | head -n1)"
+if [[ -z "$CT_EMAIL" || -z "$CT_PASSWORD" ]]; then
+  echo "run.sh: serve --demo on a fresh database printed no demo operator e-mail (\"Demo operator: <e-mail> ...\") or no \"  password: <password>\" line" >&2
+  echo "--- stdout (password and token lines hidden)" >&2
+  sed -E 's/^( *(password|token): *).*/\1<hidden>/' "$TMP/server.out" >&2
+  exit 1
+fi
+export CT_URL CT_TOKEN CT_EMAIL CT_PASSWORD
 echo "== server $BIN"
 echo "   listening on $CT_URL"
+echo "   demo operator $CT_EMAIL (password read from the server's output)"
 
 # --- the steps ------------------------------------------------------------------------
 NAMES=()
@@ -115,12 +127,31 @@ fi
 TEST_FLAGS=(--test --test-reporter=spec --test-timeout=60000)
 step "clients: graphql-request, urql, Apollo (+ persisted queries)" node "${TEST_FLAGS[@]}" clients.test.mjs
 step "http: GraphQL-over-HTTP contract (plain fetch)" node "${TEST_FLAGS[@]}" http.test.mjs
+step "subscriptions: graphql-ws over /graphql/ws" node "${TEST_FLAGS[@]}" subscriptions.test.mjs
 rm -rf generated
 step "codegen: typescript-operations" ./node_modules/.bin/graphql-codegen --config codegen.ts
 step "tsc --strict --noEmit" ./node_modules/.bin/tsc -p tsconfig.json --strict --noEmit
 step "inspector validate" ./node_modules/.bin/graphql-inspector validate "$DOCUMENTS_GLOB" "$REPO/schema.graphql"
 step "inspector diff schema.graphql vs. server introspection" inspector_diff
 step "graphql-http server audit" node audit.mjs
+
+# The playground in a real browser (Debian's chromium, driven by playwright-core pinned in
+# playground/): last, because it signs the demo session out.
+playground_browser() {
+  local dir="$REPO/playground" want
+  if ! command -v "${CHROMIUM:-chromium}" >/dev/null; then
+    echo "playground: no chromium (apt-get install chromium; .ci/run installs it)" >&2
+    return 1
+  fi
+  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [[ ! -f "$dir/node_modules/.package-lock.sha256" || "$(cat "$dir/node_modules/.package-lock.sha256")" != "$want" ]]; then
+    echo "== npm ci (playground)"
+    (cd "$dir" && npm ci --no-audit --no-fund) || return 1
+    echo "$want" >"$dir/node_modules/.package-lock.sha256"
+  fi
+  (cd "$dir" && CT_BASE_URL="${CT_URL%/graphql}" timeout 300 node browser-test.mjs)
+}
+step "playground: GraphiQL in headless Chromium, offline, CSP-clean" playground_browser
 
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
   NAMES+=("server still running at the end")

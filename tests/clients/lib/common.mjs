@@ -44,7 +44,13 @@ export function loadFragments() {
     const text = readFileSync(file, 'utf8');
     for (const def of parse(text).definitions) {
       if (def.kind === Kind.FRAGMENT_DEFINITION) {
-        fragments.set(def.name.value, { file, node: def, source: text.slice(def.loc.start, def.loc.end) });
+        fragments.set(def.name.value, {
+          file,
+          fileText: text,
+          fromFragmentsDir: true,
+          node: def,
+          source: text.slice(def.loc.start, def.loc.end),
+        });
       }
     }
   }
@@ -87,13 +93,41 @@ export function withFragments(text, node, fragments) {
 }
 
 /**
+ * A saved file's document as the server knows it (and preloads under its sha256, see
+ * the repository README, "The playground"): the file's exact text, then the text of each
+ * playground/fragments file defining a fragment it spreads (transitively), in file-name
+ * order, each after a newline.
+ */
+function savedDocument(fileText, parsed, fragments) {
+  const local = new Set(
+    parsed.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => d.name.value),
+  );
+  const files = new Map();
+  const seen = new Set();
+  const queue = [...spreads(parsed)];
+  while (queue.length) {
+    const name = queue.shift();
+    if (seen.has(name) || local.has(name)) continue;
+    seen.add(name);
+    const fragment = fragments.get(name);
+    if (!fragment) throw new Error(`fragment ${name} is spread but defined nowhere`);
+    if (fragment.fromFragmentsDir) files.set(fragment.file, fragment.fileText);
+    queue.push(...spreads(fragment.node));
+  }
+  return [fileText, ...[...files.keys()].sort().map((file) => files.get(file))].join('\n');
+}
+
+/**
  * The saved operations, one entry per operation:
  * - `file`, `fileText`: the file and its exact contents;
  * - `fileDocument`: the whole file plus the external fragments it spreads (what a
  *   playground sends, with `operationName` to pick one of several operations);
+ * - `savedDocument`: the file, then the fragment files it needs: the document the server
+ *   knows by its sha256 from the first request (persisted queries);
  * - `document`: this operation alone (plus the fragments it spreads): the file's text when
  *   the file holds only this operation, else the operation's own source text;
- * - `name`, `type` (query/mutation), `node`, `rootFields` (response keys of the root).
+ * - `name`, `type` (query/mutation/subscription), `node`, `rootFields` (response keys of
+ *   the root).
  */
 export function loadOperations() {
   const fragments = loadFragments();
@@ -111,6 +145,7 @@ export function loadOperations() {
   for (const { file, fileText, parsed } of files) {
     const ops = parsed.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
     const fileDocument = withFragments(fileText, parsed, fragments);
+    const saved = savedDocument(fileText, parsed, fragments);
     for (const node of ops) {
       const ownText =
         ops.length === 1 ? fileText : fileText.slice(node.loc.start, node.loc.end) + '\n';
@@ -119,6 +154,7 @@ export function loadOperations() {
         fileName: file.slice(OPERATIONS_DIR.length + 1),
         fileText,
         fileDocument,
+        savedDocument: saved,
         fileOperationCount: ops.length,
         name: node.name?.value,
         type: node.operation,
@@ -144,13 +180,19 @@ let loginAttempt = 0;
 /**
  * The variables of an operation: every variable the operation declares and this suite
  * knows a value for. Login gets wrong credentials, each attempt a new e-mail address
- * (the server throttles repeated failures for one address).
+ * (the server throttles repeated failures for one address). `tenantId` and `runId` are
+ * global ids found at start-up (discoverContext); a subscription's `every` is 1 second.
  */
 export function variablesFor(op, ctx) {
   const known = {
     workspace: () => ctx.workspace,
     slug: () => ctx.workspace,
     externalId: () => ctx.externalId,
+    tenantId: () => ctx.tenantId,
+    runId: () => ctx.runId,
+    note: () => `looked at by the client compatibility tests (tests/clients, pid ${process.pid})`,
+    every: () => 1,
+    everySeconds: () => 1,
     email: () => `nobody+ci-${process.pid}-${++loginAttempt}@example.invalid`,
     password: () => 'not-the-password',
     reason: () => 'client compatibility tests (tests/clients) in CI',
@@ -175,22 +217,47 @@ export function variablesFor(op, ctx) {
 /** Whether an operation is the login mutation (expected to fail: wrong credentials). */
 export const isLogin = (op) => op.type === 'mutation' && op.rootFields.includes('login');
 
-/** A real workspace slug and tenant external id of the demo data. */
+/**
+ * Whether an operation is a subscription. Subscriptions are served only over the
+ * WebSocket at /graphql/ws (subscriptions.test.mjs); over HTTP the server refuses them
+ * (BAD_USER_INPUT), so the HTTP clients skip them.
+ */
+export const isSubscription = (op) => op.type === 'subscription';
+
+/** Why the HTTP tests skip a subscription (shown by the test reporter). */
+export const SUBSCRIPTION_SKIP = 'a subscription: served over the WebSocket at /graphql/ws only, covered by subscriptions.test.mjs';
+
+/** The WebSocket URL of subscriptions: the /graphql URL with ws(s): and /ws appended. */
+export const WS_URL = (() => {
+  const u = new URL(URL_);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  u.pathname = `${u.pathname.replace(/\/$/, '')}/ws`;
+  return u.href;
+})();
+
+/**
+ * Real ids of the demo data: a workspace slug, a tenant's external id and global id,
+ * and an operation run's global id.
+ */
 export async function discoverContext() {
+  const query =
+    '{ workspaces(first: 1) { nodes { slug } } tenants(first: 1) { nodes { id externalId } } operationRuns(first: 1) { nodes { id } } }';
   const response = await fetch(URL_, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...AUTH },
-    body: JSON.stringify({
-      query: '{ workspaces(first: 1) { nodes { slug } } tenants(first: 1) { nodes { externalId } } }',
-    }),
+    body: JSON.stringify({ query }),
   });
   const body = await response.json();
   const workspace = body?.data?.workspaces?.nodes?.[0]?.slug;
   const externalId = body?.data?.tenants?.nodes?.[0]?.externalId;
-  if (!workspace || !externalId) {
-    throw new Error(`no demo workspace/tenant found: HTTP ${response.status} ${JSON.stringify(body)}`);
+  const tenantId = body?.data?.tenants?.nodes?.[0]?.id;
+  const runId = body?.data?.operationRuns?.nodes?.[0]?.id;
+  if (!workspace || !externalId || !tenantId || !runId) {
+    throw new Error(
+      `no demo workspace/tenant/operation run found:\n  request: POST ${URL_} ${query}\n  response: HTTP ${response.status} ${JSON.stringify(body)}`,
+    );
   }
-  return { workspace, externalId };
+  return { workspace, externalId, tenantId, runId };
 }
 
 /**
