@@ -400,3 +400,58 @@ async fn a_closed_connection_frees_its_place() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+on_both_backends!(
+    an_expired_session_or_a_disabled_operator_closes_the_connection,
+    super::expiry_and_disable
+);
+async fn expiry_and_disable(backend: Backend) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    let app = spawn(backend, |_| {}).await;
+    for (email, end, expected) in [
+        (
+            "expiring@control-tower.test",
+            "expire",
+            "the session has expired: log in again",
+        ),
+        (
+            "disabled@control-tower.test",
+            "disable",
+            "the operator has been disabled",
+        ),
+    ] {
+        let token = operator_token(&app.db, email, &[Capability::ConsoleView]).await;
+        let mut socket = Socket::initialised(&app, &token).await;
+        socket
+            .subscribe("tower", TOWER, json!({"every": 3600}))
+            .await;
+        assert_eq!(socket.message().await["type"], "next");
+        let session = entity::platform_session::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .max_by_key(|session| session.id)
+            .unwrap();
+        if end == "expire" {
+            let mut session: entity::platform_session::ActiveModel = session.into();
+            session.expires_at = Set(chrono::Utc::now() - chrono::Duration::minutes(1));
+            session.update(&app.db).await.unwrap();
+        } else {
+            let user = entity::platform_user::Entity::find_by_id(session.platform_user_id)
+                .one(&app.db)
+                .await
+                .unwrap()
+                .unwrap();
+            let mut user: entity::platform_user::ActiveModel = user.into();
+            user.is_active = Set(false);
+            user.update(&app.db).await.unwrap();
+        }
+        // No push is due for an hour: the session check closes the connection.
+        assert_eq!(
+            socket.closed(Duration::from_secs(8)).await,
+            (4401, expected.to_owned()),
+            "{end}"
+        );
+    }
+}
