@@ -51,11 +51,11 @@ impl PersistedQueries {
     /// A store holding the saved operations, remembering at most `budget` bytes more.
     pub(crate) fn new(budget: usize) -> Self {
         let saved = saved_operations()
-            .into_iter()
+            .iter()
             .map(|saved| {
                 (
                     sha256_hex(&saved.document),
-                    Arc::<str>::from(saved.document),
+                    Arc::<str>::from(saved.document.as_str()),
                 )
             })
             .collect();

@@ -67,17 +67,17 @@ struct Settings {
 #[derive(Serialize)]
 struct Operation {
     file: &'static str,
-    title: String,
-    description: String,
-    name: String,
-    document: String,
+    title: &'static str,
+    description: &'static str,
+    name: &'static str,
+    document: &'static str,
     /// The variables editor's starting text.
     variables: &'static str,
 }
 
 /// `GET /`: the playground's page.
 pub(super) async fn page(State(state): State<AppState>) -> Response {
-    let mut operations = saved_operations();
+    let mut operations: Vec<_> = saved_operations().iter().collect();
     // The overview first: it is what an operator opens the playground for.
     operations.sort_by_key(|saved| saved.file != OVERVIEW);
     let settings = Settings {
@@ -88,10 +88,10 @@ pub(super) async fn page(State(state): State<AppState>) -> Response {
             .into_iter()
             .map(|saved| Operation {
                 file: saved.file,
-                title: saved.title,
-                description: saved.description,
-                name: saved.name,
-                document: saved.document,
+                title: &saved.title,
+                description: &saved.description,
+                name: &saved.name,
+                document: &saved.document,
                 variables: "{}",
             })
             .collect(),

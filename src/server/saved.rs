@@ -7,6 +7,7 @@
 //! SHA-256 from the first request, so a dashboard can call a saved operation by hash.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::LazyLock;
 
 use async_graphql::parser::types::{OperationType, Selection, SelectionSet};
 
@@ -32,9 +33,15 @@ pub struct SavedOperation {
     pub document: String,
 }
 
-/// Every saved operation, by file name. A file that does not parse, or spreads a
-/// fragment no file defines, is left out with a warning — a test runs every one.
-pub fn saved_operations() -> Vec<SavedOperation> {
+/// Every saved operation, by file name, read once. A file that does not parse, or
+/// spreads a fragment no file defines, is left out with a warning — a test runs every
+/// one.
+pub fn saved_operations() -> &'static [SavedOperation] {
+    static SAVED: LazyLock<Vec<SavedOperation>> = LazyLock::new(read_saved_operations);
+    &SAVED
+}
+
+fn read_saved_operations() -> Vec<SavedOperation> {
     let fragments = fragment_files();
     OPERATIONS
         .iter()

@@ -436,12 +436,12 @@ on_both! {
 
 on_both! {
     async fn the_saved_operations_run_by_hash_from_the_first_request(app: TestApp) {
-        let document = control_tower::server::saved_operations()
-            .into_iter()
+        let document = &control_tower::server::saved_operations()
+            .iter()
             .find(|saved| saved.file == "control-tower.graphql")
             .unwrap()
             .document;
-        let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(&document)}});
+        let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(document)}});
         let (status, body) = app
             .get_json(&[("extensions", &extensions.to_string()), ("variables", r#"{"window": "LAST_7D"}"#)])
             .await;

@@ -65,7 +65,7 @@ on_both! {
         assert!(saved.len() >= 14, "{} saved operations", saved.len());
         let mut ran = Vec::new();
         // Break-glass is entered before it is exited, and nothing is audited twice.
-        let mut ordered = saved.clone();
+        let mut ordered = saved.to_vec();
         ordered.sort_by_key(|saved| saved.file != "break-glass-enter.graphql");
         for saved in &ordered {
             let variables = variables(&app, &token, &saved.name).await;
