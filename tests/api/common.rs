@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use control_tower::auth::Capability;
 use control_tower::config::Config;
@@ -532,4 +533,121 @@ fn capture_logs() {
 /// What the service has logged so far.
 pub fn logs() -> String {
     String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+/// `control-tower serve --demo` on a fresh SQLite file, started as an operator would.
+pub struct Served {
+    pub child: std::process::Child,
+    pub address: String,
+    pub token: String,
+    dir: tempfile::TempDir,
+}
+
+impl Served {
+    /// Serves on a free port of the loopback address.
+    pub fn start() -> Self {
+        Self::start_on("127.0.0.1:0")
+    }
+
+    /// Serves on `listen`.
+    pub fn start_on(listen: &str) -> Self {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("served.db").display()
+        );
+        let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_control-tower"))
+            .args([
+                "--database-url",
+                &url,
+                "--listen",
+                listen,
+                "serve",
+                "--demo",
+            ])
+            .env("RUST_LOG", "warn")
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        // Owned from here on, so that a failed start still kills the process.
+        let mut served = Self {
+            child,
+            address: String::new(),
+            token: String::new(),
+            dir,
+        };
+        let (lines, received) = std::sync::mpsc::channel();
+        // Reads the whole output, so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                lines.send(line).ok();
+            }
+        });
+        while served.address.is_empty() {
+            let line = received
+                .recv_timeout(Duration::from_secs(120))
+                .unwrap_or_else(|_| panic!("the server did not start\n{}", served.stderr()));
+            if let Some(value) = line.trim().strip_prefix("token:") {
+                served.token = value.trim().to_owned();
+            }
+            if let Some(rest) = line.strip_prefix("Control Tower listening on http://") {
+                served.address = rest.trim_end_matches("/graphql").to_owned();
+            }
+        }
+        assert!(!served.token.is_empty(), "serve --demo prints a token");
+        served
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Sends SIGTERM; returns how long the process took to exit, and how.
+    pub async fn terminate(&mut self) -> (Duration, std::process::ExitStatus) {
+        let terminated = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(terminated.success());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (started.elapsed(), status);
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "SIGTERM did not stop the service\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The most memory the process has held, in KiB.
+    pub fn peak_memory_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
 }

@@ -188,7 +188,7 @@ async fn the_playground_is_served_from_the_binary_under_a_strict_policy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_demo_on_a_loopback_address_starts_signed_in() {
     let client = reqwest::Client::new();
-    let served = crate::hostile::Served::start();
+    let served = crate::common::Served::start();
     let html = client
         .get(served.url("/"))
         .send()
@@ -199,7 +199,7 @@ async fn only_a_demo_on_a_loopback_address_starts_signed_in() {
         .unwrap();
     assert_eq!(page_settings(&html)["demoToken"], served.token.as_str());
     drop(served);
-    let exposed = crate::hostile::Served::start_on("0.0.0.0:0");
+    let exposed = crate::common::Served::start_on("0.0.0.0:0");
     let port = exposed.address.rsplit(':').next().unwrap();
     let html = client
         .get(format!("http://127.0.0.1:{port}/"))

@@ -360,7 +360,7 @@ async fn queries_run_over_the_socket_and_subscriptions_not_over_http() {
 /// hold the process: SIGTERM closes them with 1001 and the process exits at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_closes_subscriptions_and_exits_within_seconds() {
-    let mut served = crate::hostile::Served::start();
+    let mut served = crate::common::Served::start();
     let mut socket = Socket::initialised_at(&served.address, &served.token.clone()).await;
     socket.subscribe("tower", TOWER, json!({"every": 1})).await;
     assert_eq!(socket.message().await["type"], "next");
