@@ -19,56 +19,53 @@ fn main() -> Result<(), Box<dyn Error>> {
 }
 
 /// Writes `saved_operations.rs` and `saved_fragments.rs`: slices of `(file name, text)`,
-/// one per `.graphql` file of `playground/operations/` and `playground/fragments/`, in
-/// name order.
+/// one per `.graphql` file of `playground/operations/` and `playground/fragments/`.
 fn embed_saved_operations() -> Result<(), Box<dyn Error>> {
-    let out = std::env::var("OUT_DIR")?;
-    for (folder, output) in [
-        ("operations", "saved_operations.rs"),
-        ("fragments", "saved_fragments.rs"),
-    ] {
-        let directory = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("playground")
-            .join(folder);
-        println!("cargo::rerun-if-changed={}", directory.display());
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(&directory)? {
-            let path = entry?.path();
-            if path
-                .extension()
-                .is_some_and(|extension| extension == "graphql")
-            {
-                files.push(path);
-            }
-        }
-        files.sort();
-        let mut source = String::from("&[\n");
-        for file in files {
-            println!("cargo::rerun-if-changed={}", file.display());
-            let name = file
-                .file_name()
-                .and_then(|name| name.to_str())
-                .ok_or("a file name that is not UTF-8")?;
-            let path = file.to_str().ok_or("a path that is not UTF-8")?;
-            source.push_str(&format!("    ({name:?}, include_str!({path:?})),\n"));
-        }
-        source.push_str("]\n");
-        std::fs::write(Path::new(&out).join(output), source)?;
-    }
-    Ok(())
+    let graphql = |path: &Path| {
+        path.extension()
+            .is_some_and(|extension| extension == "graphql")
+    };
+    embed(
+        "playground/operations",
+        graphql,
+        "include_str",
+        "saved_operations.rs",
+    )?;
+    embed(
+        "playground/fragments",
+        graphql,
+        "include_str",
+        "saved_fragments.rs",
+    )
 }
 
 /// Writes `playground_assets.rs`: a slice of `(file name, bytes)`, one per file of
 /// `playground/dist/` (the built GraphiQL playground, committed so that building the
-/// service needs no Node.js), in name order.
+/// service needs no Node.js).
 fn embed_playground_assets() -> Result<(), Box<dyn Error>> {
-    let out = std::env::var("OUT_DIR")?;
-    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("playground/dist");
+    embed(
+        "playground/dist",
+        Path::is_file,
+        "include_bytes",
+        "playground_assets.rs",
+    )
+}
+
+/// Writes `output` in `OUT_DIR`: a slice of `(file name, include(path))` over the files
+/// of `folder` that `keep` keeps, in name order, with `include` `include_str` or
+/// `include_bytes`; and asks cargo to build again when any of them changes.
+fn embed(
+    folder: &str,
+    keep: impl Fn(&Path) -> bool,
+    include: &str,
+    output: &str,
+) -> Result<(), Box<dyn Error>> {
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
     println!("cargo::rerun-if-changed={}", directory.display());
     let mut files = Vec::new();
     for entry in std::fs::read_dir(&directory)? {
         let path = entry?.path();
-        if path.is_file() {
+        if keep(&path) {
             files.push(path);
         }
     }
@@ -81,9 +78,10 @@ fn embed_playground_assets() -> Result<(), Box<dyn Error>> {
             .and_then(|name| name.to_str())
             .ok_or("a file name that is not UTF-8")?;
         let path = file.to_str().ok_or("a path that is not UTF-8")?;
-        source.push_str(&format!("    ({name:?}, include_bytes!({path:?})),\n"));
+        source.push_str(&format!("    ({name:?}, {include}!({path:?})),\n"));
     }
     source.push_str("]\n");
-    std::fs::write(Path::new(&out).join("playground_assets.rs"), source)?;
+    let out = std::env::var("OUT_DIR")?;
+    std::fs::write(Path::new(&out).join(output), source)?;
     Ok(())
 }

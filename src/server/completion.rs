@@ -24,7 +24,8 @@
 //! cannot tell it apart from a null the resolver returned: a nullable object all of
 //! whose fields were skipped is null where `{}` was due.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use async_graphql::parser::types::{
     BaseType, Directive, ExecutableDocument, Selection, SelectionSet, Type,
@@ -110,6 +111,7 @@ impl Completion<'_> {
             completion: self,
             failures: &failures,
             path: Vec::new(),
+            collected: HashMap::new(),
         };
         if matches!(data, Value::Null) {
             *data = Value::Object(Default::default());
@@ -122,6 +124,9 @@ struct Walk<'a, 'd> {
     completion: &'a Completion<'d>,
     failures: &'a Failures,
     path: Vec<Step>,
+    /// What [`Walk::collect`] found, by type and selection sets: every item of a list
+    /// collects the same fields.
+    collected: HashMap<(String, Vec<*const SelectionSet>), Rc<[Collected<'d>]>>,
 }
 
 impl<'d> Walk<'_, 'd> {
@@ -176,7 +181,7 @@ impl<'d> Walk<'_, 'd> {
         let collected = self.collect(ty, sets);
         let mut unordered = std::mem::take(map);
         let mut nulled = false;
-        for field in collected {
+        for field in collected.iter() {
             self.path.push(Step::Field(field.key.to_string()));
             let child = match unordered.shift_remove(field.key) {
                 Some(child) => Some(child),
@@ -204,11 +209,11 @@ impl<'d> Walk<'_, 'd> {
     }
 
     /// Nulls `description` in an answer of `__schema`.
-    fn forget_schema_description(&self, sets: &[&'d SelectionSet], value: &mut Value) {
+    fn forget_schema_description(&mut self, sets: &[&'d SelectionSet], value: &mut Value) {
         let Value::Object(map) = value else {
             return;
         };
-        for field in self.collect("__Schema", sets) {
+        for field in self.collect("__Schema", sets).iter() {
             if field.name == "description"
                 && let Some(description) = map.get_mut(field.key)
             {
@@ -219,17 +224,28 @@ impl<'d> Walk<'_, 'd> {
 
     /// CollectFields: the response keys of `sets` on a value of type `ty`, in document
     /// order, with `@skip`/`@include` evaluated. A fragment spread twice adds nothing
-    /// the first spread did not, so each is visited once.
-    fn collect(&self, ty: &str, sets: &[&'d SelectionSet]) -> Vec<Collected<'d>> {
-        let mut collector = Collector {
-            completion: self.completion,
-            fields: Vec::new(),
-            visited: HashSet::new(),
-        };
-        for set in sets {
-            collector.set(set, ty);
-        }
-        collector.fields
+    /// the first spread did not, so each is visited once. Worked out once per type and
+    /// selection sets.
+    fn collect(&mut self, ty: &str, sets: &[&'d SelectionSet]) -> Rc<[Collected<'d>]> {
+        let key = (
+            ty.to_owned(),
+            sets.iter().map(|set| std::ptr::from_ref(*set)).collect(),
+        );
+        let completion = self.completion;
+        self.collected
+            .entry(key)
+            .or_insert_with(|| {
+                let mut collector = Collector {
+                    completion,
+                    fields: Vec::new(),
+                    visited: HashSet::new(),
+                };
+                for set in sets {
+                    collector.set(set, ty);
+                }
+                collector.fields.into()
+            })
+            .clone()
     }
 }
 
