@@ -1,6 +1,8 @@
 //! The command line (SPEC §8): `serve`, `migrate`, `seed`, `schema`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{SubsecRound, Utc};
@@ -137,14 +139,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::load(cli.config.as_deref(), &cli.overrides())?;
-    let connection = db::connect(&config).await.with_context(|| {
-        format!(
-            "cannot open the database at {}",
-            redact_url(&config.database_url)
-        )
-    })?;
+    crate::logging::init(config.system_console.log.format);
+    if let Command::Serve { demo } = cli.command {
+        return serve(config, demo).await;
+    }
+    let connection = db::connect_for_maintenance(&config)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database at {}",
+                redact_url(&config.database_url)
+            )
+        })?;
     match cli.command {
-        Command::Serve { demo } => serve(connection, config, demo).await,
+        Command::Serve { .. } => Ok(()),
         Command::Migrate { action } => {
             migrate(&connection, action.unwrap_or(MigrateAction::Up)).await
         }
@@ -215,54 +223,144 @@ async fn operator(db: &Db, command: OperatorCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(connection: DatabaseConnection, config: Config, demo: bool) -> anyhow::Result<()> {
-    db::migrate(&connection)
-        .await
-        .context("cannot migrate the database")?;
-    if demo {
-        if seed::is_empty(&connection).await? {
-            let plan = SeedPlan::demo();
-            seed::run(&connection, &plan, false).await?;
-            println!("demo data seeded: {plan}");
-        } else {
-            println!("the database already holds data: no demo data added");
-        }
-    }
+/// Listens at once, then connects to and migrates the database in the background
+/// (SPEC §9: the service starts before its database): until that succeeds `/healthz`
+/// is 200, `/readyz` 503 with the reason, and GraphQL requests `SERVICE_UNAVAILABLE`.
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let address = config.listen_addr()?;
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
     // The port the system chose, when the configuration said 0.
     let address = listener.local_addr().unwrap_or(address);
-    let db = Db::new(connection);
-    let mut playground_token = None;
-    if demo {
-        let ttl = chrono::Duration::hours(i64::from(config.system_console.auth.session_ttl_hours));
-        let (user, password, token) = demo_operator(&db, ttl).await?;
-        // Only a playground nobody else can reach starts signed in.
-        if address.ip().is_loopback() {
-            playground_token = Some(token.clone());
-        }
-        println!();
-        println!("Demo operator: {} (all capabilities)", user.email);
-        if let Some(password) = password {
-            println!("  password: {password}");
-        }
-        println!("  token:    {token}");
-        println!("  In the playground or with curl, send the header");
-        println!("    Authorization: Bearer {token}");
-        println!();
-    }
-    let mut state = AppState::new(db.clone(), config);
-    if let Some(token) = playground_token {
-        state = state.with_playground_token(token);
-    }
-    let sweeper = tokio::spawn(sweep_break_glass(db));
+    let metrics_listener = match config.metrics_addr() {
+        Some(metrics) => Some(
+            TcpListener::bind(metrics)
+                .await
+                .with_context(|| format!("cannot listen on {metrics} for /metrics"))?,
+        ),
+        None => None,
+    };
+    // No connection is made here: the pool connects when first used.
+    let connection = db::connect_lazily(&config).await.with_context(|| {
+        format!(
+            "cannot open the database at {}",
+            redact_url(&config.database_url)
+        )
+    })?;
+    let state = AppState::new(Db::new(connection), config.clone());
+    state.readiness().wait_for("connecting to the database");
     println!("Control Tower listening on http://{address}/graphql");
     println!("The playground: http://{address}/");
+    let metrics_server = metrics_listener.map(|listener| {
+        let local = listener.local_addr().ok();
+        if let Some(local) = local {
+            println!("Metrics: http://{local}/metrics");
+        }
+        let router = server::metrics_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        })
+    });
+    let starting = tokio::spawn(start(state.clone(), config, demo, address));
     server::serve(listener, state, shutdown_signal()).await?;
-    sweeper.abort();
+    starting.abort();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The longest wait between two attempts to reach the database.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// Connects and migrates, retrying with backoff until it succeeds; then seeds the demo
+/// data if asked, marks the service ready and sweeps break-glass expiries.
+async fn start(state: AppState, config: Config, demo: bool, address: SocketAddr) {
+    let mut delay = Duration::from_millis(250);
+    let mut attempt = 1u32;
+    loop {
+        match prepare(&config).await {
+            Ok(()) => break,
+            Err(error) => {
+                let reason =
+                    format!("cannot reach or migrate the database (attempt {attempt}): {error:#}");
+                tracing::warn!(
+                    attempt,
+                    retry_in_ms = delay.as_millis() as u64,
+                    error = format!("{error:#}"),
+                    "the database is not ready; retrying"
+                );
+                state.readiness().wait_for(reason);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_RETRY_DELAY);
+                attempt += 1;
+            }
+        }
+    }
+    let db = state.db().clone();
+    if demo && let Err(error) = demo_data(&state, &config, address).await {
+        // The demo's data is for someone trying the service by hand: say what failed
+        // and serve what there is.
+        tracing::error!(
+            error = format!("{error:#}"),
+            "could not prepare the demo data"
+        );
+        eprintln!("error: could not prepare the demo data: {error:#}");
+    }
+    state.readiness().mark_ready();
+    tracing::info!("connected to the database and migrated: ready");
+    println!("Control Tower is ready");
+    sweep_break_glass(db).await;
+}
+
+/// One attempt: connect (each connection attempt bounded by
+/// `database_acquire_timeout_ms`) and apply pending migrations, on a pool of its own
+/// whose statements have no timeout.
+async fn prepare(config: &Config) -> anyhow::Result<()> {
+    // Database errors repeat their cause in their message: one line says it all.
+    db::reach(config)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot connect: {error}"))?;
+    let connection = db::connect_for_maintenance(config)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot connect: {error}"))?;
+    let migrated = db::migrate(&connection)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot migrate: {error}"));
+    connection.close().await.ok();
+    migrated
+}
+
+/// `serve --demo`: the demo data in an empty database, and the demo operator's session,
+/// printed — and given to the playground when it listens on a loopback address, where
+/// nobody else can load it.
+async fn demo_data(state: &AppState, config: &Config, address: SocketAddr) -> anyhow::Result<()> {
+    let connection = state.db().connection();
+    if seed::is_empty(connection).await? {
+        let plan = SeedPlan::demo();
+        seed::run(connection, &plan, false).await?;
+        println!("demo data seeded: {plan}");
+    } else {
+        println!("the database already holds data: no demo data added");
+    }
+    let ttl = chrono::Duration::hours(i64::from(config.system_console.auth.session_ttl_hours));
+    let (user, password, token) = demo_operator(state.db(), ttl).await?;
+    if address.ip().is_loopback() {
+        state.set_playground_token(token.clone());
+    }
+    println!();
+    println!("Demo operator: {} (all capabilities)", user.email);
+    if let Some(password) = password {
+        println!("  password: {password}");
+    }
+    println!("  token:    {token}");
+    println!("  In the playground or with curl, send the header");
+    println!("    Authorization: Bearer {token}");
+    println!();
     Ok(())
 }
 

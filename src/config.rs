@@ -32,6 +32,11 @@ pub struct Config {
     /// How long a request waits for a pooled connection before it fails with
     /// `SERVICE_UNAVAILABLE`.
     pub database_acquire_timeout_ms: u64,
+    /// PostgreSQL only: the longest one statement may run before the database cancels
+    /// it (`statement_timeout`), so a slow query cannot hold a pooled connection after
+    /// its request gave up. Must be below the request timeout. The request that hit it
+    /// is answered `SERVICE_UNAVAILABLE`. SQLite has no such setting.
+    pub database_statement_timeout_ms: u64,
     /// The console's rules and limits.
     pub system_console: SystemConsole,
 }
@@ -43,6 +48,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".to_owned(),
             database_max_connections: 10,
             database_acquire_timeout_ms: 3_000,
+            database_statement_timeout_ms: 10_000,
             system_console: SystemConsole::default(),
         }
     }
@@ -61,6 +67,40 @@ pub struct SystemConsole {
     pub cors: Cors,
     pub persisted_queries: PersistedQueries,
     pub subscriptions: Subscriptions,
+    pub log: Log,
+    pub metrics: MetricsConfig,
+}
+
+/// `system_console.log.*`: what the service writes to standard error.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// `"text"` (one readable line per event) or `"json"` (one JSON object per line, for
+    /// a log shipper). Unset: text when standard error is a terminal, JSON otherwise.
+    /// Colours only ever go to a terminal. Which events are written is `RUST_LOG`'s
+    /// choice (default `info`).
+    pub format: Option<LogFormat>,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `system_console.metrics.*`: `/metrics`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Where to serve `/metrics` instead of the main address, `host:port` (e.g. an
+    /// address only the monitoring network reaches). Unset: `/metrics` is served on
+    /// `listen` beside the API.
+    pub listen: Option<String>,
+    /// Operation names counted under their own name in `/metrics`, beyond the
+    /// playground's saved operations; every other name is counted as `other`.
+    pub operations: Vec<String>,
 }
 
 /// `system_console.subscriptions.*`: the WebSocket at `/graphql/ws`.
@@ -320,6 +360,15 @@ impl Config {
         })
     }
 
+    /// The address `/metrics` is served on apart from the API, already validated.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.system_console
+            .metrics
+            .listen
+            .as_deref()
+            .and_then(|listen| listen.parse().ok())
+    }
+
     /// How long a request waits for a pooled connection.
     pub fn acquire_timeout(&self) -> Duration {
         Duration::from_millis(self.database_acquire_timeout_ms)
@@ -418,6 +467,19 @@ impl Config {
         ];
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(ConfigError(format!("`{key}` must be at least 1")));
+        }
+        let request_timeout_ms = u64::from(limits.request_timeout_seconds) * 1000;
+        if !(1..request_timeout_ms).contains(&self.database_statement_timeout_ms) {
+            return Err(ConfigError(format!(
+                "`database_statement_timeout_ms` must be at least 1 and below the request timeout ({request_timeout_ms} ms, `system_console.limits.request_timeout_seconds`)"
+            )));
+        }
+        if let Some(listen) = &console.metrics.listen
+            && listen.parse::<SocketAddr>().is_err()
+        {
+            return Err(ConfigError(format!(
+                "`system_console.metrics.listen` must be host:port with a numeric host, e.g. 127.0.0.1:9090, not {listen:?}"
+            )));
         }
         if !(1..=100).contains(&limits.max_page_size) {
             return Err(ConfigError(
@@ -525,6 +587,47 @@ mod tests {
         assert_eq!(config.system_console.auth.session_ttl_hours, 12);
         assert_eq!(config.system_console.break_glass.max_minutes, 60);
         assert_eq!(config.system_console.limits.max_page_size, 100);
+    }
+
+    #[test]
+    fn the_statement_timeout_stays_below_the_request_timeout() {
+        let error = parse(
+            "database_statement_timeout_ms = 30000\n[system_console.limits]\nrequest_timeout_seconds = 30",
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`database_statement_timeout_ms`"),
+            "{error}"
+        );
+        assert_eq!(
+            parse("database_statement_timeout_ms = 29999")
+                .unwrap()
+                .database_statement_timeout_ms,
+            29_999
+        );
+    }
+
+    #[test]
+    fn the_log_format_is_text_or_json() {
+        let config = parse("[system_console.log]\nformat = \"json\"").unwrap();
+        assert_eq!(config.system_console.log.format, Some(LogFormat::Json));
+        assert_eq!(parse("").unwrap().system_console.log.format, None);
+        let error = parse("[system_console.log]\nformat = \"xml\"").unwrap_err();
+        assert!(
+            error.to_string().contains("system_console.log.format"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_metrics_address_must_be_an_address() {
+        let error = parse("[system_console.metrics]\nlisten = \"metrics:9090\"").unwrap_err();
+        assert!(
+            error.to_string().contains("system_console.metrics.listen"),
+            "{error}"
+        );
     }
 
     #[test]

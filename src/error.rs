@@ -24,6 +24,23 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code.
+    pub const ALL: [Self; 8] = [
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::BadUserInput,
+        Self::NotFound,
+        Self::RateLimited,
+        Self::QueryTooComplex,
+        Self::ServiceUnavailable,
+        Self::Internal,
+    ];
+
+    /// The code written `code` in `extensions.code`, if it is one of ours.
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|known| known.as_str() == code)
+    }
+
     /// The code as it appears in `extensions.code`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -56,6 +73,14 @@ pub enum AppError {
     QueryTooComplex(String),
     #[error("the database is unavailable; try again shortly")]
     Unavailable(#[source] Arc<DbErr>),
+    /// PostgreSQL cancelled a statement at `database_statement_timeout_ms`.
+    #[error(
+        "a database statement ran longer than allowed and was cancelled; try again shortly, or ask for less"
+    )]
+    StatementTimeout(#[source] Arc<DbErr>),
+    /// The service has not connected to and migrated its database yet.
+    #[error("the service is starting: {0}; try again shortly")]
+    Starting(String),
     #[error("internal error")]
     Internal(#[source] Arc<anyhow::Error>),
 }
@@ -80,7 +105,9 @@ impl AppError {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::QueryTooComplex(_) => ErrorCode::QueryTooComplex,
-            Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Unavailable(_) | Self::StatementTimeout(_) | Self::Starting(_) => {
+                ErrorCode::ServiceUnavailable
+            }
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -89,6 +116,9 @@ impl AppError {
         match self {
             Self::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable");
+            }
+            Self::StatementTimeout(source) => {
+                tracing::warn!(error = %source, "a statement hit the statement timeout");
             }
             Self::Internal(source) => tracing::error!(error = ?source, "internal error"),
             _ => {}
@@ -118,6 +148,17 @@ pub fn is_unavailable(error: &DbErr) -> bool {
     }
 }
 
+/// Whether the database cancelled a statement that ran past its `statement_timeout`
+/// (PostgreSQL's `query_canceled`, 57014).
+pub fn is_statement_timeout(error: &DbErr) -> bool {
+    match error {
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
+            matches!(error.as_ref(), sqlx::Error::Database(error) if error.code().as_deref() == Some("57014"))
+        }
+        _ => false,
+    }
+}
+
 /// Whether a database's error code says "not reachable now" rather than "wrong".
 fn unavailable_code(code: &str) -> bool {
     // PostgreSQL: connection exceptions (class 08), shutdown or start-up in progress
@@ -132,7 +173,9 @@ fn unavailable_code(code: &str) -> bool {
 
 impl From<DbErr> for AppError {
     fn from(error: DbErr) -> Self {
-        if is_unavailable(&error) {
+        if is_statement_timeout(&error) {
+            Self::StatementTimeout(Arc::new(error))
+        } else if is_unavailable(&error) {
             Self::Unavailable(Arc::new(error))
         } else {
             Self::internal(error)

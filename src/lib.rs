@@ -5,5 +5,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod graphql;
+pub mod logging;
+pub mod metrics;
 pub mod seed;
 pub mod server;

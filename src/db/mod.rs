@@ -30,11 +30,62 @@ use std::collections::HashMap;
 use self::page::{Page, PageArgs, SortSpec};
 
 use crate::config::Config;
+use crate::metrics::PoolUse;
 
-/// Opens the pool described by the configuration. SQLite databases are created when
-/// missing (`mode=rwc`) and switched to write-ahead logging, so readers never wait for
-/// the writer.
+/// Opens the pool the service answers requests with, described by the configuration.
+/// SQLite databases are created when missing (`mode=rwc`) and switched to write-ahead
+/// logging, so readers never wait for the writer. On PostgreSQL every statement is
+/// bounded by `database_statement_timeout_ms`.
 pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
+    Database::connect(options(config, Purpose::Requests)).await
+}
+
+/// The same pool, opened without connecting: connections are made when first needed,
+/// so the service can start before its database.
+pub async fn connect_lazily(config: &Config) -> Result<DatabaseConnection, DbErr> {
+    let mut options = options(config, Purpose::Requests);
+    options.connect_lazy(true);
+    Database::connect(options).await
+}
+
+/// A pool for one-shot work — migrations, seeding, the `operator` commands — whose
+/// statements may run as long as they need.
+pub async fn connect_for_maintenance(config: &Config) -> Result<DatabaseConnection, DbErr> {
+    Database::connect(options(config, Purpose::Maintenance)).await
+}
+
+/// Opens and closes one connection, bounded by `database_acquire_timeout_ms`: the
+/// database's own error ("connection refused", "database does not exist"), which a
+/// pool that timed out waiting would not say.
+pub async fn reach(config: &Config) -> Result<(), DbErr> {
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+    let url = config.database_url.as_str();
+    let attempt = async {
+        if url.starts_with("sqlite:") {
+            return Ok(());
+        }
+        let options: sea_orm::sqlx::postgres::PgConnectOptions = url.parse()?;
+        options.connect().await?.close().await
+    };
+    match tokio::time::timeout(config.acquire_timeout(), attempt).await {
+        Ok(result) => {
+            result.map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))
+        }
+        Err(_) => Err(DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
+            "no answer within {} ms",
+            config.database_acquire_timeout_ms
+        )))),
+    }
+}
+
+/// What a pool is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    Requests,
+    Maintenance,
+}
+
+fn options(config: &Config, purpose: Purpose) -> ConnectOptions {
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
         .max_connections(config.database_max_connections)
@@ -51,12 +102,32 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
         });
-    Database::connect(options).await
+    if purpose == Purpose::Requests {
+        let timeout = config.database_statement_timeout_ms.to_string();
+        options.map_sqlx_postgres_opts(move |options| {
+            options.options([("statement_timeout", timeout.as_str())])
+        });
+    }
+    options
 }
 
-/// Applies every pending migration.
+/// The PostgreSQL advisory lock that lets one process at a time migrate ("CTMIGRAT").
+const MIGRATION_LOCK: i64 = 0x4354_4d49_4752_4154;
+
+/// Applies every pending migration. On PostgreSQL, instances started together take
+/// turns — the first applies the migrations, the others find nothing left to do —
+/// under an advisory lock held by a transaction of its own (the pool's other
+/// connections run the migrations).
 pub async fn migrate(connection: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(connection, None).await
+    if connection.get_database_backend() != DbBackend::Postgres {
+        return Migrator::up(connection, None).await;
+    }
+    let lock = connection.begin().await?;
+    lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+        .await?;
+    let migrated = Migrator::up(connection, None).await;
+    lock.commit().await?;
+    migrated
 }
 
 /// A database handle that counts the statements it runs.
@@ -67,6 +138,30 @@ pub async fn migrate(connection: &DatabaseConnection) -> Result<(), DbErr> {
 pub struct Db {
     connection: DatabaseConnection,
     statements: Counter,
+    /// Shared by every handle on the pool.
+    users: PoolUsers,
+}
+
+/// How many statements and transactions hold or wait for one of the pool's
+/// connections: each holds one, or waits for one.
+#[derive(Clone, Debug, Default)]
+struct PoolUsers(Arc<AtomicU64>);
+
+impl PoolUsers {
+    fn enter(&self) -> PoolUser {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        PoolUser(self.0.clone())
+    }
+}
+
+/// One holder or waiter of a connection, until dropped.
+#[derive(Debug)]
+struct PoolUser(Arc<AtomicU64>);
+
+impl Drop for PoolUser {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Counts statements, and logs each at trace level.
@@ -90,12 +185,48 @@ impl Db {
         Self {
             connection,
             statements: Counter::default(),
+            users: PoolUsers::default(),
         }
     }
 
     /// The same pool with a counter of its own.
     pub fn for_request(&self) -> Self {
-        Self::new(self.connection.clone())
+        Self {
+            connection: self.connection.clone(),
+            statements: Counter::default(),
+            users: self.users.clone(),
+        }
+    }
+
+    /// The pool's connections now: in use, idle, and how many statements or
+    /// transactions wait for one.
+    pub fn pool_use(&self) -> PoolUse {
+        let (size, idle, max) = match self.connection.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = self.connection.get_postgres_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            DbBackend::Sqlite => {
+                let pool = self.connection.get_sqlite_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            _ => (0, 0, 0),
+        };
+        let in_use = u64::from(size).saturating_sub(idle as u64);
+        PoolUse {
+            in_use,
+            idle: idle as u64,
+            waiting: self.users.0.load(Ordering::Relaxed).saturating_sub(in_use),
+            max: u64::from(max),
+        }
     }
 
     /// Statements run through this handle (and its clones) so far.
@@ -122,21 +253,25 @@ impl ConnectionTrait for Db {
 
     async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
         self.statements.record(&statement.sql);
+        let _user = self.users.enter();
         self.connection.execute_raw(statement).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         self.statements.record(sql);
+        let _user = self.users.enter();
         self.connection.execute_unprepared(sql).await
     }
 
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
         self.statements.record(&statement.sql);
+        let _user = self.users.enter();
         self.connection.query_one_raw(statement).await
     }
 
     async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
         self.statements.record(&statement.sql);
+        let _user = self.users.enter();
         self.connection.query_all_raw(statement).await
     }
 }
@@ -250,11 +385,13 @@ impl Db {
     /// Starts a transaction whose statements count as this handle's (`BEGIN` and
     /// `COMMIT` included).
     pub async fn begin(&self) -> Result<DbTransaction, DbErr> {
+        let user = self.users.enter();
         let inner = self.connection.begin().await?;
         self.statements.record("BEGIN");
         Ok(DbTransaction {
             inner,
             statements: self.statements.clone(),
+            _user: user,
         })
     }
 }
@@ -263,6 +400,8 @@ impl Db {
 pub struct DbTransaction {
     inner: DatabaseTransaction,
     statements: Counter,
+    /// Its connection, held until the transaction ends.
+    _user: PoolUser,
 }
 
 impl DbTransaction {

@@ -18,6 +18,7 @@ use crate::domain::health::HealthRules;
 use crate::domain::stuck::StuckRules;
 use crate::domain::window::TimeWindow;
 use crate::error::{AppError, AppResult};
+use crate::metrics::Metrics;
 
 /// The request's `now` and the thresholds in force: everything derived values depend on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,9 +69,12 @@ pub struct Scope {
     pub gate: Arc<Gate>,
     /// Control Tower snapshots, shared with every other request.
     pub snapshots: Arc<SnapshotCache>,
+    /// What `/metrics` reports.
+    pub metrics: Arc<Metrics>,
     /// The operator of the request, known once the request is authenticated (after
     /// validation, so a refused document costs no SQL); `None` before login.
-    identity: OnceLock<Option<Viewer>>,
+    /// Shared by the scope's clones, so the server sees who the request's operator was.
+    identity: Arc<OnceLock<Option<Viewer>>>,
     /// Where the request came from, for the audit trail.
     pub origin: Origin,
 }
@@ -82,6 +86,7 @@ impl Scope {
         db: Db,
         config: Arc<Config>,
         snapshots: Arc<SnapshotCache>,
+        metrics: Arc<Metrics>,
         origin: Origin,
     ) -> Self {
         let gate = Gate::new();
@@ -93,7 +98,8 @@ impl Scope {
             loaders,
             gate,
             snapshots,
-            identity: OnceLock::new(),
+            metrics,
+            identity: Arc::default(),
             origin,
         }
     }

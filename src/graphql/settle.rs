@@ -17,6 +17,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use futures::future::BoxFuture;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 /// Holds a request's loader batches until the request settles.
 pub struct Gate {
@@ -30,17 +31,22 @@ impl Gate {
         })
     }
 
-    /// A DataLoader spawner: the batch runs on its own task once the gate next opens.
-    /// Batches of a request that has ended are dropped unsent.
+    /// A DataLoader spawner: the batch runs on its own task once the gate next opens,
+    /// in the span of the request that asked for it, so its SQL logs carry the request
+    /// id. Batches of a request that has ended are dropped unsent.
     pub fn spawner(self: &Arc<Self>) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
         let gate = self.clone();
         move |batch| {
             let mut opened = gate.opened.subscribe();
-            tokio::spawn(async move {
-                if opened.changed().await.is_ok() {
-                    batch.await;
+            let span = tracing::Span::current();
+            tokio::spawn(
+                async move {
+                    if opened.changed().await.is_ok() {
+                        batch.await;
+                    }
                 }
-            });
+                .instrument(span),
+            );
         }
     }
 

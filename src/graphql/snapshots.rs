@@ -15,6 +15,7 @@ use futures::future::{BoxFuture, Shared};
 use crate::db::control_tower::Snapshot;
 use crate::domain::window::TimeWindow;
 use crate::error::AppError;
+use crate::metrics::Metrics;
 
 type Computation = Shared<BoxFuture<'static, Result<Arc<Snapshot>, AppError>>>;
 
@@ -27,14 +28,17 @@ struct Entry {
 pub struct SnapshotCache {
     ttl: Duration,
     entries: Mutex<HashMap<TimeWindow, Entry>>,
+    /// Where hits and computations are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl SnapshotCache {
     /// A cache keeping snapshots for `ttl` (zero: no reuse beyond requests in flight).
-    pub fn new(ttl: Duration) -> Self {
+    pub fn new(ttl: Duration, metrics: Arc<Metrics>) -> Self {
         Self {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            metrics,
         }
     }
 
@@ -53,9 +57,11 @@ impl SnapshotCache {
                 Some(entry)
                     if entry.computation.peek().is_none() || entry.started.elapsed() < self.ttl =>
                 {
+                    self.metrics.snapshot(true);
                     entry.computation.clone()
                 }
                 _ => {
+                    self.metrics.snapshot(false);
                     let computation = compute().shared();
                     let entry = Entry {
                         started: Instant::now(),

@@ -57,6 +57,10 @@ impl Extension for Authenticate {
                 "log in first: send `Authorization: Bearer <token>`".to_owned(),
             ));
         }
+        if let Some(viewer) = &viewer {
+            // Every later line of the request's log names its operator.
+            tracing::Span::current().record("operator_id", viewer.user.id);
+        }
         scope.identify(viewer);
         next.run(ctx, operation_name).await
     }

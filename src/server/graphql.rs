@@ -33,11 +33,14 @@ use crate::db::Db;
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::scope::Scope;
 use crate::graphql::settle::Settling;
+use crate::metrics::Outcome;
 
 /// The media type of the GraphQL-over-HTTP spec.
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 /// Response header with the number of SQL statements the request ran.
 pub const STATEMENTS_HEADER: &str = "x-sql-statements";
+/// How async-graphql's complexity limit words its refusal.
+const TOO_COMPLEX: &str = "Query is too complex";
 /// Most errors one response lists; a document can be written to fail validation once
 /// per selection, and a longer list helps nobody.
 const MAX_ERRORS: usize = 100;
@@ -104,6 +107,7 @@ pub async fn post(State(state): State<AppState>, request: HttpRequest) -> Respon
     let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {
+            state.metrics.refused("body_bytes");
             let error = AppError::bad_input(format!("the request body exceeds {limit} bytes"));
             return refuse(format, StatusCode::PAYLOAD_TOO_LARGE, &error);
         }
@@ -218,7 +222,10 @@ fn check(
         limits,
         &state.types,
     )
-    .map_err(|error| Refused::new(format.document_error_status(), &error))?;
+    .map_err(|refusal| {
+        let error = refusal.counted(&state.metrics);
+        Refused::new(format.document_error_status(), &error)
+    })?;
     if method == Method::Get && admitted.ty == OperationType::Mutation {
         let error = AppError::bad_input("mutations must be sent with POST");
         return Err(Refused::new(StatusCode::METHOD_NOT_ALLOWED, &error));
@@ -244,6 +251,17 @@ async fn execute(
     format: Format,
     method: Method,
 ) -> Response {
+    if let Some(reason) = state.readiness.waiting() {
+        let mut response = refuse(
+            format,
+            StatusCode::SERVICE_UNAVAILABLE,
+            &AppError::Starting(reason),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    }
     let admitted = match check(&mut request, state, format, method) {
         Ok(admitted) => admitted,
         Err(refused) => return refuse_with(format, refused),
@@ -260,12 +278,65 @@ async fn execute(
                 .map(|ConnectInfo(address)| address.ip().to_string()),
         },
     };
-    let (response, db) = run(state, request, &admitted, caller).await;
+    let operation = state
+        .metrics
+        .operation_label(admitted.operation_name.as_deref())
+        .to_owned();
+    let ran = run(state, request, &admitted, caller).await;
     let caching = match method {
         Method::Get => Caching::Revalidate(parts.headers.get(header::IF_NONE_MATCH)),
         Method::Post => Caching::NoStore,
     };
-    counted(respond(format, caching, response), &db)
+    let answered = Answered {
+        operation: Some(operation),
+        operator: ran.operator,
+        statements: ran.db.statements(),
+        outcome: Outcome::of(codes(&ran.response.errors)),
+    };
+    answered.attach(counted(respond(format, caching, ran.response), &ran.db))
+}
+
+/// What the access log and `/metrics` learn of a GraphQL request, carried out of the
+/// handler on its response.
+#[derive(Clone, Debug)]
+pub(super) struct Answered {
+    /// The operation's label: its name if known, `other` or `anonymous`; `None` when
+    /// the request was refused before its operation was known (`unknown`).
+    pub operation: Option<String>,
+    pub operator: Option<i64>,
+    pub statements: u64,
+    pub outcome: Outcome,
+}
+
+impl Answered {
+    fn attach(self, mut response: Response) -> Response {
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// The codes of `errors`.
+fn codes(errors: &[ServerError]) -> impl Iterator<Item = ErrorCode> + '_ {
+    errors.iter().map(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .and_then(|code| match code {
+                Value::String(code) => ErrorCode::parse(code),
+                _ => None,
+            })
+            .unwrap_or(ErrorCode::BadUserInput)
+    })
+}
+
+/// A request's answer, with what it cost.
+pub(super) struct Ran {
+    pub response: GraphQLResponse,
+    /// The request's database handle, which counted its statements.
+    pub db: Db,
+    /// The operator the request authenticated as.
+    pub operator: Option<i64>,
 }
 
 /// Who sent a request.
@@ -278,14 +349,13 @@ pub(super) struct Caller {
 }
 
 /// Runs an admitted request — authentication, the resolvers with loaders that settle,
-/// the timeout — and gives its answer the spec's shape and codes. Returns the database
-/// handle of the request, which counted its statements.
+/// the timeout — and gives its answer the spec's shape and codes.
 pub(super) async fn run(
     state: &AppState,
     request: Request,
     admitted: &Admitted,
     caller: Caller,
-) -> (GraphQLResponse, Db) {
+) -> Ran {
     let variables = request.variables.clone();
     let db = state.db.for_request();
     let now = (state.clock)().trunc_subsecs(6);
@@ -295,6 +365,7 @@ pub(super) async fn run(
         db.clone(),
         state.config.clone(),
         state.snapshots.clone(),
+        state.metrics.clone(),
         caller.origin,
     );
     let credentials = Credentials {
@@ -302,6 +373,7 @@ pub(super) async fn run(
         needs_session: admitted.needs_session,
     };
     let gate = scope.gate.clone();
+    let answering = scope.clone();
     let execution = Settling::new(
         state.schema.execute(request.data(scope).data(credentials)),
         gate,
@@ -310,6 +382,7 @@ pub(super) async fn run(
     let mut response = match tokio::time::timeout(timeout, execution).await {
         Ok(response) => response,
         Err(_) => {
+            state.metrics.refused("request_timeout");
             let error = AppError::QueryTooComplex(format!(
                 "the request took longer than {} s and was stopped; ask for less",
                 limits.request_timeout_seconds
@@ -328,12 +401,18 @@ pub(super) async fn run(
         &response.errors,
         &mut response.data,
     );
-    tracing::debug!(
-        statements = db.statements(),
-        errors = response.errors.len(),
-        "graphql request done"
-    );
-    (capped(with_codes(response)), db)
+    if response
+        .errors
+        .iter()
+        .any(|error| error.message.starts_with(TOO_COMPLEX))
+    {
+        state.metrics.refused("complexity");
+    }
+    Ran {
+        response: capped(with_codes(response)),
+        db,
+        operator: answering.viewer().map(|viewer| viewer.user.id),
+    }
 }
 
 /// Adds the statement count header.
@@ -354,7 +433,7 @@ fn with_codes(mut response: GraphQLResponse) -> GraphQLResponse {
             .get_or_insert_with(ErrorExtensionValues::default);
         if extensions.get("code").is_none() {
             let code = if error.message.starts_with("Query is nested too deep")
-                || error.message.starts_with("Query is too complex")
+                || error.message.starts_with(TOO_COMPLEX)
             {
                 ErrorCode::QueryTooComplex
             } else {
@@ -404,11 +483,17 @@ fn refuse(format: Format, status: StatusCode, error: &AppError) -> Response {
 
 fn refuse_with(format: Format, refused: Refused) -> Response {
     let response = GraphQLResponse::from_errors(vec![*refused.error]);
+    let answered = Answered {
+        operation: None,
+        operator: None,
+        statements: 0,
+        outcome: Outcome::of(codes(&response.errors)),
+    };
     let mut response = body(format, refused.status, Caching::NoStore, &response);
     response
         .headers_mut()
         .insert(STATEMENTS_HEADER, HeaderValue::from_static("0"));
-    response
+    answered.attach(response)
 }
 
 /// Whether a response has no `data` at all: a request error, refused before execution

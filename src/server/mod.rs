@@ -1,24 +1,28 @@
 //! The HTTP surface (SPEC §7): a thin axum router over the GraphQL handler, health
 //! probes and graceful shutdown.
 
+mod access;
 mod authenticate;
 mod completion;
 mod document;
 mod graphql;
 mod persisted;
 mod playground;
+mod readiness;
 mod saved;
 mod subscriptions;
 
+pub use self::readiness::Readiness;
 pub use self::saved::{SavedOperation, saved_operations};
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
@@ -36,6 +40,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::graphql::snapshots::SnapshotCache;
 use crate::graphql::{AppSchema, schema};
+use crate::metrics::Metrics;
 
 /// The stack of each worker thread of the service's runtime: four times tokio's
 /// default, so that the deepest document the limits admit uses a small part of it.
@@ -65,8 +70,12 @@ pub struct AppState {
     /// Turns true when the server begins to shut down: WebSocket connections close.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
     /// The session the playground starts signed in with: only `serve --demo` on a
-    /// loopback address sets it.
-    pub(crate) playground_token: Option<String>,
+    /// loopback address sets it, once the demo operator exists.
+    pub(crate) playground_token: Arc<OnceLock<String>>,
+    /// What `/metrics` reports.
+    pub(crate) metrics: Arc<Metrics>,
+    /// Whether the database is connected and migrated.
+    pub(crate) readiness: Arc<Readiness>,
 }
 
 impl AppState {
@@ -78,10 +87,18 @@ impl AppState {
     /// Signs the playground in with `token` on every page load. Only for the demo
     /// operator of `serve --demo` listening on a loopback address: anyone who can load
     /// the page gets the session.
-    #[must_use]
-    pub fn with_playground_token(mut self, token: String) -> Self {
-        self.playground_token = Some(token);
-        self
+    pub fn set_playground_token(&self, token: String) {
+        let _ = self.playground_token.set(token);
+    }
+
+    /// Whether the service has its database; `serve` starts with it waiting.
+    pub fn readiness(&self) -> &Arc<Readiness> {
+        &self.readiness
+    }
+
+    /// The database handle every request starts from.
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// The same, with requests dated by `clock` (tests pin it to check boundaries).
@@ -107,16 +124,23 @@ impl AppState {
         let types = TypeIndex::of_sdl(&schema.sdl()).expect("the schema's own SDL parses");
         let persisted =
             PersistedQueries::new(config.system_console.persisted_queries.cache_bytes as usize);
+        let known = saved_operations()
+            .iter()
+            .map(|operation| operation.name.clone())
+            .chain(config.system_console.metrics.operations.iter().cloned());
+        let metrics = Arc::new(Metrics::new(known));
         Self {
             schema,
             types: Arc::new(types),
             persisted: Arc::new(persisted),
             subscribers: Arc::default(),
             shutdown: Arc::new(watch::Sender::new(false)),
-            playground_token: None,
+            playground_token: Arc::default(),
             db,
             config: Arc::new(config),
-            snapshots: Arc::new(SnapshotCache::new(ttl)),
+            snapshots: Arc::new(SnapshotCache::new(ttl, metrics.clone())),
+            metrics,
+            readiness: Arc::new(Readiness::ready()),
             clock,
         }
     }
@@ -131,7 +155,18 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(playground::page))
         .route("/assets/{name}", get(playground::asset_file))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    // `/metrics` is served here unless it has an address of its own.
+    let router = if state.config.metrics_addr().is_none() {
+        router.route("/metrics", get(metrics))
+    } else {
+        router
+    };
+    let router = router
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::record,
+        ))
         .with_state(state);
     // Without an allowed origin nothing changes: no CORS headers, no preflight route.
     let router = match cors {
@@ -145,14 +180,24 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-            let id = request
-                .headers()
-                .get(REQUEST_ID)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-        }))
+        // The access line reports every answer, 5xx included: tower-http's own failure
+        // line would repeat it at ERROR.
+        .layer(TraceLayer::new_for_http().on_failure(()).make_span_with(
+            |request: &axum::http::Request<_>| {
+                let id = request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!(
+                    "request",
+                    request_id = %id,
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    operator_id = tracing::field::Empty,
+                )
+            },
+        ))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
@@ -235,13 +280,42 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database answers.
-async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+/// The database is connected, migrated, and answers; otherwise a 503 that says why.
+async fn readyz(State(state): State<AppState>) -> Response {
+    if let Some(reason) = state.readiness.waiting() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("starting: {reason}"),
+        )
+            .into_response();
+    }
     match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
+}
+
+/// The Prometheus exposition of this instance.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state
+        .metrics
+        .render(state.db.pool_use(), state.readiness.waiting().is_none());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// The router of `system_console.metrics.listen`: `/metrics` alone.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
 }

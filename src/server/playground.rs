@@ -83,7 +83,7 @@ pub(super) async fn page(State(state): State<AppState>) -> Response {
     let settings = Settings {
         graphql_url: "/graphql",
         subscriptions_url: "/graphql/ws",
-        demo_token: state.playground_token.as_deref().map(str::to_owned),
+        demo_token: state.playground_token.get().cloned(),
         operations: operations
             .into_iter()
             .map(|saved| Operation {

@@ -42,6 +42,7 @@ use axum::response::{IntoResponse, Response};
 use futures::stream::{self, BoxStream};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::AppState;
 use super::document::{self, Admitted};
@@ -49,6 +50,7 @@ use super::graphql::{self, Caller};
 use crate::auth::login::Origin;
 use crate::auth::{self, Capability};
 use crate::error::AppError;
+use crate::metrics::Metrics;
 
 /// The only subprotocol served.
 const PROTOCOL: &str = "graphql-transport-ws";
@@ -107,9 +109,12 @@ pub(super) async fn websocket(
     let origin = Origin {
         ip: connect_info.map(|Extension(ConnectInfo(address))| address.ip().to_string()),
     };
+    // The connection outlives the upgrade request, on a task of its own: it keeps that
+    // request's span, so every line it logs carries the request id.
+    let span = tracing::Span::current();
     upgrade
         .protocols([PROTOCOL])
-        .on_upgrade(move |socket| serve(state, socket, protocol, origin))
+        .on_upgrade(move |socket| serve(state, socket, protocol, origin).instrument(span))
 }
 
 /// Serves one connection until the client leaves or the service closes it.
@@ -248,6 +253,9 @@ async fn connection_init(
         *lock(&refusal) = Some(close);
         Err(async_graphql::Error::new(message))
     };
+    if let Some(reason) = state.readiness.waiting() {
+        return refuse(Close::new(UNAVAILABLE, reason));
+    }
     let authorization = ["authorization", "Authorization"]
         .iter()
         .find_map(|key| payload.get(key).and_then(serde_json::Value::as_str))
@@ -339,12 +347,24 @@ impl Drop for Slot {
     }
 }
 
-/// One subscription's place on its connection; freed when dropped.
-struct Held(Arc<AtomicU32>);
+/// One subscription's place on its connection, counted in `/metrics`; freed when
+/// dropped.
+struct Held {
+    count: Arc<AtomicU32>,
+    metrics: Arc<Metrics>,
+}
+
+impl Held {
+    fn new(count: Arc<AtomicU32>, metrics: Arc<Metrics>) -> Self {
+        metrics.subscriptions(1);
+        Self { count, metrics }
+    }
+}
 
 impl Drop for Held {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.count.fetch_sub(1, Ordering::SeqCst);
+        self.metrics.subscriptions(-1);
     }
 }
 
@@ -403,7 +423,7 @@ impl Transport {
             &state.types,
         ) {
             Ok(admitted) => admitted,
-            Err(error) => return refused(&error),
+            Err(refusal) => return refused(&refusal.counted(&state.metrics)),
         };
         if let Err(error) = admitted.complete_variables(&mut request.variables) {
             return refused(&error);
@@ -419,9 +439,11 @@ impl Transport {
             OperationType::Query => {
                 let state = state.clone();
                 let caller = caller();
-                stream::once(
-                    async move { graphql::run(&state, request, &admitted, caller).await.0 },
-                )
+                stream::once(async move {
+                    graphql::run(&state, request, &admitted, caller)
+                        .await
+                        .response
+                })
                 .boxed()
             }
             OperationType::Subscription => {
@@ -437,7 +459,7 @@ impl Transport {
                         "this connection holds {max} subscriptions already, the most allowed"
                     )));
                 }
-                let held = Held(subscriptions.clone());
+                let held = Held::new(subscriptions.clone(), state.metrics.clone());
                 pushes(
                     state.clone(),
                     admitted,
@@ -498,8 +520,9 @@ fn pushes(
                 authorization: pushes.caller.authorization.clone(),
                 origin: pushes.caller.origin.clone(),
             };
-            let (response, _) =
-                graphql::run(&pushes.state, request, &pushes.admitted, caller).await;
+            let response = graphql::run(&pushes.state, request, &pushes.admitted, caller)
+                .await
+                .response;
             let ended = response.errors.iter().find(|error| {
                 error
                     .extensions

@@ -514,7 +514,7 @@ on_both! {
             }
         }
         let logs = crate::common::logs();
-        assert!(logs.contains("graphql request done"), "the logs were captured");
+        assert!(logs.contains("control_tower::access"), "the logs were captured");
         assert!(!logs.contains(&token), "a log line shows the token");
         assert!(!logs.contains(&password), "a log line shows the password");
     }

@@ -535,40 +535,81 @@ pub fn logs() -> String {
     String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
 }
 
-/// `control-tower serve --demo` on a fresh SQLite file, started as an operator would.
+/// `control-tower serve`, started as an operator would: by default `--demo` on a fresh
+/// SQLite file, waiting until it says it is ready.
 pub struct Served {
     pub child: std::process::Child,
     pub address: String,
+    /// The demo operator's token (empty without `--demo`).
     pub token: String,
+    /// What the process printed until [`Served::launch`] returned.
+    pub printed: Vec<String>,
+    /// Lines the process printed after those.
+    lines: std::sync::mpsc::Receiver<String>,
     dir: tempfile::TempDir,
 }
 
+/// How to start a [`Served`].
+pub struct Launch<'a> {
+    /// The database (default: a SQLite file of its own).
+    pub database_url: Option<String>,
+    pub listen: &'a str,
+    pub demo: bool,
+    /// Extra environment, e.g. `RUST_LOG` (default `warn`) or configuration.
+    pub env: Vec<(&'a str, String)>,
+    /// Return once it listens, without waiting for its database.
+    pub until_listening: bool,
+}
+
+impl Default for Launch<'_> {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            listen: "127.0.0.1:0",
+            demo: true,
+            env: Vec::new(),
+            until_listening: false,
+        }
+    }
+}
+
 impl Served {
-    /// Serves on a free port of the loopback address.
+    /// Serves `--demo` on a free port of the loopback address.
     pub fn start() -> Self {
         Self::start_on("127.0.0.1:0")
     }
 
-    /// Serves on `listen`.
+    /// Serves `--demo` on `listen`.
     pub fn start_on(listen: &str) -> Self {
+        Self::launch(Launch {
+            listen,
+            ..Launch::default()
+        })
+    }
+
+    /// Starts the binary as `launch` says.
+    pub fn launch(launch: Launch<'_>) -> Self {
         use std::io::BufRead;
         use std::process::{Command, Stdio};
         let dir = tempfile::tempdir().unwrap();
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("served.db").display()
-        );
+        let url = launch.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("served.db").display()
+            )
+        });
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_control-tower"))
-            .args([
-                "--database-url",
-                &url,
-                "--listen",
-                listen,
-                "serve",
-                "--demo",
-            ])
-            .env("RUST_LOG", "warn")
+        let mut command = Command::new(env!("CARGO_BIN_EXE_control-tower"));
+        command
+            .args(["--database-url", &url, "--listen", launch.listen, "serve"])
+            .env("RUST_LOG", "warn");
+        if launch.demo {
+            command.arg("--demo");
+        }
+        for (key, value) in &launch.env {
+            command.env(key, value);
+        }
+        let mut child = command
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -576,33 +617,61 @@ impl Served {
             .spawn()
             .unwrap();
         let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (sender, lines) = std::sync::mpsc::channel();
+        // Reads the whole output, so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                sender.send(line).ok();
+            }
+        });
         // Owned from here on, so that a failed start still kills the process.
         let mut served = Self {
             child,
             address: String::new(),
             token: String::new(),
+            printed: Vec::new(),
+            lines,
             dir,
         };
-        let (lines, received) = std::sync::mpsc::channel();
-        // Reads the whole output, so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                lines.send(line).ok();
-            }
-        });
-        while served.address.is_empty() {
-            let line = received
-                .recv_timeout(Duration::from_secs(120))
-                .unwrap_or_else(|_| panic!("the server did not start\n{}", served.stderr()));
+        served.read_until(launch.until_listening);
+        assert!(
+            !launch.demo || launch.until_listening || !served.token.is_empty(),
+            "serve --demo prints a token"
+        );
+        served
+    }
+
+    /// Reads what the process prints until it listens (`listening`) or says it is
+    /// ready, noting its address and demo token.
+    fn read_until(&mut self, listening: bool) {
+        loop {
+            let line = self.next_line(Duration::from_secs(120));
+            self.printed.push(line.clone());
             if let Some(value) = line.trim().strip_prefix("token:") {
-                served.token = value.trim().to_owned();
+                self.token = value.trim().to_owned();
             }
             if let Some(rest) = line.strip_prefix("Control Tower listening on http://") {
-                served.address = rest.trim_end_matches("/graphql").to_owned();
+                self.address = rest.trim_end_matches("/graphql").to_owned();
+                if listening {
+                    return;
+                }
+            }
+            if line == "Control Tower is ready" {
+                return;
             }
         }
-        assert!(!served.token.is_empty(), "serve --demo prints a token");
-        served
+    }
+
+    /// Waits until a server launched `until_listening` says it is ready.
+    pub fn wait_until_ready(&mut self) {
+        self.read_until(false);
+    }
+
+    /// The next line the process prints, within `wait`.
+    pub fn next_line(&self, wait: Duration) -> String {
+        self.lines
+            .recv_timeout(wait)
+            .unwrap_or_else(|_| panic!("the server printed nothing more\n{}", self.stderr()))
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -19,6 +19,7 @@ mod http;
 mod input_errors;
 mod lookups;
 mod migrations;
+mod ops;
 mod pagination;
 mod playground;
 mod schema_file;

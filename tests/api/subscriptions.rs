@@ -21,7 +21,7 @@ use crate::fixtures::*;
 const TOWER: &str = "subscription($every: Int) { controlTower(window: LAST_24H, everySeconds: $every) { runs { total } stuckTotal } }";
 
 /// A `graphql-transport-ws` client connection.
-struct Socket(WebSocketStream<MaybeTlsStream<TcpStream>>);
+pub(crate) struct Socket(WebSocketStream<MaybeTlsStream<TcpStream>>);
 
 /// What the server sent next: a message, or the close frame.
 #[derive(Debug)]
@@ -56,7 +56,7 @@ impl Socket {
         Self::initialised_at(&app.address.to_string(), token).await
     }
 
-    async fn initialised_at(address: &str, token: &str) -> Self {
+    pub(crate) async fn initialised_at(address: &str, token: &str) -> Self {
         let mut socket = Self::open_at(address).await;
         socket
             .send(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}}))
@@ -72,7 +72,7 @@ impl Socket {
             .unwrap();
     }
 
-    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+    pub(crate) async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         self.send(json!({"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables}}))
             .await;
     }
@@ -100,14 +100,14 @@ impl Socket {
         }
     }
 
-    async fn message(&mut self) -> Value {
+    pub(crate) async fn message(&mut self) -> Value {
         match self.receive_within(Duration::from_secs(20)).await {
             Some(Received::Message(message)) => message,
             other => panic!("a message expected, got {other:?}"),
         }
     }
 
-    async fn closed(&mut self, within: Duration) -> (u16, String) {
+    pub(crate) async fn closed(&mut self, within: Duration) -> (u16, String) {
         match self.receive_within(within).await {
             Some(Received::Closed(code, reason)) => (code, reason),
             other => panic!("the connection should have closed, got {other:?}"),

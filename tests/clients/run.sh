@@ -47,16 +47,20 @@ trap 'exit 130' INT TERM
   >"$TMP/server.out" 2>"$TMP/server.err" &
 SERVER_PID=$!
 
+# It listens at once, then says "Control Tower is ready" once its database is migrated
+# and the demo operator's token printed.
 CT_URL=""
 for _ in $(seq 1 600); do
-  CT_URL="$(sed -n 's/^Control Tower listening on \(http:[^ ]*\).*$/\1/p' "$TMP/server.out" | head -n1)"
-  [[ -n "$CT_URL" ]] && break
+  if grep -q '^Control Tower is ready$' "$TMP/server.out"; then
+    CT_URL="$(sed -n 's/^Control Tower listening on \(http:[^ ]*\).*$/\1/p' "$TMP/server.out" | head -n1)"
+    break
+  fi
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
   sleep 0.1
 done
 CT_TOKEN="$(sed -n 's/^ *token: *\([^ ]*\) *$/\1/p' "$TMP/server.out" | head -n1)"
 if [[ -z "$CT_URL" || -z "$CT_TOKEN" ]]; then
-  echo "run.sh: the server did not start (no listening line and token within 60 s)" >&2
+  echo "run.sh: the server did not start (no ready line and token within 60 s)" >&2
   echo "--- stdout" >&2; cat "$TMP/server.out" >&2
   echo "--- stderr (last 40 lines)" >&2; tail -n 40 "$TMP/server.err" >&2
   exit 1

@@ -6,11 +6,12 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{platform_session, platform_user};
 
 use crate::auth::{self, Elevation, break_glass, login};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::graphql::guards::{self, CONSOLE, Needs, SIGNED_IN};
 use crate::graphql::ids::NodeKind;
 use crate::graphql::scope::Scope;
 use crate::graphql::text::Text;
+use crate::metrics::LoginOutcome;
 
 /// An operator of this console, seen through one of their sessions.
 #[derive(Clone)]
@@ -160,8 +161,21 @@ impl SessionMutation {
         let ttl = Duration::hours(i64::from(
             scope.config.system_console.auth.session_ttl_hours,
         ));
-        let session =
-            login::login(&scope.db, &email, &password, ttl, scope.now, &scope.origin).await?;
+        let attempt =
+            login::login(&scope.db, &email, &password, ttl, scope.now, &scope.origin).await;
+        let outcome = match &attempt {
+            Ok(_) => Some(LoginOutcome::Succeeded),
+            Err(AppError::RateLimited(_)) => Some(LoginOutcome::Throttled),
+            Err(AppError::Unauthenticated(_) | AppError::BadUserInput(_)) => {
+                Some(LoginOutcome::Failed)
+            }
+            // The database failed, not the credentials: no attempt was judged.
+            Err(_) => None,
+        };
+        if let Some(outcome) = outcome {
+            scope.metrics.login(outcome);
+        }
+        let session = attempt?;
         Ok(LoginPayload {
             token: session.token,
             expires_at: session.session.expires_at,

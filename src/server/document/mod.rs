@@ -25,7 +25,7 @@ use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, SelectionSet,
     VariableDefinition,
 };
-use async_graphql::{Positioned, Variables};
+use async_graphql::{Name, Positioned, Variables};
 
 use self::shape::{Fragments, Measure};
 pub(crate) use self::types::TypeIndex;
@@ -56,6 +56,8 @@ pub(crate) struct Admitted {
     pub variables: Vec<Positioned<VariableDefinition>>,
     /// Whether it does more than log in or introspect.
     pub needs_session: bool,
+    /// Its name, when it has one.
+    pub operation_name: Option<String>,
 }
 
 /// Measures, parses and checks `query`, and picks the operation to run.
@@ -64,13 +66,16 @@ pub(crate) fn admit(
     operation_name: Option<&str>,
     limits: &Limits,
     types: &TypeIndex,
-) -> Result<Admitted, AppError> {
+) -> Result<Admitted, Refusal> {
     let max_bytes = limits.max_document_bytes as usize;
     if query.len() > max_bytes {
-        return Err(AppError::QueryTooComplex(format!(
-            "the query is {} bytes long; at most {max_bytes} are allowed",
-            query.len()
-        )));
+        return Err(Refusal::limit(
+            "document_bytes",
+            format!(
+                "the query is {} bytes long; at most {max_bytes} are allowed",
+                query.len()
+            ),
+        ));
     }
     let max_nesting = limits.max_nesting as usize;
     if text::nesting_within(query, max_nesting).is_none() {
@@ -87,7 +92,8 @@ pub(crate) fn admit(
     })?;
     check_measures(&document, &fragments, limits)?;
     types.check(&document)?;
-    let operation = selected_operation(&document, operation_name)?;
+    let (name, operation) = selected_operation(&document, operation_name)?;
+    let operation_name = name.map(ToString::to_string);
     let needs_session = fragments
         .top_field_names(&operation.selection_set.node)
         .iter()
@@ -101,6 +107,7 @@ pub(crate) fn admit(
         ty,
         variables,
         needs_session,
+        operation_name,
     })
 }
 
@@ -137,7 +144,7 @@ fn check_measures(
     document: &ExecutableDocument,
     fragments: &Fragments<'_>,
     limits: &Limits,
-) -> Result<(), AppError> {
+) -> Result<(), Refusal> {
     let mut selections = 0u64;
     for (_, operation) in document.operations.iter() {
         let operation = &operation.node;
@@ -161,9 +168,12 @@ fn check_measures(
     }
     let max_selections = u64::from(limits.max_selections);
     if selections > max_selections {
-        return Err(AppError::QueryTooComplex(format!(
-            "the document expands to {selections} selections once its fragments are spread; at most {max_selections} are allowed"
-        )));
+        return Err(Refusal::limit(
+            "selections",
+            format!(
+                "the document expands to {selections} selections once its fragments are spread; at most {max_selections} are allowed"
+            ),
+        ));
     }
     Ok(())
 }
@@ -173,54 +183,72 @@ fn check_operation(
     measure: &Measure,
     directives: u64,
     limits: &Limits,
-) -> Result<(), AppError> {
+) -> Result<(), Refusal> {
     check_nesting(measure.nesting, limits)?;
     check_directives(measure.directives.max(directives), limits)?;
     let max_depth = u64::from(limits.max_depth);
     if measure.depth > max_depth {
-        return Err(AppError::QueryTooComplex(format!(
-            "the operation nests fields {} deep; at most {max_depth} are allowed",
-            measure.depth
-        )));
+        return Err(Refusal::limit(
+            "depth",
+            format!(
+                "the operation nests fields {} deep; at most {max_depth} are allowed",
+                measure.depth
+            ),
+        ));
     }
     if measure.introspection_depth > INTROSPECTION_MAX_DEPTH {
-        return Err(AppError::QueryTooComplex(format!(
-            "the operation's introspection nests fields {} deep; at most {INTROSPECTION_MAX_DEPTH} are allowed",
-            measure.introspection_depth
-        )));
+        return Err(Refusal::limit(
+            "introspection_depth",
+            format!(
+                "the operation's introspection nests fields {} deep; at most {INTROSPECTION_MAX_DEPTH} are allowed",
+                measure.introspection_depth
+            ),
+        ));
     }
     if measure.introspection_lists > INTROSPECTION_MAX_LISTS {
-        return Err(AppError::QueryTooComplex(format!(
-            "the operation's introspection nests {} lists of the schema's parts (types, fields, args, …) in one another; at most {INTROSPECTION_MAX_LISTS} are allowed",
-            measure.introspection_lists
-        )));
+        return Err(Refusal::limit(
+            "introspection_lists",
+            format!(
+                "the operation's introspection nests {} lists of the schema's parts (types, fields, args, …) in one another; at most {INTROSPECTION_MAX_LISTS} are allowed",
+                measure.introspection_lists
+            ),
+        ));
     }
     let max_root_fields = u64::from(limits.max_root_fields);
     if measure.top_fields > max_root_fields {
-        return Err(AppError::QueryTooComplex(format!(
-            "the operation selects {} root fields; at most {max_root_fields} are allowed",
-            measure.top_fields
-        )));
+        return Err(Refusal::limit(
+            "root_fields",
+            format!(
+                "the operation selects {} root fields; at most {max_root_fields} are allowed",
+                measure.top_fields
+            ),
+        ));
     }
     let max_aliases = u64::from(limits.max_aliases);
     if measure.aliases > max_aliases {
-        return Err(AppError::QueryTooComplex(format!(
-            "the operation uses {} aliases; at most {max_aliases} are allowed",
-            measure.aliases
-        )));
+        return Err(Refusal::limit(
+            "aliases",
+            format!(
+                "the operation uses {} aliases; at most {max_aliases} are allowed",
+                measure.aliases
+            ),
+        ));
     }
     // Each login checks a password with argon2: one per request keeps that cost per
     // request, and the throttle meaningful.
     if ty == OperationType::Mutation && measure.top_logins > 1 {
-        return Err(AppError::bad_input(format!(
-            "the operation logs in {} times; send one `login` per request",
-            measure.top_logins
-        )));
+        return Err(Refusal::limit(
+            "logins",
+            AppError::bad_input(format!(
+                "the operation logs in {} times; send one `login` per request",
+                measure.top_logins
+            )),
+        ));
     }
     Ok(())
 }
 
-fn check_nesting(nesting: u64, limits: &Limits) -> Result<(), AppError> {
+fn check_nesting(nesting: u64, limits: &Limits) -> Result<(), Refusal> {
     let max_nesting = limits.max_nesting as usize;
     if nesting > max_nesting as u64 {
         return Err(too_deep(max_nesting));
@@ -228,40 +256,94 @@ fn check_nesting(nesting: u64, limits: &Limits) -> Result<(), AppError> {
     Ok(())
 }
 
-fn check_directives(directives: u64, limits: &Limits) -> Result<(), AppError> {
+fn check_directives(directives: u64, limits: &Limits) -> Result<(), Refusal> {
     let max_directives = u64::from(limits.max_directives);
     if directives > max_directives {
-        return Err(AppError::QueryTooComplex(format!(
-            "a selection, fragment or operation carries {directives} directives; at most {max_directives} are allowed"
-        )));
+        return Err(Refusal::limit(
+            "directives",
+            format!(
+                "a selection, fragment or operation carries {directives} directives; at most {max_directives} are allowed"
+            ),
+        ));
     }
     Ok(())
 }
 
-fn too_deep(max_nesting: usize) -> AppError {
-    AppError::QueryTooComplex(format!(
-        "the document nests more than {max_nesting} levels deep (selections, lists, input objects and fragment spreads count)"
-    ))
+fn too_deep(max_nesting: usize) -> Refusal {
+    Refusal::limit(
+        "nesting",
+        format!(
+            "the document nests more than {max_nesting} levels deep (selections, lists, input objects and fragment spreads count)"
+        ),
+    )
+}
+
+/// A document the service will not run: the error to answer, and the query limit that
+/// refused it, if one did (for `/metrics`).
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub limit: Option<&'static str>,
+    pub error: AppError,
+}
+
+impl Refusal {
+    /// Refused by the limit named `limit`: `QUERY_TOO_COMPLEX` with `message`, or the
+    /// given error.
+    fn limit(limit: &'static str, error: impl Into<LimitError>) -> Self {
+        Self {
+            limit: Some(limit),
+            error: error.into().0,
+        }
+    }
+
+    /// The error to answer with, the refusal counted in `metrics`.
+    pub(crate) fn counted(self, metrics: &crate::metrics::Metrics) -> AppError {
+        if let Some(limit) = self.limit {
+            metrics.refused(limit);
+        }
+        self.error
+    }
+}
+
+/// The error a limit answers with: `QUERY_TOO_COMPLEX` unless said otherwise.
+struct LimitError(AppError);
+
+impl From<String> for LimitError {
+    fn from(message: String) -> Self {
+        Self(AppError::QueryTooComplex(message))
+    }
+}
+
+impl From<AppError> for LimitError {
+    fn from(error: AppError) -> Self {
+        Self(error)
+    }
+}
+
+impl From<AppError> for Refusal {
+    fn from(error: AppError) -> Self {
+        Self { limit: None, error }
+    }
 }
 
 /// The operation a request selects: the one named by `operationName`, else the only one.
 fn selected_operation<'d>(
     document: &'d ExecutableDocument,
     operation_name: Option<&str>,
-) -> Result<&'d OperationDefinition, AppError> {
+) -> Result<(Option<&'d Name>, &'d OperationDefinition), AppError> {
     match (&document.operations, operation_name) {
-        (DocumentOperations::Single(operation), _) => Ok(&operation.node),
+        (DocumentOperations::Single(operation), _) => Ok((None, &operation.node)),
         (DocumentOperations::Multiple(operations), Some(name)) => operations
-            .get(name)
-            .map(|operation| &operation.node)
+            .get_key_value(name)
+            .map(|(name, operation)| (Some(name), &operation.node))
             .ok_or_else(|| {
                 AppError::bad_input(format!("the document has no operation named {name:?}"))
             }),
         // async-graphql parses one named operation as `Multiple`.
         (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
-            .values()
+            .iter()
             .next()
-            .map(|operation| &operation.node)
+            .map(|(name, operation)| (Some(name), &operation.node))
             .ok_or_else(|| AppError::bad_input("the document has no operation")),
         (DocumentOperations::Multiple(_), None) => Err(AppError::bad_input(
             "the document has several operations: say which to run with `operationName`",
@@ -289,7 +371,7 @@ mod tests {
 
     fn admitted(query: &str) -> Result<Admitted, String> {
         let types = TypeIndex::of_sdl(&crate::graphql::sdl()).unwrap();
-        admit(query, None, &Limits::default(), &types).map_err(|error| error.to_string())
+        admit(query, None, &Limits::default(), &types).map_err(|refusal| refusal.error.to_string())
     }
 
     #[test]
@@ -349,9 +431,11 @@ mod tests {
             ));
         }
         let types = TypeIndex::of_sdl(&crate::graphql::sdl()).unwrap();
-        let error = admit(&query, Some("A"), &Limits::default(), &types)
+        let refusal = admit(&query, Some("A"), &Limits::default(), &types)
             .err()
             .unwrap();
+        assert_eq!(refusal.limit, Some("selections"));
+        let error = refusal.error;
         assert!(matches!(error, AppError::QueryTooComplex(_)), "{error}");
         assert!(
             error
