@@ -366,33 +366,33 @@ impl Cluster {
         self.pg(&["pg_ctl", "-D", &self.data(), "-m", "fast", "-w", "stop"]);
     }
 
-    /// Runs one of PostgreSQL's programs, as `postgres` when we are root.
+    /// Runs one of PostgreSQL's programs, which must succeed.
     fn pg(&self, args: &[&str]) {
-        let program = self.bin.join(args[0]);
-        let mut command = if is_root() {
+        run(self
+            .program(args[0])
+            .args(&args[1..])
+            .current_dir(self.dir.path()));
+    }
+
+    /// One of PostgreSQL's programs, run as `postgres` when we are root (the server
+    /// refuses to run as root).
+    fn program(&self, name: &str) -> Command {
+        let program = self.bin.join(name);
+        if is_root() {
             let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(&program);
+            command.args(["-u", "postgres", "--"]).arg(program);
             command
         } else {
-            Command::new(&program)
-        };
-        run(command.args(&args[1..]).current_dir(self.dir.path()));
+            Command::new(program)
+        }
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let program = self.bin.join("pg_ctl");
         let data = self.data();
-        let args = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
-        let mut command = if is_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(&program);
-            command
-        } else {
-            Command::new(&program)
-        };
-        command.args(args).output().ok();
+        let stop = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
+        self.program("pg_ctl").args(stop).output().ok();
     }
 }
 
