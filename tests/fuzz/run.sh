@@ -55,51 +55,8 @@ fi
 echo "== schemathesis $have_version ($VENV)"
 
 # --- the server: fresh SQLite database, free port --------------------------------------
-TMP="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Started from the temporary directory so that no control-tower.toml of the caller's
-# working directory is picked up.
-(cd "$TMP" && exec "$BIN" --database-url "sqlite://$TMP/ct.db?mode=rwc" --listen 127.0.0.1:0 serve --demo) \
-  >"$TMP/server.out" 2>"$TMP/server.err" &
-SERVER_PID=$!
-
-# It listens at once, then says "Control Tower is ready" once its database is migrated
-# and the demo operator's token printed.
-CT_URL=""
-for _ in $(seq 1 600); do
-  if grep -q '^Control Tower is ready$' "$TMP/server.out"; then
-    CT_URL="$(sed -n 's/^Control Tower listening on \(http:[^ ]*\).*$/\1/p' "$TMP/server.out" | head -n1)"
-    break
-  fi
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-CT_TOKEN="$(sed -n 's/^ *token: *\([^ ]*\) *$/\1/p' "$TMP/server.out" | head -n1)"
-if [[ -z "$CT_URL" || -z "$CT_TOKEN" ]]; then
-  echo "run.sh: the server did not start (no ready line and token within 60 s)" >&2
-  echo "--- stdout (password and token lines hidden)" >&2
-  sed -E 's/^( *(password|token): *).*/\1<hidden>/' "$TMP/server.out" >&2
-  echo "--- stderr (last 40 lines)" >&2; tail -n 40 "$TMP/server.err" >&2
-  exit 1
-fi
-# The demo operator's e-mail and password (printed only when the database is fresh, as it
-# is here): they go into the fuzz dictionary of `login`.
-CT_EMAIL="$(sed -n 's/^Demo operator: *\([^ ]*@[^ ]*\) .*$/\1/p' "$TMP/server.out" | head -n1)"
-CT_PASSWORD="$(sed -n 's/^ *password: *\([^ ]*\) *$/\1/p' "$TMP/server.out" | head -n1)"
-if [[ -z "$CT_EMAIL" || -z "$CT_PASSWORD" ]]; then
-  echo "run.sh: serve --demo on a fresh database printed no demo operator e-mail (\"Demo operator: <e-mail> ...\") or no \"  password: <password>\" line" >&2
-  exit 1
-fi
+# shellcheck source=../demo-server.sh
+source "$HERE/../demo-server.sh"
 echo "== server $BIN"
 echo "   listening on $CT_URL (demo operator $CT_EMAIL, all capabilities)"
 
