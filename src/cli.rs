@@ -123,6 +123,20 @@ pub struct SeedArgs {
     pub anchor: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl SeedArgs {
+    /// What the seeder is asked to make.
+    fn plan(&self) -> SeedPlan {
+        SeedPlan {
+            workspaces: self.workspaces.max(1),
+            tenants: self.tenants,
+            runs: self.runs,
+            audit_logs: self.audit_logs,
+            seed: self.seed,
+            anchor: self.anchor.unwrap_or_else(Utc::now).trunc_subsecs(0),
+        }
+    }
+}
+
 impl Cli {
     fn overrides(&self) -> Overrides {
         Overrides {
@@ -158,7 +172,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Seed(args) => {
             db::migrate(&connection).await?;
-            let plan = SeedPlan::from_args(&args);
+            let plan = args.plan();
             seed::run(&connection, &plan, true).await?;
             println!("seeded: {plan}");
             Ok(())

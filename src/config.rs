@@ -10,9 +10,14 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+
+use crate::domain::criteria::Criteria;
+use crate::domain::health::HealthRules;
+use crate::domain::stuck::StuckRules;
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "control-tower.toml";
@@ -298,11 +303,15 @@ impl Default for Limits {
     }
 }
 
+/// The stack of each worker thread of the service's runtime: four times tokio's
+/// default, so that the deepest document the ceilings below admit uses a small part of it.
+pub const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
+
 /// The highest `max_nesting` the configuration accepts: the parser's own limit on nested
 /// selection sets. Measured on a debug build (release frames are smaller), a level of
 /// list or object nesting costs the parser about 1.2 KiB of stack and a level of
 /// fragment spreads costs the executor about 6.6 KiB: 64 levels need at most 420 KiB of
-/// a worker's 8 MiB ([`crate::server::WORKER_STACK_BYTES`]).
+/// a worker's 8 MiB ([`WORKER_STACK_BYTES`]).
 pub const MAX_NESTING_CEILING: u32 = 64;
 /// The highest `max_depth` the configuration accepts. Each level of fields executed
 /// costs about 37 KiB of stack on a debug build (nested futures), so 32 levels need
@@ -325,6 +334,23 @@ pub struct Overrides {
 pub struct ConfigError(String);
 
 impl Config {
+    /// What a request at `now` is judged by: these thresholds.
+    pub fn criteria(&self, now: DateTime<Utc>) -> Criteria {
+        let thresholds = &self.system_console.stuck_thresholds;
+        let health = &self.system_console.health;
+        Criteria {
+            now,
+            stuck: StuckRules {
+                queued_minutes: thresholds.queued_minutes,
+                running_minutes: thresholds.running_minutes,
+            },
+            health: HealthRules {
+                stale_check_hours: health.stale_check_hours,
+                failed_runs_critical: health.failed_runs_critical,
+            },
+        }
+    }
+
     /// Loads defaults, the file, the environment and the flags, then validates.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));

@@ -1,3 +1,5 @@
+#[cfg(test)]
+mod architecture;
 pub mod auth;
 pub mod cli;
 pub mod config;

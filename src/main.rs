@@ -6,7 +6,7 @@ use control_tower::cli::{self, Cli};
 
 fn main() -> std::process::ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .thread_stack_size(control_tower::server::WORKER_STACK_BYTES)
+        .thread_stack_size(control_tower::config::WORKER_STACK_BYTES)
         .enable_all()
         .build();
     match runtime {

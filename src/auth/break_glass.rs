@@ -16,6 +16,7 @@ use super::login::operator_actor;
 use super::{Viewer, operator_text};
 use crate::db::Db;
 use crate::db::audit::{NewAuditEntry, record};
+use crate::domain::audit::AuditAction;
 use crate::error::{AppError, AppResult};
 
 /// Elevates the viewer's session for `minutes` (1 to `max_minutes`) for `reason`.
@@ -53,7 +54,7 @@ pub async fn enter(
     session.updated_at = Set(now);
     let session = session.update(&transaction).await?;
     let entry = NewAuditEntry {
-        action: "platform.break_glass.enter",
+        action: AuditAction::BreakGlassEnter,
         success: true,
         actor: operator_actor(&viewer.user),
         workspace_id: None,
@@ -82,7 +83,7 @@ pub async fn exit(
     session.updated_at = Set(now);
     let session = session.update(&transaction).await?;
     let entry = NewAuditEntry {
-        action: "platform.break_glass.exit",
+        action: AuditAction::BreakGlassExit,
         success: true,
         actor: operator_actor(&viewer.user),
         workspace_id: None,
@@ -130,7 +131,7 @@ pub async fn record_expiry(db: &Db, session_id: i64, now: DateTime<Utc>) -> Resu
         return Ok(true);
     };
     let entry = NewAuditEntry {
-        action: "platform.break_glass.expired",
+        action: AuditAction::BreakGlassExpired,
         success: true,
         actor: operator_actor(&user),
         workspace_id: None,

@@ -10,6 +10,8 @@ use super::Viewer;
 use super::credentials::{burn_verification, new_token, token_hash, verify_password};
 use crate::db::Db;
 use crate::db::audit::{Actor, NewAuditEntry, record};
+use crate::domain::audit::AuditAction;
+use crate::domain::status::AuditStatus;
 use crate::domain::text::NUL_REFUSED;
 use crate::error::{AppError, AppResult};
 
@@ -17,8 +19,6 @@ use crate::error::{AppError, AppResult};
 pub const MAX_FAILURES: u64 = 5;
 /// How far back failed logins count.
 pub const THROTTLE_WINDOW: Duration = Duration::minutes(15);
-/// The audited action of every login attempt.
-pub const LOGIN: &str = "platform.auth.login";
 /// Longest e-mail address accepted, in characters (RFC 5321's path limit).
 const MAX_EMAIL_CHARS: usize = 320;
 /// Longest password accepted, in bytes.
@@ -54,7 +54,7 @@ pub async fn login(
     let email = email.trim().to_lowercase();
     if let Some(problem) = malformed(&email, password) {
         let entry = NewAuditEntry {
-            action: LOGIN,
+            action: AuditAction::Login,
             success: false,
             actor: Actor::Operator {
                 id: None,
@@ -69,8 +69,8 @@ pub async fn login(
         return Err(AppError::bad_input(problem));
     }
     let failures = audit_log::Entity::find()
-        .filter(audit_log::Column::Action.eq(LOGIN))
-        .filter(audit_log::Column::Status.eq("failure"))
+        .filter(audit_log::Column::Action.eq(AuditAction::Login.as_stored()))
+        .filter(audit_log::Column::Status.eq(AuditStatus::Failure.as_stored()))
         .filter(audit_log::Column::ActorEmail.eq(email.clone()))
         .filter(audit_log::Column::RecordedAt.gt(now - THROTTLE_WINDOW))
         .count(db)
@@ -85,7 +85,7 @@ pub async fn login(
         email: Some(email.clone()),
     };
     let failure = |reason: &str| NewAuditEntry {
-        action: LOGIN,
+        action: AuditAction::Login,
         success: false,
         actor: actor.clone(),
         workspace_id: None,
@@ -142,7 +142,7 @@ pub async fn login(
     active.updated_at = Set(now);
     let user = active.update(&transaction).await?;
     let entry = NewAuditEntry {
-        action: LOGIN,
+        action: AuditAction::Login,
         success: true,
         actor: operator_actor(&user),
         workspace_id: None,
@@ -214,7 +214,7 @@ pub async fn logout(db: &Db, viewer: &Viewer, now: DateTime<Utc>) -> AppResult<(
         return Ok(());
     }
     let entry = NewAuditEntry {
-        action: "platform.auth.logout",
+        action: AuditAction::Logout,
         success: true,
         actor: operator_actor(&viewer.user),
         workspace_id: None,

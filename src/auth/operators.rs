@@ -14,6 +14,7 @@ use super::credentials::{hash_password, new_token, token_hash};
 use super::{Capability, stored_capabilities};
 use crate::db::Db;
 use crate::db::audit::{Actor, NewAuditEntry, record};
+use crate::domain::audit::AuditAction;
 
 /// Shortest password an operator may have.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -106,7 +107,7 @@ pub async fn create(
     .insert(&transaction)
     .await?;
     let entry = NewAuditEntry {
-        action: "platform.operator.created",
+        action: AuditAction::OperatorCreated,
         success: true,
         actor: Actor::System,
         workspace_id: None,
@@ -151,7 +152,7 @@ pub async fn disable(
         .exec(&transaction)
         .await?;
     let entry = NewAuditEntry {
-        action: "platform.operator.disabled",
+        action: AuditAction::OperatorDisabled,
         success: true,
         actor: Actor::System,
         workspace_id: None,

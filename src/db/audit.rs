@@ -5,7 +5,8 @@ use sea_orm::{ColumnTrait, Condition};
 
 use super::filter::stored_in;
 use super::page::{KeyKind, KeyValue, SortColumn, SortSpec};
-use crate::domain::status::StoredSelection;
+use crate::domain::audit::AuditAction;
+use crate::domain::status::{ActorType, AuditStatus, StoredSelection};
 use crate::domain::window::TimeRange;
 
 /// What a list of audit logs is narrowed to. Every part is optional; parts combine with
@@ -71,7 +72,7 @@ pub fn sort_key(model: &audit_log::Model) -> Vec<KeyValue> {
 /// writers put in only ids, reasons, notes and network addresses.
 #[derive(Clone, Debug)]
 pub struct NewAuditEntry {
-    pub action: &'static str,
+    pub action: AuditAction,
     pub success: bool,
     pub actor: Actor,
     pub workspace_id: Option<i64>,
@@ -102,18 +103,28 @@ pub async fn record(
     use sea_orm::ActiveModelTrait;
     use sea_orm::ActiveValue::Set;
     let (actor_type, actor_id, actor_name, actor_email) = match entry.actor {
-        Actor::Operator { id, name, email } => ("platform_user", id, name, email),
-        Actor::System => ("system", None, Some("system".to_owned()), None),
+        Actor::Operator { id, name, email } => (ActorType::PlatformUser, id, name, email),
+        Actor::System => (
+            ActorType::System,
+            None,
+            Some(ActorType::System.as_stored().to_owned()),
+            None,
+        ),
+    };
+    let status = if entry.success {
+        AuditStatus::Success
+    } else {
+        AuditStatus::Failure
     };
     audit_log::ActiveModel {
         workspace_id: Set(entry.workspace_id),
         tenant_id: Set(entry.tenant_id),
         actor_id: Set(actor_id),
-        actor_type: Set(actor_type.to_owned()),
+        actor_type: Set(actor_type.as_stored().to_owned()),
         actor_name: Set(actor_name),
         actor_email: Set(actor_email),
-        action: Set(entry.action.to_owned()),
-        status: Set(if entry.success { "success" } else { "failure" }.to_owned()),
+        action: Set(entry.action.as_stored().to_owned()),
+        status: Set(status.as_stored().to_owned()),
         metadata: Set(Some(entity::Document(entry.metadata))),
         recorded_at: Set(now),
         created_at: Set(now),
@@ -122,10 +133,6 @@ pub async fn record(
     .insert(db)
     .await
 }
-
-/// The audited action of marking a run investigated; its metadata holds `runId` and
-/// `note`.
-pub const INVESTIGATED: &str = "platform.operation_run.investigated";
 
 /// The investigations of each run, newest first, in one statement.
 pub async fn investigations_of(
@@ -144,7 +151,7 @@ pub async fn investigations_of(
         ),
     };
     let rows = audit_log::Entity::find()
-        .filter(audit_log::Column::Action.eq(INVESTIGATED))
+        .filter(audit_log::Column::Action.eq(AuditAction::RunInvestigated.as_stored()))
         .filter(run_id.is_in(runs.iter().map(|id| id.to_string())))
         .order_by_desc(audit_log::Column::RecordedAt)
         .order_by_desc(audit_log::Column::Id)

@@ -16,10 +16,13 @@ use sea_orm::{
 };
 
 use super::Db;
-use super::health::{self, HealthScope};
+use super::health;
 use super::runs::stuck_condition;
 use super::stats::{RunTally, add_tally, count_where, created_within, read_tally};
+use crate::domain::audit::AuditAction;
+use crate::domain::criteria::Criteria;
 use crate::domain::health::LevelCounts;
+use crate::domain::status::AuditStatus;
 use crate::domain::window::{TimeRange, TimeWindow};
 
 /// Most entries `topFailingTenants`/`topFailingWorkspaces` can ask for.
@@ -51,13 +54,13 @@ pub struct AccessCounts {
     pub break_glass_entries: u64,
 }
 
-/// Computes the snapshot of `window` at `scope.now`.
-pub async fn snapshot(db: &Db, window: TimeWindow, scope: HealthScope) -> Result<Snapshot, DbErr> {
-    let range = scope.window;
+/// Computes the snapshot of `window`, judged by `criteria`.
+pub async fn snapshot(db: &Db, window: TimeWindow, criteria: Criteria) -> Result<Snapshot, DbErr> {
+    let range = criteria.range(window);
     let (groups, stuck_total, distribution, access) = futures::try_join!(
-        grouped_tallies(db, range, scope),
-        count_stuck(db, scope),
-        health::distribution(db, None, &scope),
+        grouped_tallies(db, range, &criteria),
+        count_stuck(db, &criteria),
+        health::distribution(db, None, &criteria, range),
         access_counts(db, range),
     )?;
     let (failing_tenants, failing_workspaces) = futures::try_join!(
@@ -69,7 +72,7 @@ pub async fn snapshot(db: &Db, window: TimeWindow, scope: HealthScope) -> Result
     Ok(Snapshot {
         window,
         range,
-        generated_at: scope.now,
+        generated_at: criteria.now,
         runs: groups.all,
         stuck_total,
         by_type,
@@ -94,14 +97,14 @@ const BY_TYPE: i32 = 1;
 const BY_TENANT: i32 = 2;
 const BY_WORKSPACE: i32 = 3;
 
-async fn grouped_tallies(db: &Db, range: TimeRange, scope: HealthScope) -> Result<Groups, DbErr> {
+async fn grouped_tallies(db: &Db, range: TimeRange, criteria: &Criteria) -> Result<Groups, DbErr> {
     use operation_run::Column;
     let base = |grouping: i32| {
         let mut query = Query::select();
         query
             .from(operation_run::Entity.table_ref())
             .cond_where(created_within(range));
-        add_tally(&mut query, scope.now, scope.stuck);
+        add_tally(&mut query, criteria);
         (query, grouping)
     };
     let query = match db.get_database_backend() {
@@ -176,12 +179,12 @@ async fn grouped_tallies(db: &Db, range: TimeRange, scope: HealthScope) -> Resul
 }
 
 /// Stuck runs, whatever their age: the oldest are the worst and must stay in view.
-async fn count_stuck(db: &Db, scope: HealthScope) -> Result<u64, DbErr> {
+async fn count_stuck(db: &Db, criteria: &Criteria) -> Result<u64, DbErr> {
     let mut query = Query::select();
     query
         .from(operation_run::Entity.table_ref())
         .expr_as(Expr::cust("COUNT(*)"), "stuck")
-        .cond_where(stuck_condition(scope.now, scope.stuck));
+        .cond_where(stuck_condition(criteria));
     let count = match db.query_one(&query).await? {
         Some(row) => row.try_get::<i64>("", "stuck")?,
         None => 0,
@@ -191,29 +194,31 @@ async fn count_stuck(db: &Db, scope: HealthScope) -> Result<u64, DbErr> {
 
 async fn access_counts(db: &Db, range: TimeRange) -> Result<AccessCounts, DbErr> {
     use audit_log::Column;
-    let action = |action: &str, status: &str| {
+    let action = |action: AuditAction, status: AuditStatus| {
         Condition::all()
-            .add(Column::Action.eq(action))
-            .add(Column::Status.eq(status))
+            .add(Column::Action.eq(action.as_stored()))
+            .add(Column::Status.eq(status.as_stored()))
     };
     let mut query = Query::select();
     query
         .from(audit_log::Entity.table_ref())
         .expr_as(
-            count_where(action("platform.auth.login", "success")),
+            count_where(action(AuditAction::Login, AuditStatus::Success)),
             "logins_succeeded",
         )
         .expr_as(
-            count_where(action("platform.auth.login", "failure")),
+            count_where(action(AuditAction::Login, AuditStatus::Failure)),
             "logins_failed",
         )
         .expr_as(
-            count_where(action("platform.break_glass.enter", "success")),
+            count_where(action(AuditAction::BreakGlassEnter, AuditStatus::Success)),
             "break_glass_entries",
         )
         .cond_where(
             Condition::all()
-                .add(Column::Action.is_in(["platform.auth.login", "platform.break_glass.enter"]))
+                .add(Column::Action.is_in(
+                    [AuditAction::Login, AuditAction::BreakGlassEnter].map(AuditAction::as_stored),
+                ))
                 .add(Column::RecordedAt.gte(range.start))
                 .add(Column::RecordedAt.lte(range.end)),
         );

@@ -18,19 +18,12 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr};
 use super::Db;
 use super::runs::stuck_condition;
 use super::stats::{count_where, created_within};
-use crate::domain::health::{HealthLevel, HealthRules, LevelCounts};
-use crate::domain::stuck::StuckRules;
+use crate::domain::criteria::Criteria;
+use crate::domain::health::{HealthLevel, LevelCounts};
+use crate::domain::status::{
+    ConnectionHealth, ConnectionStatus, PermissionStatus, RunOutcome, TenantStatus,
+};
 use crate::domain::window::TimeRange;
-
-/// The moment and rules tenant health is judged by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct HealthScope {
-    pub now: DateTime<Utc>,
-    /// The window whose runs count.
-    pub window: TimeRange,
-    pub stuck: StuckRules,
-    pub health: HealthRules,
-}
 
 fn rank(level: HealthLevel) -> Expr {
     Expr::val(level.rank())
@@ -39,31 +32,32 @@ fn rank(level: HealthLevel) -> Expr {
 /// One connection's level (for connections that are not disabled).
 fn connection_level(stale_before: DateTime<Utc>) -> Expr {
     use provider_connection::Column;
-    let status = |value: &str| Column::Status.eq(value);
-    let health = |value: &str| Column::HealthStatus.eq(value);
-    let by_health: Expr = Expr::case(health("ok"), rank(HealthLevel::Healthy))
-        .case(health("degraded"), rank(HealthLevel::Warning))
-        .case(health("down"), rank(HealthLevel::Critical))
+    let status = |value: ConnectionStatus| Column::Status.eq(value.as_stored());
+    let health = |value: ConnectionHealth| Column::HealthStatus.eq(value.as_stored());
+    let by_health: Expr = Expr::case(health(ConnectionHealth::Ok), rank(HealthLevel::Healthy))
+        .case(health(ConnectionHealth::Degraded), rank(HealthLevel::Warning))
+        .case(health(ConnectionHealth::Down), rank(HealthLevel::Critical))
         .finally(rank(HealthLevel::Unknown))
         .into();
-    let stale_by_health: Expr = Expr::case(health("down"), rank(HealthLevel::Critical))
-        .finally(rank(HealthLevel::Warning))
-        .into();
-    Expr::case(status("error"), rank(HealthLevel::Critical))
-        .case(status("needs_consent"), rank(HealthLevel::Warning))
+    let stale_by_health: Expr =
+        Expr::case(health(ConnectionHealth::Down), rank(HealthLevel::Critical))
+            .finally(rank(HealthLevel::Warning))
+            .into();
+    Expr::case(status(ConnectionStatus::Error), rank(HealthLevel::Critical))
+        .case(status(ConnectionStatus::NeedsConsent), rank(HealthLevel::Warning))
         .case(
             Condition::all()
-                .add(status("connected"))
+                .add(status(ConnectionStatus::Connected))
                 .add(Column::LastHealthCheckAt.is_null()),
             rank(HealthLevel::Unknown),
         )
         .case(
             Condition::all()
-                .add(status("connected"))
+                .add(status(ConnectionStatus::Connected))
                 .add(Column::LastHealthCheckAt.lt(stale_before)),
             stale_by_health,
         )
-        .case(status("connected"), by_health)
+        .case(status(ConnectionStatus::Connected), by_health)
         .finally(rank(HealthLevel::Unknown))
         .into()
 }
@@ -71,25 +65,27 @@ fn connection_level(stale_before: DateTime<Utc>) -> Expr {
 /// One permission's level.
 fn permission_level(stale_before: DateTime<Utc>) -> Expr {
     use tenant_permission::Column;
-    let status = |value: &str| Column::Status.eq(value);
+    let status = |value: PermissionStatus| Column::Status.eq(value.as_stored());
     let unchecked = Condition::any()
         .add(Column::LastCheckedAt.is_null())
         .add(Column::LastCheckedAt.lt(stale_before));
-    Expr::case(status("missing"), rank(HealthLevel::Critical))
-        .case(status("error"), rank(HealthLevel::Warning))
+    Expr::case(status(PermissionStatus::Missing), rank(HealthLevel::Critical))
+        .case(status(PermissionStatus::Error), rank(HealthLevel::Warning))
         .case(
-            Condition::all().add(status("granted")).add(unchecked),
+            Condition::all()
+                .add(status(PermissionStatus::Granted))
+                .add(unchecked),
             rank(HealthLevel::Warning),
         )
-        .case(status("granted"), rank(HealthLevel::Healthy))
+        .case(status(PermissionStatus::Granted), rank(HealthLevel::Healthy))
         .finally(rank(HealthLevel::Unknown))
         .into()
 }
 
 /// `SELECT tenant_id, workspace_id, status, level FROM tenants …`: every tenant with its
-/// level.
-pub fn tenant_levels(scope: &HealthScope) -> SelectStatement {
-    let stale_before = scope.health.stale_before(scope.now);
+/// level, judged by `criteria` with the runs created in `window`.
+fn tenant_levels(criteria: &Criteria, window: TimeRange) -> SelectStatement {
+    let stale_before = criteria.health.stale_before(criteria.now);
 
     let mut connections = Query::select();
     connections
@@ -99,7 +95,9 @@ pub fn tenant_levels(scope: &HealthScope) -> SelectStatement {
             "tenant_id",
         )
         .expr_as(connection_level(stale_before).max(), "level")
-        .and_where(provider_connection::Column::Status.ne("disabled"))
+        .and_where(
+            provider_connection::Column::Status.ne(ConnectionStatus::Disabled.as_stored()),
+        )
         .group_by_col(provider_connection::Column::TenantId);
 
     let mut permissions = Query::select();
@@ -112,20 +110,22 @@ pub fn tenant_levels(scope: &HealthScope) -> SelectStatement {
     let mut runs = Query::select();
     runs.from(operation_run::Entity)
         .expr_as(Expr::col(operation_run::Column::TenantId), "tenant_id")
+        .expr_as(count_where(stuck_condition(criteria)), "stuck")
         .expr_as(
-            count_where(stuck_condition(scope.now, scope.stuck)),
-            "stuck",
+            count_where(
+                Condition::all()
+                    .add(operation_run::Column::Outcome.eq(RunOutcome::Failed.as_stored())),
+            ),
+            "failures",
         )
-        .expr_as(
-            count_where(Condition::all().add(operation_run::Column::Outcome.eq("failed"))),
-            "failed",
-        )
-        .cond_where(created_within(scope.window).add(operation_run::Column::TenantId.is_not_null()))
+        .cond_where(created_within(window).add(operation_run::Column::TenantId.is_not_null()))
         .group_by_col(operation_run::Column::TenantId);
 
-    let status = |value: &str| Expr::col((tenant::Entity, tenant::Column::Status)).eq(value);
-    let status_level: Expr = Expr::case(status("active"), rank(HealthLevel::Healthy))
-        .case(status("onboarding"), rank(HealthLevel::Warning))
+    let status = |value: TenantStatus| {
+        Expr::col((tenant::Entity, tenant::Column::Status)).eq(value.as_stored())
+    };
+    let status_level: Expr = Expr::case(status(TenantStatus::Active), rank(HealthLevel::Healthy))
+        .case(status(TenantStatus::Onboarding), rank(HealthLevel::Warning))
         .finally(rank(HealthLevel::Unknown))
         .into();
     let connection_level: Expr = Func::coalesce([
@@ -139,8 +139,8 @@ pub fn tenant_levels(scope: &HealthScope) -> SelectStatement {
     ])
     .into();
     let stuck: Expr = Func::coalesce([Expr::col(("run_health", "stuck")), Expr::val(0)]).into();
-    let failed: Expr = Func::coalesce([Expr::col(("run_health", "failed")), Expr::val(0)]).into();
-    let critical = i64::from(scope.health.failed_runs_critical);
+    let failed: Expr = Func::coalesce([Expr::col(("run_health", "failures")), Expr::val(0)]).into();
+    let critical = i64::from(criteria.health.failed_runs_critical);
     let run_level: Expr = Expr::case(stuck.gt(0), rank(HealthLevel::Critical))
         .case(failed.clone().gte(critical), rank(HealthLevel::Critical))
         .case(failed.gte(1), rank(HealthLevel::Warning))
@@ -187,33 +187,12 @@ pub fn tenant_levels(scope: &HealthScope) -> SelectStatement {
 }
 
 /// Tenants whose level is `level`, as a condition on `tenants.id`.
-pub fn tenants_at_level(level: HealthLevel, scope: &HealthScope) -> Condition {
+pub fn tenants_at_level(level: HealthLevel, criteria: &Criteria, window: TimeRange) -> Condition {
     let mut ids = Query::select();
     ids.column("tenant_id")
-        .from_subquery(tenant_levels(scope), "levels")
+        .from_subquery(tenant_levels(criteria, window), "levels")
         .and_where(Expr::col("level").eq(level.rank()));
     Condition::all().add(Expr::col((tenant::Entity, tenant::Column::Id)).in_subquery(ids))
-}
-
-/// The level of each of `tenants`, in one statement.
-pub async fn levels_of(
-    db: &Db,
-    tenants: &[i64],
-    scope: &HealthScope,
-) -> Result<HashMap<i64, HealthLevel>, DbErr> {
-    let mut query = Query::select();
-    query
-        .columns(["tenant_id", "level"])
-        .from_subquery(tenant_levels(scope), "levels")
-        .and_where(Expr::col("tenant_id").is_in(tenants.iter().copied()));
-    let rows = db.query_all(&query).await?;
-    rows.iter()
-        .map(|row| {
-            let tenant: i64 = row.try_get("", "tenant_id")?;
-            let level: i32 = row.try_get("", "level")?;
-            Ok((tenant, HealthLevel::from_rank(level.into())))
-        })
-        .collect()
 }
 
 /// How many tenants that are not archived are at each level, per workspace (or, with
@@ -221,14 +200,15 @@ pub async fn levels_of(
 pub async fn distribution(
     db: &Db,
     workspaces: Option<&[i64]>,
-    scope: &HealthScope,
+    criteria: &Criteria,
+    window: TimeRange,
 ) -> Result<HashMap<i64, LevelCounts>, DbErr> {
     let mut query = Query::select();
     query
         .expr_as(Expr::col("level"), "level")
         .expr_as(Expr::col(Asterisk).count(), "tenants")
-        .from_subquery(tenant_levels(scope), "levels")
-        .and_where(Expr::col("status").ne("archived"))
+        .from_subquery(tenant_levels(criteria, window), "levels")
+        .and_where(Expr::col("status").ne(TenantStatus::Archived.as_stored()))
         .group_by_col("level");
     if let Some(workspaces) = workspaces {
         query

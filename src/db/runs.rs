@@ -3,35 +3,33 @@
 use entity::operation_run;
 use sea_orm::{ColumnTrait, Condition};
 
-use chrono::{DateTime, Utc};
-
 use super::filter::stored_in;
 use super::page::{KeyKind, KeyValue, SortColumn, SortSpec};
-use crate::domain::status::StoredSelection;
-use crate::domain::stuck::StuckRules;
+use crate::domain::criteria::Criteria;
+use crate::domain::status::{RunStatus, StoredSelection};
 use crate::domain::window::TimeRange;
 
 /// The stuck rule of SPEC §3 in SQL; `domain::stuck::stuck` is the same rule in Rust.
 /// Null-safe: it is true or false for every row, never NULL, so `NOT` works too.
-pub fn stuck_condition(now: DateTime<Utc>, rules: StuckRules) -> Condition {
+pub fn stuck_condition(criteria: &Criteria) -> Condition {
     use operation_run::Column;
+    let (now, rules) = (criteria.now, criteria.stuck);
     let queued = Condition::all()
-        .add(Column::Status.eq("queued"))
+        .add(Column::Status.eq(RunStatus::Queued.as_stored()))
         .add(Column::StartedAt.is_null())
         .add(Column::CreatedAt.lte(rules.queued_before(now)));
     let running = Condition::all()
-        .add(Column::Status.eq("running"))
+        .add(Column::Status.eq(RunStatus::Running.as_stored()))
         .add(Column::StartedAt.is_not_null())
         .add(Column::StartedAt.lte(rules.running_before(now)));
     Condition::any().add(queued).add(running)
 }
 
-/// Whether the runs listed must be stuck, or must not be, at a given moment.
+/// Whether the runs listed must be stuck, or must not be, as judged by `criteria`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StuckFilter {
     pub stuck: bool,
-    pub now: DateTime<Utc>,
-    pub rules: StuckRules,
+    pub criteria: Criteria,
 }
 
 /// What a list of runs is narrowed to. Every part is optional; parts combine with AND.
@@ -79,7 +77,7 @@ impl RunFilter {
             ));
         }
         if let Some(filter) = self.stuck {
-            let stuck = stuck_condition(filter.now, filter.rules);
+            let stuck = stuck_condition(&filter.criteria);
             all = all.add(if filter.stuck { stuck } else { stuck.not() });
         }
         all

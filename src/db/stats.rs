@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use entity::operation_run;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityName, QueryResult};
 
 use super::Db;
 use super::runs::stuck_condition;
-use crate::domain::stuck::StuckRules;
+use crate::domain::criteria::Criteria;
+use crate::domain::status::{RunOutcome, RunStatus};
 use crate::domain::window::TimeRange;
 
 /// The counts of a set of runs.
@@ -35,15 +35,17 @@ impl RunTally {
     }
 }
 
+/// The tally's columns, in [`RunTally`]'s order: the total, one per status, one per
+/// outcome (each named by its stored value), and the stuck runs.
 const COLUMNS: [&str; 9] = [
     "total",
-    "queued",
-    "running",
-    "completed",
-    "succeeded",
-    "partially_succeeded",
-    "failed",
-    "canceled",
+    RunStatus::Queued.as_stored(),
+    RunStatus::Running.as_stored(),
+    RunStatus::Completed.as_stored(),
+    RunOutcome::Succeeded.as_stored(),
+    RunOutcome::PartiallySucceeded.as_stored(),
+    RunOutcome::Failed.as_stored(),
+    RunOutcome::Canceled.as_stored(),
     "stuck",
 ];
 
@@ -54,25 +56,22 @@ pub fn count_where(condition: Condition) -> Expr {
 }
 
 /// Adds the tally's columns to `query` (a query over `operation_runs`).
-pub fn add_tally(query: &mut SelectStatement, now: DateTime<Utc>, rules: StuckRules) {
+pub fn add_tally(query: &mut SelectStatement, criteria: &Criteria) {
     use operation_run::Column;
     query.expr_as(Expr::col(Asterisk).count(), "total");
-    for (alias, column, value) in [
-        ("queued", Column::Status, "queued"),
-        ("running", Column::Status, "running"),
-        ("completed", Column::Status, "completed"),
-        ("succeeded", Column::Outcome, "succeeded"),
-        (
-            "partially_succeeded",
-            Column::Outcome,
-            "partially_succeeded",
-        ),
-        ("failed", Column::Outcome, "failed"),
-        ("canceled", Column::Outcome, "canceled"),
-    ] {
-        query.expr_as(count_where(Condition::all().add(column.eq(value))), alias);
+    let statuses = [RunStatus::Queued, RunStatus::Running, RunStatus::Completed]
+        .map(|status| (Column::Status, status.as_stored()));
+    let outcomes = [
+        RunOutcome::Succeeded,
+        RunOutcome::PartiallySucceeded,
+        RunOutcome::Failed,
+        RunOutcome::Canceled,
+    ]
+    .map(|outcome| (Column::Outcome, outcome.as_stored()));
+    for (column, value) in statuses.into_iter().chain(outcomes) {
+        query.expr_as(count_where(Condition::all().add(column.eq(value))), value);
     }
-    query.expr_as(count_where(stuck_condition(now, rules)), "stuck");
+    query.expr_as(count_where(stuck_condition(criteria)), "stuck");
 }
 
 /// Reads a row of [`add_tally`]'s columns.
@@ -113,12 +112,12 @@ pub fn created_within(range: TimeRange) -> Condition {
         .add(operation_run::Column::CreatedAt.lte(range.end))
 }
 
-fn runs_query(condition: Condition, now: DateTime<Utc>, rules: StuckRules) -> SelectStatement {
+fn runs_query(condition: Condition, criteria: &Criteria) -> SelectStatement {
     let mut query = Query::select();
     query
         .from(operation_run::Entity.table_ref())
         .cond_where(condition);
-    add_tally(&mut query, now, rules);
+    add_tally(&mut query, criteria);
     query
 }
 
@@ -126,10 +125,9 @@ fn runs_query(condition: Condition, now: DateTime<Utc>, rules: StuckRules) -> Se
 pub async fn tally(
     db: &Db,
     condition: Condition,
-    now: DateTime<Utc>,
-    rules: StuckRules,
+    criteria: &Criteria,
 ) -> Result<RunTally, DbErr> {
-    let query = runs_query(condition, now, rules);
+    let query = runs_query(condition, criteria);
     match db.query_one(&query).await? {
         Some(row) => read_tally(&row),
         None => Ok(RunTally::default()),
@@ -143,11 +141,10 @@ pub async fn tally_per_parent(
     parent: operation_run::Column,
     parents: &[i64],
     range: TimeRange,
-    now: DateTime<Utc>,
-    rules: StuckRules,
+    criteria: &Criteria,
 ) -> Result<HashMap<i64, RunTally>, DbErr> {
     let condition = created_within(range).add(parent.is_in(parents.iter().copied()));
-    let mut query = runs_query(condition, now, rules);
+    let mut query = runs_query(condition, criteria);
     query
         .expr_as(Expr::col(parent), "parent")
         .group_by_col(parent);

@@ -5,10 +5,12 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, DbBackend};
 
 use super::filter::{contains_text, stored_in};
-use super::health::{HealthScope, tenants_at_level};
+use super::health::tenants_at_level;
 use super::page::{KeyKind, KeyValue, SortColumn, SortSpec};
+use crate::domain::criteria::Criteria;
 use crate::domain::health::HealthLevel;
 use crate::domain::status::StoredSelection;
+use crate::domain::window::TimeRange;
 
 /// What a list of tenants is narrowed to. Every part is optional; parts combine with AND.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -19,8 +21,16 @@ pub struct TenantFilter {
     pub environment: Option<String>,
     /// Part of the name or external id, ASCII case ignored.
     pub search: Option<String>,
-    /// Tenants whose health badge is at this level, judged as in the scope.
-    pub health: Option<(HealthLevel, HealthScope)>,
+    /// Tenants whose health badge is at a level.
+    pub health: Option<AtLevel>,
+}
+
+/// Tenants whose badge is at `level`, judged by `criteria` with the runs of `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AtLevel {
+    pub level: HealthLevel,
+    pub window: TimeRange,
+    pub criteria: Criteria,
 }
 
 impl TenantFilter {
@@ -43,8 +53,8 @@ impl TenantFilter {
             ];
             all = all.add(contains_text(backend, &columns, search));
         }
-        if let Some((level, scope)) = &self.health {
-            all = all.add(tenants_at_level(*level, scope));
+        if let Some(at) = &self.health {
+            all = all.add(tenants_at_level(at.level, &at.criteria, at.window));
         }
         all
     }

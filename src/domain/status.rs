@@ -3,6 +3,9 @@
 //! Another application may write values we do not know (an outcome `skipped`, say); they
 //! parse as `Unknown` instead of failing the row (SPEC §2).
 
+/// How [`Unknown`](RunStatus::Unknown) is spelled when one must be: no known value is.
+const UNKNOWN_SPELLING: &str = "unknown";
+
 /// Declares an enum of stored values with an `Unknown` variant for anything else.
 macro_rules! stored_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $stored:literal),+ $(,)? }) => {
@@ -26,17 +29,21 @@ macro_rules! stored_enum {
                 }
             }
 
-            /// The stored spelling, or `None` for `Unknown`.
-            pub fn as_stored(self) -> Option<&'static str> {
+            /// The stored spelling: the only place it is written, so the SQL and the
+            /// rows the service writes follow a rename. `Unknown` stands for any value
+            /// outside the known set and is spelled `unknown`, which reads back as
+            /// `Unknown`; SQL that must match every unknown value uses a
+            /// [`StoredSelection`].
+            pub const fn as_stored(self) -> &'static str {
                 match self {
-                    $($name::$variant => Some($stored),)+
-                    $name::Unknown => None,
+                    $($name::$variant => $stored,)+
+                    $name::Unknown => UNKNOWN_SPELLING,
                 }
             }
 
             /// Every known stored spelling.
             pub fn known_stored() -> impl Iterator<Item = &'static str> {
-                Self::KNOWN.iter().filter_map(|value| value.as_stored())
+                Self::KNOWN.iter().map(|value| value.as_stored())
             }
         }
     };
@@ -98,6 +105,11 @@ stored_enum!(
     }
 );
 
+stored_enum!(
+    /// `audit_logs.actor_type`
+    ActorType { PlatformUser => "platform_user", User => "user", System => "system" }
+);
+
 /// How a filter on stored values reads: the listed known values, plus — when `Unknown`
 /// is asked for — every value outside the known set.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -116,7 +128,11 @@ macro_rules! selection_for {
             /// The stored values a filter on these enum values matches.
             pub fn selection(values: &[$name]) -> StoredSelection {
                 StoredSelection {
-                    values: values.iter().filter_map(|value| value.as_stored()).collect(),
+                    values: values
+                        .iter()
+                        .filter(|value| **value != $name::Unknown)
+                        .map(|value| value.as_stored())
+                        .collect(),
                     include_unknown: values.contains(&$name::Unknown),
                     known: Self::known_stored().collect(),
                 }
@@ -139,7 +155,7 @@ mod tests {
         );
         assert_eq!(
             RunOutcome::PartiallySucceeded.as_stored(),
-            Some("partially_succeeded")
+            "partially_succeeded"
         );
     }
 
@@ -147,7 +163,10 @@ mod tests {
     fn an_unknown_value_reads_as_unknown() {
         assert_eq!(RunOutcome::from_stored("skipped"), RunOutcome::Unknown);
         assert_eq!(RunStatus::from_stored("QUEUED"), RunStatus::Unknown);
-        assert_eq!(RunOutcome::Unknown.as_stored(), None);
+        assert_eq!(
+            RunOutcome::from_stored(RunOutcome::Unknown.as_stored()),
+            RunOutcome::Unknown
+        );
     }
 
     #[test]

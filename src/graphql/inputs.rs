@@ -6,11 +6,10 @@ use async_graphql::{Enum, ID, InputObject};
 
 use super::enums::{HealthLevel, OrderDirection, RunOutcome, RunStatus, TenantStatus, TimeWindow};
 use super::ids::{NodeKind, decode_as};
-use super::scope::Criteria;
 use super::text::Text;
 use crate::db;
+use crate::domain::criteria::Criteria;
 use crate::domain::status;
-use crate::domain::stuck::StuckRules;
 use crate::error::{AppError, AppResult};
 
 /// Longest search text accepted, in characters.
@@ -68,9 +67,10 @@ impl TenantFilter {
             statuses: selection(&self.statuses, status::TenantStatus::selection)?,
             environment: self.environment.clone().map(Text::into_string),
             search: search_text(self.search.as_deref(), "filter.search")?,
-            health: self.health.map(|level| {
-                let window = TimeWindow::chosen(self.health_window);
-                (level.into(), criteria.health_scope(window))
+            health: self.health.map(|level| db::tenants::AtLevel {
+                level: level.into(),
+                window: criteria.range(TimeWindow::chosen(self.health_window)),
+                criteria: *criteria,
             }),
         })
     }
@@ -101,13 +101,9 @@ pub struct OperationRunFilter {
 }
 
 impl OperationRunFilter {
-    /// The filter as the database reads it, with windows ending at `now` and the stuck
-    /// rule at `now`.
-    pub fn to_db(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-        rules: StuckRules,
-    ) -> AppResult<db::runs::RunFilter> {
+    /// The filter as the database reads it, with windows and the stuck rule judged by
+    /// `criteria`.
+    pub fn to_db(&self, criteria: &Criteria) -> AppResult<db::runs::RunFilter> {
         let types = match &self.types {
             Some(types) if !types.is_empty() => {
                 if types.len() > MAX_FILTER_VALUES {
@@ -122,7 +118,7 @@ impl OperationRunFilter {
         Ok(db::runs::RunFilter {
             created: self
                 .window
-                .map(|window| crate::domain::window::TimeWindow::from(window).range(now)),
+                .map(|window| criteria.range(window.into())),
             workspace_id: optional_id(
                 NodeKind::Workspace,
                 &self.workspace_id,
@@ -134,7 +130,10 @@ impl OperationRunFilter {
             outcomes: selection(&self.outcomes, status::RunOutcome::selection)?,
             stuck: self
                 .stuck
-                .map(|stuck| db::runs::StuckFilter { stuck, now, rules }),
+                .map(|stuck| db::runs::StuckFilter {
+                    stuck,
+                    criteria: *criteria,
+                }),
         })
     }
 }

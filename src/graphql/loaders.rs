@@ -17,7 +17,6 @@ use entity::{
 use sea_orm::ConnectionTrait;
 
 use super::coalesce::Coalesced;
-use super::scope::Criteria;
 use super::settle::Gate;
 use crate::db::health;
 use crate::db::page::{Direction, Page, PageArgs};
@@ -26,6 +25,7 @@ use crate::db::stats::{self, RunTally};
 use crate::db::tables::{ChildTable, Table, by_ids, children_of};
 use crate::db::tenants::{TenantFilter, TenantOrder};
 use crate::db::{self, Db};
+use crate::domain::criteria::Criteria;
 use crate::domain::health::LevelCounts;
 use crate::domain::window::TimeWindow;
 use crate::error::AppError;
@@ -186,16 +186,10 @@ impl Loader<(i64, TimeWindow)> for RunTallies {
     ) -> Result<HashMap<(i64, TimeWindow), RunTally>, AppError> {
         let mut answers = HashMap::new();
         for (window, parents) in group_by_shape(keys, |(parent, window)| (*window, *parent)) {
-            let range = window.range(self.criteria.now);
-            let tallies = stats::tally_per_parent(
-                &self.db,
-                self.parent,
-                &parents,
-                range,
-                self.criteria.now,
-                self.criteria.stuck,
-            )
-            .await?;
+            let range = self.criteria.range(window);
+            let tallies =
+                stats::tally_per_parent(&self.db, self.parent, &parents, range, &self.criteria)
+                    .await?;
             for parent in parents {
                 let tally = tallies.get(&parent).copied().unwrap_or_default();
                 answers.insert((parent, window), tally);
@@ -224,8 +218,9 @@ impl Loader<(i64, TimeWindow)> for TenantLevels {
         for (window, workspaces) in
             group_by_shape(keys, |(workspace, window)| (*window, *workspace))
         {
-            let scope = self.criteria.health_scope(window);
-            let counts = health::distribution(&self.db, Some(&workspaces), &scope).await?;
+            let range = self.criteria.range(window);
+            let counts =
+                health::distribution(&self.db, Some(&workspaces), &self.criteria, range).await?;
             for workspace in workspaces {
                 answers.insert(
                     (workspace, window),
@@ -273,7 +268,7 @@ impl Loader<RecentRunsKey> for RecentRuns {
                 operation_run::Column::TenantId,
                 |row| row.tenant_id,
                 &tenants,
-                stats::created_within(window.range(self.criteria.now)),
+                stats::created_within(self.criteria.range(window)),
                 &RunOrder::default().sort_spec(),
                 &args,
             )

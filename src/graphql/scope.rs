@@ -13,49 +13,9 @@ use crate::auth::Viewer;
 use crate::auth::login::Origin;
 use crate::config::Config;
 use crate::db::Db;
-use crate::db::health::HealthScope;
-use crate::domain::health::HealthRules;
-use crate::domain::stuck::StuckRules;
-use crate::domain::window::TimeWindow;
+use crate::domain::criteria::Criteria;
 use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
-
-/// The request's `now` and the thresholds in force: everything derived values depend on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Criteria {
-    pub now: DateTime<Utc>,
-    pub stuck: StuckRules,
-    pub health: HealthRules,
-}
-
-impl Criteria {
-    /// The criteria of `config` at `now`.
-    pub fn new(now: DateTime<Utc>, config: &Config) -> Self {
-        let thresholds = &config.system_console.stuck_thresholds;
-        let health = &config.system_console.health;
-        Self {
-            now,
-            stuck: StuckRules {
-                queued_minutes: thresholds.queued_minutes,
-                running_minutes: thresholds.running_minutes,
-            },
-            health: HealthRules {
-                stale_check_hours: health.stale_check_hours,
-                failed_runs_critical: health.failed_runs_critical,
-            },
-        }
-    }
-
-    /// What tenant health in `window` is judged by.
-    pub fn health_scope(&self, window: TimeWindow) -> HealthScope {
-        HealthScope {
-            now: self.now,
-            window: window.range(self.now),
-            stuck: self.stuck,
-            health: self.health,
-        }
-    }
-}
 
 /// The per-request state, attached to every GraphQL request by the server.
 #[derive(Clone)]
@@ -90,7 +50,7 @@ impl Scope {
         origin: Origin,
     ) -> Self {
         let gate = Gate::new();
-        let loaders = Arc::new(Loaders::new(&gate, &db, Criteria::new(now, &config)));
+        let loaders = Arc::new(Loaders::new(&gate, &db, config.criteria(now)));
         Self {
             now,
             db,
@@ -123,7 +83,7 @@ impl Scope {
 
     /// The request's `now` and the thresholds in force.
     pub fn criteria(&self) -> Criteria {
-        Criteria::new(self.now, &self.config)
+        self.config.criteria(self.now)
     }
 
     /// Largest page a connection accepts.

@@ -20,6 +20,11 @@ use sea_orm::ActiveValue::Set;
 use serde_json::json;
 
 use super::SeedPlan;
+use crate::domain::audit::AuditAction;
+use crate::domain::status::{
+    ActorType, AuditStatus, ConnectionHealth, ConnectionStatus, MembershipRole, PermissionStatus,
+    RunOutcome, RunStatus, TenantStatus,
+};
 use super::vocabulary::{
     COMPANIES, FAILURES, FIRST_NAMES, LAST_NAMES, OPERATORS, PERMISSIONS, REGIONS, RUN_TYPES, UNITS,
 };
@@ -175,16 +180,21 @@ impl Generator {
         for (index, members) in self.workspace_users.clone().iter().enumerate() {
             for (position, user_id) in members.iter().enumerate() {
                 let role = match position {
-                    0 => "owner",
-                    1 => "manager",
-                    _ => *self.pick(&["operator", "operator", "readonly", "manager"]),
+                    0 => MembershipRole::Owner,
+                    1 => MembershipRole::Manager,
+                    _ => *self.pick(&[
+                        MembershipRole::Operator,
+                        MembershipRole::Operator,
+                        MembershipRole::Readonly,
+                        MembershipRole::Manager,
+                    ]),
                 };
                 let created_at = self.within_days(360);
                 rows.push(workspace_membership::ActiveModel {
                     id: Set(rows.len() as i64 + 1),
                     workspace_id: Set(index as i64 + 1),
                     user_id: Set(*user_id),
-                    role: Set(role.to_owned()),
+                    role: Set(role.as_stored().to_owned()),
                     created_at: Set(created_at),
                     updated_at: Set(created_at),
                 });
@@ -207,9 +217,9 @@ impl Generator {
                 let unit = *self.pick(&UNITS);
                 let name = format!("{company} {unit} {id}");
                 let status = match self.rng.random_range(0..100) {
-                    0..85 => "active",
-                    85..95 => "onboarding",
-                    _ => "archived",
+                    0..85 => TenantStatus::Active,
+                    85..95 => TenantStatus::Onboarding,
+                    _ => TenantStatus::Archived,
                 };
                 let environment = match self.rng.random_range(0..10) {
                     0..7 => "production",
@@ -233,7 +243,7 @@ impl Generator {
                     external_id: Set(external_id),
                     name: Set(name),
                     workspace_id: Set(workspace_id),
-                    status: Set(status.to_owned()),
+                    status: Set(status.as_stored().to_owned()),
                     environment: Set(environment.to_owned()),
                     rbac_last_checked_at: Set(checked),
                     rbac_last_setup_at: Set(Some(created_at + Duration::hours(2))),
@@ -267,17 +277,18 @@ impl Generator {
                     *self.pick(&["google", "aws"])
                 };
                 let status = match self.rng.random_range(0..100) {
-                    0..85 => "connected",
-                    85..91 => "needs_consent",
-                    91..96 => "error",
-                    _ => "disabled",
+                    0..85 => ConnectionStatus::Connected,
+                    85..91 => ConnectionStatus::NeedsConsent,
+                    91..96 => ConnectionStatus::Error,
+                    _ => ConnectionStatus::Disabled,
                 };
                 let health = match (status, self.rng.random_range(0..100)) {
-                    ("connected", 0..85) => "ok",
-                    ("connected", 85..93) => "degraded",
-                    ("connected", 93..96) => "down",
-                    ("error", _) => "down",
-                    _ => "unknown",
+                    (ConnectionStatus::Connected, 0..85) => ConnectionHealth::Ok,
+                    (ConnectionStatus::Connected, 85..93) => ConnectionHealth::Degraded,
+                    (ConnectionStatus::Connected, 93..96) => ConnectionHealth::Down,
+                    (ConnectionStatus::Error, _) => ConnectionHealth::Down,
+                    // The platform stores `unknown` before a first check.
+                    _ => ConnectionHealth::Unknown,
                 };
                 let checked = match self.rng.random_range(0..100) {
                     0..3 => None,
@@ -291,8 +302,8 @@ impl Generator {
                     tenant_id: Set(tenant_id),
                     provider: Set(provider.to_owned()),
                     is_default: Set(position == 0),
-                    status: Set(status.to_owned()),
-                    health_status: Set(health.to_owned()),
+                    status: Set(status.as_stored().to_owned()),
+                    health_status: Set(health.as_stored().to_owned()),
                     scopes_granted: Set(Some(Document(json!([
                         "https://graph.microsoft.com/.default",
                         "offline_access"
@@ -317,9 +328,9 @@ impl Generator {
             let tenant_id = self.tenants[index].id;
             for key in PERMISSIONS {
                 let status = match self.rng.random_range(0..100) {
-                    0..95 => "granted",
-                    95..98 => "missing",
-                    _ => "error",
+                    0..95 => PermissionStatus::Granted,
+                    95..98 => PermissionStatus::Missing,
+                    _ => PermissionStatus::Error,
                 };
                 let checked = match self.rng.random_range(0..100) {
                     0..2 => None,
@@ -331,7 +342,7 @@ impl Generator {
                     id: Set(rows.len() as i64 + 1),
                     tenant_id: Set(tenant_id),
                     key: Set(key.to_owned()),
-                    status: Set(status.to_owned()),
+                    status: Set(status.as_stored().to_owned()),
                     details: Set(Some(Document(
                         json!({"source": "graph", "checkedScopes": 1}),
                     ))),
@@ -422,49 +433,49 @@ impl Generator {
         let duration = Duration::seconds(self.rng.random_range(20..1_800));
         let (status, started_at, completed_at) = if stuck {
             if self.rng.random_bool(0.5) {
-                ("queued", None, None)
+                (RunStatus::Queued, None, None)
             } else {
-                ("running", Some(created_at + queue_delay), None)
+                (RunStatus::Running, Some(created_at + queue_delay), None)
             }
         } else if age < Duration::minutes(10) && self.rng.random_bool(0.8) {
             if self.rng.random_bool(0.4) || age < queue_delay {
-                ("queued", None, None)
+                (RunStatus::Queued, None, None)
             } else {
-                ("running", Some(created_at + queue_delay), None)
+                (RunStatus::Running, Some(created_at + queue_delay), None)
             }
         } else if age < Duration::hours(2)
             && age > queue_delay
             && created_at + queue_delay + duration > self.anchor()
         {
-            ("running", Some(created_at + queue_delay), None)
+            (RunStatus::Running, Some(created_at + queue_delay), None)
         } else {
             let started = created_at + queue_delay;
             (
-                "completed",
+                RunStatus::Completed,
                 Some(started),
                 Some((started + duration).min(self.anchor())),
             )
         };
-        let outcome = if status != "completed" {
-            "pending"
+        let outcome = if status != RunStatus::Completed {
+            RunOutcome::Pending
         } else {
             let failed_percent = if flaky { 35 } else { 7 };
             let roll = self.rng.random_range(0..100);
             if roll < failed_percent {
-                "failed"
+                RunOutcome::Failed
             } else if roll < failed_percent + 5 {
-                "partially_succeeded"
+                RunOutcome::PartiallySucceeded
             } else if roll < failed_percent + 7 {
-                "canceled"
+                RunOutcome::Canceled
             } else {
-                "succeeded"
+                RunOutcome::Succeeded
             }
         };
 
         let processed = self.rng.random_range(0..5_000);
         let failed_items = match outcome {
-            "failed" => processed.max(1),
-            "partially_succeeded" => self.rng.random_range(1..50),
+            RunOutcome::Failed => processed.max(1),
+            RunOutcome::PartiallySucceeded => self.rng.random_range(1..50),
             _ => 0,
         };
         let summary = json!({
@@ -474,7 +485,7 @@ impl Generator {
             "failed": failed_items,
             "durationMs": duration.num_milliseconds() as f64,
         });
-        let failures = if matches!(outcome, "failed" | "partially_succeeded") {
+        let failures = if matches!(outcome, RunOutcome::Failed | RunOutcome::PartiallySucceeded) {
             let count = self.rng.random_range(1..=3);
             let entries: Vec<_> = (0..count)
                 .map(|_| {
@@ -501,8 +512,8 @@ impl Generator {
             user_id: Set(user_id),
             initiator_name: Set(Some(initiator)),
             r#type: Set(run_type.to_owned()),
-            status: Set(status.to_owned()),
-            outcome: Set(outcome.to_owned()),
+            status: Set(status.as_stored().to_owned()),
+            outcome: Set(outcome.as_stored().to_owned()),
             summary_counts: Set(Some(Document(summary))),
             failure_summary: Set(Some(Document(failures))),
             context: Set(Some(Document(context))),
@@ -534,23 +545,23 @@ impl Generator {
             self.rng.random_range(0..255),
             self.rng.random_range(1..255)
         );
-        let by_operator = |action: &'static str, status: &'static str, metadata| AuditEntry {
+        let by_operator = |action: AuditAction, status: AuditStatus, metadata| AuditEntry {
             workspace_id: None,
             tenant_id: None,
             actor_id: Some(operator as i64 + 1),
-            actor_type: "platform_user",
+            actor_type: ActorType::PlatformUser,
             actor_name: Some(OPERATORS[operator].0.to_owned()),
             actor_email: Some(OPERATORS[operator].1.to_owned()),
-            action,
+            action: action.as_stored(),
             status,
             metadata,
         };
         let roll = self.rng.random_range(0..100);
         let entry = match roll {
-            0..55 => by_operator("platform.auth.login", "success", json!({"ip": ip})),
+            0..55 => by_operator(AuditAction::Login, AuditStatus::Success, json!({"ip": ip})),
             55..63 => by_operator(
-                "platform.auth.login",
-                "failure",
+                AuditAction::Login,
+                AuditStatus::Failure,
                 json!({"ip": ip, "reason": "invalid credentials"}),
             ),
             63..66 => AuditEntry {
@@ -558,29 +569,29 @@ impl Generator {
                 actor_name: None,
                 actor_email: Some(format!("{}@unknown.example", self.hex(6))),
                 ..by_operator(
-                    "platform.auth.login",
-                    "failure",
+                    AuditAction::Login,
+                    AuditStatus::Failure,
                     json!({"ip": ip, "reason": "invalid credentials"}),
                 )
             },
-            66..76 => by_operator("platform.auth.logout", "success", json!({"ip": ip})),
+            66..76 => by_operator(AuditAction::Logout, AuditStatus::Success, json!({"ip": ip})),
             76..78 => by_operator(
-                "platform.break_glass.enter",
-                "success",
+                AuditAction::BreakGlassEnter,
+                AuditStatus::Success,
                 json!({
                     "reason": "Investigating failed policy sync for a customer escalation",
                     "expiresAt": (recorded_at + Duration::minutes(30)).to_rfc3339(),
                 }),
             ),
-            78..79 => by_operator("platform.break_glass.exit", "success", json!({})),
+            78..79 => by_operator(AuditAction::BreakGlassExit, AuditStatus::Success, json!({})),
             79..80 => AuditEntry {
-                actor_type: "system",
-                actor_name: Some("system".to_owned()),
+                actor_type: ActorType::System,
+                actor_name: Some(ActorType::System.as_stored().to_owned()),
                 actor_email: None,
                 actor_id: None,
                 ..by_operator(
-                    "platform.break_glass.expired",
-                    "success",
+                    AuditAction::BreakGlassExpired,
+                    AuditStatus::Success,
                     json!({"operatorId": operator + 1}),
                 )
             },
@@ -592,8 +603,8 @@ impl Generator {
                     workspace_id: Some(workspace_id),
                     tenant_id: Some(tenant_id),
                     ..by_operator(
-                        "platform.operation_run.investigated",
-                        "success",
+                        AuditAction::RunInvestigated,
+                        AuditStatus::Success,
                         json!({"runId": run_id, "note": "Throttling on the provider side; re-run scheduled"}),
                     )
                 }
@@ -614,26 +625,26 @@ impl Generator {
                     workspace_id: Some(workspace_id),
                     tenant_id: Some(tenant_id),
                     actor_id: Some(user_id),
-                    actor_type: "user",
+                    actor_type: ActorType::User,
                     actor_name: Some(name),
                     actor_email: Some(email),
                     action,
-                    status: "success",
+                    status: AuditStatus::Success,
                     metadata: json!({"session": self.hex(16), "source": "portal"}),
                 }
             }
-            _ => by_operator("platform.auth.login", "success", json!({"ip": ip})),
+            _ => by_operator(AuditAction::Login, AuditStatus::Success, json!({"ip": ip})),
         };
         audit_log::ActiveModel {
             id: Set(id),
             workspace_id: Set(entry.workspace_id),
             tenant_id: Set(entry.tenant_id),
             actor_id: Set(entry.actor_id),
-            actor_type: Set(entry.actor_type.to_owned()),
+            actor_type: Set(entry.actor_type.as_stored().to_owned()),
             actor_name: Set(entry.actor_name),
             actor_email: Set(entry.actor_email),
             action: Set(entry.action.to_owned()),
-            status: Set(entry.status.to_owned()),
+            status: Set(entry.status.as_stored().to_owned()),
             metadata: Set(Some(Document(entry.metadata))),
             recorded_at: Set(recorded_at),
             created_at: Set(recorded_at),
@@ -645,11 +656,11 @@ struct AuditEntry {
     workspace_id: Option<i64>,
     tenant_id: Option<i64>,
     actor_id: Option<i64>,
-    actor_type: &'static str,
+    actor_type: ActorType,
     actor_name: Option<String>,
     actor_email: Option<String>,
     action: &'static str,
-    status: &'static str,
+    status: AuditStatus,
     metadata: serde_json::Value,
 }
 

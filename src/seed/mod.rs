@@ -23,7 +23,6 @@ use sea_orm::{
 };
 
 use self::generate::Generator;
-use crate::cli::SeedArgs;
 
 /// Rows written per INSERT statement (within both databases' parameter limits).
 const BATCH_ROWS: usize = 1_000;
@@ -42,18 +41,6 @@ pub struct SeedPlan {
 }
 
 impl SeedPlan {
-    /// The plan of `control-tower seed`.
-    pub fn from_args(args: &SeedArgs) -> Self {
-        Self {
-            workspaces: args.workspaces.max(1),
-            tenants: args.tenants,
-            runs: args.runs,
-            audit_logs: args.audit_logs,
-            seed: args.seed,
-            anchor: args.anchor.unwrap_or_else(Utc::now).trunc_subsecs(0),
-        }
-    }
-
     /// The small data set of `serve --demo`.
     pub fn demo() -> Self {
         Self {

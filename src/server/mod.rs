@@ -42,10 +42,6 @@ use crate::graphql::snapshots::SnapshotCache;
 use crate::graphql::{AppSchema, schema};
 use crate::metrics::Metrics;
 
-/// The stack of each worker thread of the service's runtime: four times tokio's
-/// default, so that the deepest document the limits admit uses a small part of it.
-pub const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
-
 /// The header carrying each request's id, set when the client sent none.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

@@ -313,7 +313,7 @@ fn the_deepest_admitted_documents_fit_in_a_quarter_of_the_stack() {
     use control_tower::config::{MAX_DEPTH_CEILING, MAX_NESTING_CEILING};
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .thread_stack_size(control_tower::server::WORKER_STACK_BYTES / 4)
+        .thread_stack_size(control_tower::config::WORKER_STACK_BYTES / 4)
         .enable_all()
         .build()
         .unwrap();

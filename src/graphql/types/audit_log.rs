@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::tenant::Tenant;
 use super::workspace::Workspace;
 use crate::db::audit;
+use crate::domain::audit::PLATFORM_PREFIX;
 use crate::domain::{status, window};
 use crate::error::{AppError, AppResult};
 use crate::graphql::connection::{Connection, PageRequest, page_cost, root_page};
@@ -258,7 +259,7 @@ impl AuditQuery {
                 .map(|status| status::AuditStatus::selection(&[status.into()])),
         }
         .condition()
-        .add(audit_log::Column::Action.like("platform.%"));
+        .add(audit_log::Column::Action.like(format!("{PLATFORM_PREFIX}%")));
         let (page, total) = root_page::<audit_log::Entity>(scope, condition, &spec, &args).await?;
         Ok(Connection::new(
             page,

@@ -227,13 +227,13 @@ impl ControlTowerQuery {
         let scope = Scope::of(ctx)?;
         let window = TimeWindow::chosen(window);
         let db = scope.db.clone();
-        let health = scope.criteria().health_scope(window);
+        let criteria = scope.criteria();
         let snapshot = scope
             .snapshots
             .get(window, move || {
                 async move {
                     Ok(Arc::new(
-                        control_tower::snapshot(&db, window, health).await?,
+                        control_tower::snapshot(&db, window, criteria).await?,
                     ))
                 }
                 .boxed()

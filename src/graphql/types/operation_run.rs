@@ -12,7 +12,8 @@ use super::user::User;
 use super::workspace::Workspace;
 use crate::auth::login::operator_actor;
 use crate::auth::{Capability, operator_text};
-use crate::db::audit::{INVESTIGATED, NewAuditEntry, record};
+use crate::db::audit::{NewAuditEntry, record};
+use crate::domain::audit::AuditAction;
 use crate::db::runs::{RunOrder, stuck_condition};
 use crate::db::stats::created_within;
 use crate::domain::failure::{self, sanitize_failures};
@@ -195,7 +196,11 @@ impl OperationRun {
         };
         let end = match self.model.completed_at {
             Some(completed_at) => completed_at,
-            None if self.model.status == "running" => Scope::of(ctx)?.now,
+            None if status::RunStatus::from_stored(&self.model.status)
+                == status::RunStatus::Running =>
+            {
+                Scope::of(ctx)?.now
+            }
             None => return Ok(None),
         };
         let seconds = (end - started_at).num_seconds();
@@ -219,10 +224,10 @@ async fn windowed_runs(
     let order = RunOrder::default();
     let spec = order.sort_spec().in_list(list);
     let args = PageRequest::forward(first, after).validate(&spec, scope.max_page_size())?;
-    let range = TimeWindow::chosen(window).range(criteria.now);
+    let range = criteria.range(TimeWindow::chosen(window));
     let condition = filter
         .unwrap_or_default()
-        .to_db(criteria.now, criteria.stuck)?
+        .to_db(&criteria)?
         .condition()
         .add(created_within(range))
         .add(condition);
@@ -302,7 +307,7 @@ impl TriageMutation {
                 AppError::NotFound(format!("no operation run has the id {:?}", run_id.0))
             })?;
         let entry = NewAuditEntry {
-            action: INVESTIGATED,
+            action: AuditAction::RunInvestigated,
             success: true,
             actor: operator_actor(&viewer.user),
             workspace_id: Some(run.workspace_id),
@@ -393,7 +398,7 @@ impl RunQuery {
         .validate(&spec, scope.max_page_size())?;
         let condition = filter
             .unwrap_or_default()
-            .to_db(scope.now, scope.criteria().stuck)?
+            .to_db(&scope.criteria())?
             .condition();
         let (page, total) =
             root_page::<operation_run::Entity>(scope, condition, &spec, &args).await?;
@@ -426,7 +431,8 @@ impl RunQuery {
             OperationRunFilter,
         >,
     ) -> AppResult<Connection<OperationRun>> {
-        let failed = Condition::all().add(operation_run::Column::Outcome.eq("failed"));
+        let failed = Condition::all()
+            .add(operation_run::Column::Outcome.eq(status::RunOutcome::Failed.as_stored()));
         windowed_runs(ctx, "failures", window, first, after, filter, failed).await
     }
 
@@ -451,8 +457,7 @@ impl RunQuery {
             OperationRunFilter,
         >,
     ) -> AppResult<Connection<OperationRun>> {
-        let criteria = Scope::of(ctx)?.criteria();
-        let stuck = stuck_condition(criteria.now, criteria.stuck);
+        let stuck = stuck_condition(&Scope::of(ctx)?.criteria());
         windowed_runs(ctx, "stuckRuns", window, first, after, filter, stuck).await
     }
 

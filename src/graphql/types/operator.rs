@@ -146,6 +146,10 @@ impl ViewerQuery {
 #[derive(Default)]
 pub struct SessionMutation;
 
+/// The name of [`SessionMutation`]'s `login`: with introspection, the only root field a
+/// request may use without a session. A unit test of the server ties it to the schema.
+pub const LOGIN_FIELD: &str = "login";
+
 #[Object]
 impl SessionMutation {
     /// Opens a session. Every attempt is audited; a failure says only "invalid

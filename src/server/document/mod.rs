@@ -30,6 +30,7 @@ use async_graphql::{Name, Positioned, Variables};
 use self::shape::{Fragments, Measure};
 pub(crate) use self::types::TypeIndex;
 use crate::config::Limits;
+use crate::graphql::types::operator::LOGIN_FIELD;
 use crate::error::AppError;
 
 /// How deep introspection (`__schema`, `__type`) may nest, in place of `max_depth`: the
@@ -43,7 +44,7 @@ pub(crate) const INTROSPECTION_MAX_DEPTH: u64 = 20;
 pub(crate) const INTROSPECTION_MAX_LISTS: u64 = 3;
 
 /// The root fields a request may use without a session.
-const OPEN_ROOT_FIELDS: [&str; 4] = ["login", "__schema", "__type", "__typename"];
+const OPEN_ROOT_FIELDS: [&str; 4] = [LOGIN_FIELD, "__schema", "__type", "__typename"];
 
 /// A document that passed every check, ready to run.
 pub(crate) struct Admitted {
@@ -379,6 +380,12 @@ mod tests {
         let admitted = admitted("query Settings { settings { maxPageSize } }").unwrap();
         assert!(admitted.needs_session);
         assert_eq!(admitted.ty, OperationType::Query);
+    }
+
+    #[test]
+    fn the_open_mutation_is_the_schemas_login() {
+        let types = TypeIndex::of_sdl(&crate::graphql::sdl()).unwrap();
+        assert!(types.field_type("Mutation", LOGIN_FIELD).is_some());
     }
 
     #[test]

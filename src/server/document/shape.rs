@@ -16,6 +16,8 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Positioned};
 
+use crate::graphql::types::operator::LOGIN_FIELD;
+
 /// What a selection set expands to. Counts saturate rather than overflow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Measure {
@@ -108,7 +110,7 @@ impl<'d> Fragments<'d> {
                     let inner = self.selection_set(&field.selection_set.node);
                     let has_children = !field.selection_set.node.items.is_empty();
                     let name = field.name.node.as_str();
-                    let is_login = name == "login";
+                    let is_login = name == LOGIN_FIELD;
                     let type_lists = inner
                         .type_lists
                         .saturating_add(u64::from(TYPE_LISTS.contains(&name)));
