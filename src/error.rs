@@ -194,6 +194,17 @@ impl From<AppError> for async_graphql::Error {
 /// The result of a resolver.
 pub type AppResult<T> = Result<T, AppError>;
 
+/// Reads the argument `name` (a GraphQL `Int`) as a count from 1 to `max`; anything
+/// else is `BAD_USER_INPUT`, saying the range.
+pub fn count_argument(name: &str, value: i32, max: u64) -> AppResult<u64> {
+    u64::try_from(value)
+        .ok()
+        .filter(|count| (1..=max).contains(count))
+        .ok_or_else(|| {
+            AppError::bad_input(format!("`{name}` must be between 1 and {max}, not {value}"))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

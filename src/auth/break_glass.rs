@@ -17,7 +17,7 @@ use super::{Viewer, operator_text};
 use crate::db::Db;
 use crate::db::audit::{NewAuditEntry, record};
 use crate::domain::audit::AuditAction;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, count_argument};
 
 /// Elevates the viewer's session for `minutes` (1 to `max_minutes`) for `reason`.
 pub async fn enter(
@@ -29,11 +29,7 @@ pub async fn enter(
     now: DateTime<Utc>,
 ) -> AppResult<platform_session::Model> {
     let reason = operator_text(reason, "reason")?;
-    if !(1..=i64::from(max_minutes)).contains(&i64::from(minutes)) {
-        return Err(AppError::bad_input(format!(
-            "`durationMinutes` must be between 1 and {max_minutes}, not {minutes}"
-        )));
-    }
+    count_argument("durationMinutes", minutes, max_minutes.into())?;
     if let Some(expires_at) = viewer
         .session
         .break_glass_expires_at

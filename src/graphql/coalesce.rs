@@ -111,3 +111,96 @@ where
         Ok(answers)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::sync::Semaphore;
+
+    use super::*;
+
+    /// Answers `key * 10` once let through, and records each batch it was asked for.
+    struct Held {
+        batches: Arc<Mutex<Vec<Vec<i64>>>>,
+        through: Arc<Semaphore>,
+    }
+
+    impl Loader<i64> for Held {
+        type Value = i64;
+        type Error = AppError;
+
+        async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, i64>, AppError> {
+            let mut asked = keys.to_vec();
+            asked.sort_unstable();
+            if let Ok(mut batches) = self.batches.lock() {
+                batches.push(asked);
+            }
+            let _permit = self.through.acquire().await;
+            Ok(keys.iter().map(|key| (*key, key * 10)).collect())
+        }
+    }
+
+    fn held() -> (Arc<Coalesced<i64, Held>>, Arc<Mutex<Vec<Vec<i64>>>>, Arc<Semaphore>) {
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let through = Arc::new(Semaphore::new(0));
+        let loader = Coalesced::new(Held {
+            batches: batches.clone(),
+            through: through.clone(),
+        });
+        (Arc::new(loader), batches, through)
+    }
+
+    async fn batches_become(batches: &Mutex<Vec<Vec<i64>>>, count: usize) -> Vec<Vec<i64>> {
+        for _ in 0..500 {
+            let seen = batches.lock().map(|b| b.clone()).unwrap_or_default();
+            if seen.len() >= count {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        batches.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    fn sorted(answers: HashMap<i64, i64>) -> Vec<(i64, i64)> {
+        let mut answers: Vec<(i64, i64)> = answers.into_iter().collect();
+        answers.sort_unstable();
+        answers
+    }
+
+    #[tokio::test]
+    async fn a_key_in_flight_is_not_fetched_twice() {
+        let (loader, batches, through) = held();
+        let first = tokio::spawn({
+            let loader = loader.clone();
+            async move { loader.load(&[1, 2]).await }
+        });
+        assert_eq!(batches_become(&batches, 1).await, vec![vec![1, 2]]);
+        // A sibling branch asks for a key of the batch on its way, and a new one: it
+        // waits for that batch, and fetches only the new key.
+        let second = tokio::spawn({
+            let loader = loader.clone();
+            async move { loader.load(&[2, 3]).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        through.add_permits(2);
+        let first = first.await.ok().and_then(Result::ok).map(sorted);
+        let second = second.await.ok().and_then(Result::ok).map(sorted);
+        assert_eq!(first, Some(vec![(1, 10), (2, 20)]));
+        assert_eq!(second, Some(vec![(2, 20), (3, 30)]));
+        assert_eq!(batches_become(&batches, 2).await, vec![vec![1, 2], vec![3]]);
+        // Once answered, a key is answered from memory.
+        let again = loader.load(&[1, 3]).await.ok().map(sorted);
+        assert_eq!(again, Some(vec![(1, 10), (3, 30)]));
+        assert_eq!(batches_become(&batches, 3).await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_primed_key_costs_nothing() {
+        let (loader, batches, _through) = held();
+        loader.prime([(5, 55)]);
+        let answers = loader.load(&[5]).await.ok().map(sorted);
+        assert_eq!(answers, Some(vec![(5, 55)]));
+        assert!(batches.lock().map(|b| b.is_empty()).unwrap_or(false));
+    }
+}

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::scope::Scope;
 use crate::db;
 use crate::db::page::{Direction, KeyKind, KeyValue, Page, PageArgs, SortSpec};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, count_argument};
 
 /// Page size when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE_SIZE: u32 = 25;
@@ -76,14 +76,10 @@ impl PageRequest {
         };
         let size = match size {
             None => DEFAULT_PAGE_SIZE.min(max_page_size),
-            Some(size) => u32::try_from(size)
-                .ok()
-                .filter(|size| (1..=max_page_size).contains(size))
-                .ok_or_else(|| {
-                    AppError::bad_input(format!(
-                        "`{name}` must be between 1 and {max_page_size}, not {size}"
-                    ))
-                })?,
+            Some(size) => {
+                let size = count_argument(name, size, u64::from(max_page_size))?;
+                u32::try_from(size).unwrap_or(max_page_size)
+            }
         };
         let cursor = cursor
             .as_deref()

@@ -21,27 +21,40 @@ use tracing::Instrument;
 
 /// Holds a request's loader batches until the request settles.
 pub struct Gate {
-    opened: watch::Sender<u64>,
+    /// Bumped each time the gate opens; set to `true` when the request has ended.
+    ended: watch::Sender<bool>,
+    /// Whether a [`Settling`] request drives the gate: only then is anyone there to
+    /// open it, so only then do batches wait.
+    driven: AtomicBool,
 }
 
 impl Gate {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
-            opened: watch::Sender::new(0),
+            ended: watch::Sender::new(false),
+            driven: AtomicBool::new(false),
         })
     }
 
     /// A DataLoader spawner: the batch runs on its own task once the gate next opens,
     /// in the span of the request that asked for it, so its SQL logs carry the request
-    /// id. Batches of a request that has ended are dropped unsent.
+    /// id. Batches of a request that has ended are dropped unsent. Outside a settling
+    /// request — before it starts, after it ends, or with no request at all — nothing
+    /// would open the gate, so batches go at once.
     pub fn spawner(self: &Arc<Self>) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
         let gate = self.clone();
         move |batch| {
-            let mut opened = gate.opened.subscribe();
             let span = tracing::Span::current();
+            if !gate.driven.load(Ordering::SeqCst) {
+                tokio::spawn(batch.instrument(span));
+                return;
+            }
+            let mut ended = gate.ended.subscribe();
             tokio::spawn(
                 async move {
-                    if opened.changed().await.is_ok() {
+                    // The gate may have opened (or the request ended) since `subscribe`;
+                    // `changed` sees it, having not looked yet.
+                    if !*ended.borrow() && ended.changed().await.is_ok() && !*ended.borrow() {
                         batch.await;
                     }
                 }
@@ -52,11 +65,19 @@ impl Gate {
 
     /// Releases every batch waiting at the gate; reports whether there was one.
     fn open(&self) -> bool {
-        if self.opened.receiver_count() == 0 {
+        if self.ended.receiver_count() == 0 {
             return false;
         }
-        self.opened.send_modify(|generation| *generation += 1);
+        self.ended.send_modify(|_| {});
         true
+    }
+
+    /// The request has ended: drops the batches still waiting, and lets later ones go
+    /// at once.
+    fn end(&self) {
+        if self.driven.swap(false, Ordering::SeqCst) {
+            self.ended.send_replace(true);
+        }
     }
 }
 
@@ -69,11 +90,18 @@ pub struct Settling<F> {
 
 impl<F: Future> Settling<F> {
     pub fn new(inner: F, gate: Arc<Gate>) -> Self {
+        gate.driven.store(true, Ordering::SeqCst);
         Self {
             inner: Box::pin(inner),
             gate,
             waker: None,
         }
+    }
+}
+
+impl<F> Drop for Settling<F> {
+    fn drop(&mut self) {
+        self.gate.end();
     }
 }
 
@@ -116,7 +144,10 @@ impl<F: Future> Future for Settling<F> {
         };
         flag.woken.store(false, Ordering::SeqCst);
         match this.inner.as_mut().poll(&mut Context::from_waker(waker)) {
-            Poll::Ready(output) => Poll::Ready(output),
+            Poll::Ready(output) => {
+                this.gate.end();
+                Poll::Ready(output)
+            }
             Poll::Pending => {
                 // Not woken while polled: every branch waits on a loader or the database.
                 if !flag.woken.load(Ordering::SeqCst) {
@@ -125,5 +156,212 @@ impl<F: Future> Future for Settling<F> {
                 Poll::Pending
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use async_graphql::dataloader::{DataLoader, Loader};
+    use futures::FutureExt;
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::error::AppError;
+    use crate::graphql::coalesce::Coalesced;
+
+    /// A branch that is busy: it wakes itself and yields once.
+    struct Busy(bool);
+
+    impl Future for Busy {
+        type Output = ();
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                return Poll::Ready(());
+            }
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    async fn busy(times: usize) {
+        for _ in 0..times {
+            Busy(false).await;
+        }
+    }
+
+    /// Answers `key * 10` and records each batch of keys it was asked for.
+    #[derive(Clone, Default)]
+    struct Recording {
+        batches: Arc<Mutex<Vec<Vec<i64>>>>,
+    }
+
+    impl Recording {
+        fn batches(&self) -> Vec<Vec<i64>> {
+            self.batches.lock().map(|b| b.clone()).unwrap_or_default()
+        }
+    }
+
+    impl Loader<i64> for Recording {
+        type Value = i64;
+        type Error = AppError;
+
+        async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, i64>, AppError> {
+            let mut keys = keys.to_vec();
+            keys.sort_unstable();
+            if let Ok(mut batches) = self.batches.lock() {
+                batches.push(keys.clone());
+            }
+            Ok(keys.into_iter().map(|key| (key, key * 10)).collect())
+        }
+    }
+
+    fn loader(gate: &Arc<Gate>, inner: Recording) -> DataLoader<Coalesced<i64, Recording>> {
+        DataLoader::new(Coalesced::new(inner), gate.spawner()).delay(Duration::ZERO)
+    }
+
+    /// Whether a flag was set within a second.
+    async fn eventually(flag: &AtomicBool) -> bool {
+        for _ in 0..100 {
+            if flag.load(Ordering::SeqCst) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn a_batch_waits_while_the_request_is_busy_and_goes_once_it_settles() {
+        let gate = Gate::new();
+        let spawn = gate.spawner();
+        let ran = Arc::new(AtomicBool::new(false));
+        let (sent, answer) = oneshot::channel();
+        let request = Settling::new(
+            {
+                let ran = ran.clone();
+                async move {
+                    let batch_ran = ran.clone();
+                    spawn(
+                        async move {
+                            batch_ran.store(true, Ordering::SeqCst);
+                            let _ = sent.send(7);
+                        }
+                        .boxed(),
+                    );
+                    // Each time the request is busy the runtime runs its other tasks,
+                    // the batch's among them.
+                    for _ in 0..20 {
+                        busy(1).await;
+                        assert!(!ran.load(Ordering::SeqCst), "the batch went early");
+                    }
+                    answer.await
+                }
+            },
+            gate.clone(),
+        );
+        let answer = tokio::time::timeout(Duration::from_secs(5), request).await;
+        assert_eq!(answer.ok().and_then(Result::ok), Some(7));
+    }
+
+    #[tokio::test]
+    async fn every_key_of_a_level_goes_in_one_batch() {
+        let gate = Gate::new();
+        let inner = Recording::default();
+        let loader = loader(&gate, inner.clone());
+        let level = futures::future::join_all((0..20i64).map(|key| {
+            let loader = &loader;
+            async move {
+                // Branches reach the loader after different amounts of work.
+                busy(usize::try_from(key % 7).unwrap_or(0)).await;
+                loader.load_one(key).await
+            }
+        }));
+        let answers = tokio::time::timeout(Duration::from_secs(5), Settling::new(level, gate))
+            .await
+            .unwrap_or_default();
+        let answers: Vec<Option<i64>> = answers.into_iter().map(|a| a.ok().flatten()).collect();
+        assert_eq!(answers, (0..20).map(|key| Some(key * 10)).collect::<Vec<_>>());
+        assert_eq!(inner.batches(), vec![(0..20).collect::<Vec<i64>>()]);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_ends_drops_its_unsent_batches() {
+        struct Dropped(Arc<AtomicBool>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let gate = Gate::new();
+        let spawn = gate.spawner();
+        let (ran, dropped) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let request = Settling::new(
+            {
+                let (ran, dropped) = (ran.clone(), dropped.clone());
+                async move {
+                    let guard = Dropped(dropped);
+                    spawn(
+                        async move {
+                            let _guard = guard;
+                            ran.store(true, Ordering::SeqCst);
+                        }
+                        .boxed(),
+                    );
+                    busy(usize::MAX).await;
+                }
+            },
+            gate.clone(),
+        );
+        // Polled once while busy, then given up (a timeout, a closed connection).
+        assert!(request.now_or_never().is_none());
+        assert!(eventually(&dropped).await, "the batch was kept");
+        assert!(!ran.load(Ordering::SeqCst), "the batch was sent");
+    }
+
+    #[tokio::test]
+    async fn a_loader_outside_a_settling_request_does_not_wait() {
+        let gate = Gate::new();
+        let inner = Recording::default();
+        let loader = loader(&gate, inner.clone());
+        let answer = tokio::time::timeout(Duration::from_secs(5), loader.load_one(4)).await;
+        assert_eq!(answer.ok().and_then(Result::ok).flatten(), Some(40));
+
+        // Nor after the request it served has ended.
+        let served = Settling::new(loader.load_one(1), gate.clone());
+        assert!(tokio::time::timeout(Duration::from_secs(5), served).await.is_ok());
+        let answer = tokio::time::timeout(Duration::from_secs(5), loader.load_one(2)).await;
+        assert_eq!(answer.ok().and_then(Result::ok).flatten(), Some(20));
+        assert_eq!(inner.batches(), vec![vec![4], vec![1], vec![2]]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_runs_in_the_span_of_the_request_that_asked() {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(std::io::sink)
+            .finish();
+        let _subscriber = tracing::subscriber::set_default(subscriber);
+        let gate = Gate::new();
+        let spawn = gate.spawner();
+        let (sent, seen) = oneshot::channel();
+        let request = async move {
+            spawn(
+                async move {
+                    let name = tracing::Span::current().metadata().map(|meta| meta.name());
+                    let _ = sent.send(name);
+                }
+                .boxed(),
+            );
+            seen.await
+        }
+        .instrument(tracing::info_span!("request"));
+        let seen = tokio::time::timeout(Duration::from_secs(5), Settling::new(request, gate)).await;
+        assert_eq!(seen.ok().and_then(Result::ok).flatten(), Some("request"));
     }
 }

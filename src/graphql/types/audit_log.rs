@@ -186,7 +186,7 @@ impl AuditQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(
-            desc = "How many entries to return, 1 to 100.",
+            desc = "How many entries to return, 1 to `settings.maxPageSize`.",
             default_with = "crate::graphql::connection::default_first()"
         )]
         first: Option<i32>,
@@ -219,7 +219,7 @@ impl AuditQuery {
         )]
         window: Option<TimeWindow>,
         #[graphql(
-            desc = "How many entries to return, 1 to 100.",
+            desc = "How many entries to return, 1 to `settings.maxPageSize`.",
             default_with = "crate::graphql::connection::default_first()"
         )]
         first: Option<i32>,

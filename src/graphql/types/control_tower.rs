@@ -12,7 +12,7 @@ use super::workspace::Workspace;
 use crate::db::control_tower::{self, MAX_TOP, Snapshot};
 use crate::domain::health::HealthLevel;
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, count_argument};
 use crate::graphql::enums::TimeWindow;
 use crate::graphql::guards::{AUDIT, CONSOLE};
 use crate::graphql::scope::Scope;
@@ -137,15 +137,8 @@ impl ControlTower {
 }
 
 fn top_limit(limit: Option<i32>) -> AppResult<usize> {
-    let limit = limit.unwrap_or(5);
-    usize::try_from(limit)
-        .ok()
-        .filter(|limit| (1..=MAX_TOP).contains(limit))
-        .ok_or_else(|| {
-            AppError::bad_input(format!(
-                "`limit` must be between 1 and {MAX_TOP}, not {limit}"
-            ))
-        })
+    let limit = count_argument("limit", limit.unwrap_or(5), MAX_TOP as u64)?;
+    Ok(usize::try_from(limit).unwrap_or(MAX_TOP))
 }
 
 /// The runs of one type in the window.

@@ -374,11 +374,11 @@ impl RunQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(
-            desc = "How many runs to return from the start (or from `after`), 1 to 100 (default 25)."
+            desc = "How many runs to return from the start (or from `after`), 1 to `settings.maxPageSize` (default `settings.defaultPageSize`)."
         )]
         first: Option<i32>,
         #[graphql(desc = "Return the runs after this cursor.")] after: Option<String>,
-        #[graphql(desc = "How many runs to return from the end (or from `before`), 1 to 100.")]
+        #[graphql(desc = "How many runs to return from the end (or from `before`), 1 to `settings.maxPageSize`.")]
         last: Option<i32>,
         #[graphql(desc = "Return the runs before this cursor.")] before: Option<String>,
         #[graphql(desc = "Only runs matching this filter.")] filter: Option<OperationRunFilter>,
@@ -422,7 +422,7 @@ impl RunQuery {
         )]
         window: Option<TimeWindow>,
         #[graphql(
-            desc = "How many runs to return, 1 to 100.",
+            desc = "How many runs to return, 1 to `settings.maxPageSize`.",
             default_with = "crate::graphql::connection::default_first()"
         )]
         first: Option<i32>,
@@ -448,7 +448,7 @@ impl RunQuery {
         )]
         window: Option<TimeWindow>,
         #[graphql(
-            desc = "How many runs to return, 1 to 100.",
+            desc = "How many runs to return, 1 to `settings.maxPageSize`.",
             default_with = "crate::graphql::connection::default_first()"
         )]
         first: Option<i32>,

@@ -13,7 +13,7 @@ use super::tenant_permission::TenantPermission;
 use super::workspace::Workspace;
 use crate::domain::health;
 use crate::domain::status;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, count_argument};
 use crate::graphql::connection::{Connection, PageRequest, page_cost, root_page};
 use crate::graphql::enums::{TenantStatus, TimeWindow};
 use crate::graphql::guards::{CONSOLE, SENSITIVE};
@@ -205,17 +205,10 @@ impl Tenant {
             default_with = "Some(TimeWindow::Last24h)"
         )]
         window: Option<TimeWindow>,
-        #[graphql(desc = "How many runs, 1 to 100.", default_with = "Some(5)")] first: Option<i32>,
+        #[graphql(desc = "How many runs, 1 to `settings.maxPageSize`.", default_with = "Some(5)")] first: Option<i32>,
     ) -> AppResult<Vec<OperationRun>> {
         let scope = Scope::of(ctx)?;
-        let max = scope.max_page_size();
-        let first = first.unwrap_or(5);
-        let first = u64::try_from(first)
-            .ok()
-            .filter(|first| (1..=u64::from(max)).contains(first))
-            .ok_or_else(|| {
-                AppError::bad_input(format!("`first` must be between 1 and {max}, not {first}"))
-            })?;
+        let first = count_argument("first", first.unwrap_or(5), scope.max_page_size().into())?;
         let key = RecentRunsKey {
             tenant_id: self.model.id,
             window: TimeWindow::chosen(window),
@@ -271,11 +264,11 @@ impl TenantQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(
-            desc = "How many tenants to return from the start (or from `after`), 1 to 100 (default 25)."
+            desc = "How many tenants to return from the start (or from `after`), 1 to `settings.maxPageSize` (default `settings.defaultPageSize`)."
         )]
         first: Option<i32>,
         #[graphql(desc = "Return the tenants after this cursor.")] after: Option<String>,
-        #[graphql(desc = "How many tenants to return from the end (or from `before`), 1 to 100.")]
+        #[graphql(desc = "How many tenants to return from the end (or from `before`), 1 to `settings.maxPageSize`.")]
         last: Option<i32>,
         #[graphql(desc = "Return the tenants before this cursor.")] before: Option<String>,
         #[graphql(desc = "Only tenants matching this filter.")] filter: Option<TenantFilter>,

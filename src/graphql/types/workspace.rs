@@ -75,7 +75,7 @@ impl Workspace {
         &self,
         ctx: &Context<'_>,
         #[graphql(
-            desc = "How many tenants to return, 1 to 100.",
+            desc = "How many tenants to return, 1 to `settings.maxPageSize`.",
             default_with = "crate::graphql::connection::default_first()"
         )]
         first: Option<i32>,
@@ -268,12 +268,12 @@ impl WorkspaceQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(
-            desc = "How many workspaces to return from the start (or from `after`), 1 to 100 (default 25)."
+            desc = "How many workspaces to return from the start (or from `after`), 1 to `settings.maxPageSize` (default `settings.defaultPageSize`)."
         )]
         first: Option<i32>,
         #[graphql(desc = "Return the workspaces after this cursor.")] after: Option<String>,
         #[graphql(
-            desc = "How many workspaces to return from the end (or from `before`), 1 to 100."
+            desc = "How many workspaces to return from the end (or from `before`), 1 to `settings.maxPageSize`."
         )]
         last: Option<i32>,
         #[graphql(desc = "Return the workspaces before this cursor.")] before: Option<String>,
