@@ -26,21 +26,21 @@ use crate::server::{self, AppState};
 pub struct Cli {
     /// A TOML configuration file (default: `control-tower.toml` when it exists).
     #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// The database URL, e.g. `sqlite://control-tower.db?mode=rwc` or
     /// `postgres://user@host/db` (overrides the file and `CONTROL_TOWER_DATABASE_URL`).
     #[arg(long, global = true, value_name = "URL")]
-    pub database_url: Option<String>,
+    pub(crate) database_url: Option<String>,
     /// The address to listen on, `host:port` (overrides the file and
     /// `CONTROL_TOWER_LISTEN`).
     #[arg(long, global = true, value_name = "ADDR")]
-    pub listen: Option<String>,
+    pub(crate) listen: Option<String>,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Migrate the database, then serve the API until SIGTERM or Ctrl-C.
     Serve {
         /// Seed a small demo data set first, if the database is empty.
@@ -62,7 +62,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum OperatorCommand {
+pub(crate) enum OperatorCommand {
     /// Create an operator; the password is read from standard input.
     Create {
         /// The e-mail address the operator logs in with.
@@ -90,7 +90,7 @@ pub enum OperatorCommand {
 }
 
 #[derive(Clone, Copy, Debug, Subcommand)]
-pub enum MigrateAction {
+pub(crate) enum MigrateAction {
     /// Apply every pending migration (the default).
     Up,
     /// Roll back the last applied migration.
@@ -102,25 +102,25 @@ pub enum MigrateAction {
 }
 
 #[derive(Debug, Args)]
-pub struct SeedArgs {
+pub(crate) struct SeedArgs {
     /// Workspaces to create.
     #[arg(long, default_value_t = 5)]
-    pub workspaces: u32,
+    pub(crate) workspaces: u32,
     /// Tenants to create, spread over the workspaces.
     #[arg(long, default_value_t = 50)]
-    pub tenants: u32,
+    pub(crate) tenants: u32,
     /// Operation runs to create, over the 30 days before the anchor.
     #[arg(long, default_value_t = 10_000)]
-    pub runs: u64,
+    pub(crate) runs: u64,
     /// Audit log entries to create.
     #[arg(long, default_value_t = 2_000)]
-    pub audit_logs: u64,
+    pub(crate) audit_logs: u64,
     /// The random seed: the same seed and anchor give the same rows.
     #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// The moment the data is generated around (RFC 3339, default: now, to the second).
     #[arg(long, value_name = "RFC3339")]
-    pub anchor: Option<chrono::DateTime<chrono::Utc>>,
+    pub(crate) anchor: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl SeedArgs {
@@ -395,7 +395,7 @@ async fn migrate(connection: &DatabaseConnection, action: MigrateAction) -> anyh
 }
 
 /// The e-mail of the demo operator of `serve --demo`.
-pub const DEMO_EMAIL: &str = "demo@control-tower.example";
+pub(crate) const DEMO_EMAIL: &str = "demo@control-tower.example";
 
 /// The demo operator (created with a random password the first time) and a fresh token.
 async fn demo_operator(
@@ -472,7 +472,7 @@ async fn shutdown_signal() {
 }
 
 /// A database URL without its password, for messages.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];

@@ -335,7 +335,7 @@ pub struct ConfigError(String);
 
 impl Config {
     /// What a request at `now` is judged by: these thresholds.
-    pub fn criteria(&self, now: DateTime<Utc>) -> Criteria {
+    pub(crate) fn criteria(&self, now: DateTime<Utc>) -> Criteria {
         let thresholds = &self.system_console.stuck_thresholds;
         let health = &self.system_console.health;
         Criteria {
@@ -352,7 +352,7 @@ impl Config {
     }
 
     /// Loads defaults, the file, the environment and the flags, then validates.
-    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+    pub(crate) fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
             Some(path) if !path.exists() => {
@@ -377,7 +377,7 @@ impl Config {
     }
 
     /// The listen address, already validated by [`Config::load`].
-    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+    pub(crate) fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.listen.parse().map_err(|_| {
             ConfigError(format!(
                 "`listen` must be host:port with a numeric host, e.g. 127.0.0.1:8080, not {:?}",
@@ -387,7 +387,7 @@ impl Config {
     }
 
     /// The address `/metrics` is served on apart from the API, already validated.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+    pub(crate) fn metrics_addr(&self) -> Option<SocketAddr> {
         self.system_console
             .metrics
             .listen
@@ -396,7 +396,7 @@ impl Config {
     }
 
     /// How long a request waits for a pooled connection.
-    pub fn acquire_timeout(&self) -> Duration {
+    pub(crate) fn acquire_timeout(&self) -> Duration {
         Duration::from_millis(self.database_acquire_timeout_ms)
     }
 

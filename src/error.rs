@@ -12,7 +12,7 @@ use sea_orm::{DbErr, RuntimeErr, sqlx};
 
 /// The `extensions.code` of every error the API returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorCode {
+pub(crate) enum ErrorCode {
     Unauthenticated,
     Forbidden,
     BadUserInput,
@@ -25,7 +25,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [Self; 8] = [
+    pub(crate) const ALL: [Self; 8] = [
         Self::Unauthenticated,
         Self::Forbidden,
         Self::BadUserInput,
@@ -37,12 +37,12 @@ impl ErrorCode {
     ];
 
     /// The code written `code` in `extensions.code`, if it is one of ours.
-    pub fn parse(code: &str) -> Option<Self> {
+    pub(crate) fn parse(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|known| known.as_str() == code)
     }
 
     /// The code as it appears in `extensions.code`.
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::Forbidden => "FORBIDDEN",
@@ -58,7 +58,7 @@ impl ErrorCode {
 
 /// Everything that can go wrong while answering a request.
 #[derive(Clone, Debug, thiserror::Error)]
-pub enum AppError {
+pub(crate) enum AppError {
     #[error("{0}")]
     BadUserInput(String),
     #[error("{0}")]
@@ -87,17 +87,17 @@ pub enum AppError {
 
 impl AppError {
     /// A caller's mistake, explained in `message`.
-    pub fn bad_input(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_input(message: impl Into<String>) -> Self {
         Self::BadUserInput(message.into())
     }
 
     /// A bug or broken invariant on our side.
-    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn internal(error: impl Into<anyhow::Error>) -> Self {
         Self::Internal(Arc::new(error.into()))
     }
 
     /// The code this error is answered with.
-    pub fn code(&self) -> ErrorCode {
+    pub(crate) fn code(&self) -> ErrorCode {
         match self {
             Self::BadUserInput(_) => ErrorCode::BadUserInput,
             Self::NotFound(_) => ErrorCode::NotFound,
@@ -127,7 +127,7 @@ impl AppError {
 }
 
 /// Whether a database error means "cannot reach the database" rather than "bad statement".
-pub fn is_unavailable(error: &DbErr) -> bool {
+pub(crate) fn is_unavailable(error: &DbErr) -> bool {
     match error {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
@@ -150,7 +150,7 @@ pub fn is_unavailable(error: &DbErr) -> bool {
 
 /// Whether the database cancelled a statement that ran past its `statement_timeout`
 /// (PostgreSQL's `query_canceled`, 57014).
-pub fn is_statement_timeout(error: &DbErr) -> bool {
+pub(crate) fn is_statement_timeout(error: &DbErr) -> bool {
     match error {
         DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
             matches!(error.as_ref(), sqlx::Error::Database(error) if error.code().as_deref() == Some("57014"))
@@ -192,11 +192,11 @@ impl From<AppError> for async_graphql::Error {
 }
 
 /// The result of a resolver.
-pub type AppResult<T> = Result<T, AppError>;
+pub(crate) type AppResult<T> = Result<T, AppError>;
 
 /// Reads the argument `name` (a GraphQL `Int`) as a count from 1 to `max`; anything
 /// else is `BAD_USER_INPUT`, saying the range.
-pub fn count_argument(name: &str, value: i32, max: u64) -> AppResult<u64> {
+pub(crate) fn count_argument(name: &str, value: i32, max: u64) -> AppResult<u64> {
     u64::try_from(value)
         .ok()
         .filter(|count| (1..=max).contains(count))

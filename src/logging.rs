@@ -16,7 +16,7 @@ use crate::config::LogFormat;
 const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
 
 /// Installs the process's log subscriber, writing to standard error.
-pub fn init(format: Option<LogFormat>) {
+pub(crate) fn init(format: Option<LogFormat>) {
     let terminal = std::io::stderr().is_terminal();
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));

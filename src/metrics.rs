@@ -19,15 +19,15 @@ use prometheus_client::registry::Registry;
 use crate::error::ErrorCode;
 
 /// The operation label of a request whose name is not among the known ones.
-pub const OTHER_OPERATION: &str = "other";
+pub(crate) const OTHER_OPERATION: &str = "other";
 /// The operation label of a request refused before its operation was known.
-pub const UNREAD_OPERATION: &str = "unknown";
+pub(crate) const UNREAD_OPERATION: &str = "unknown";
 /// The operation label of a request without an operation name.
-pub const ANONYMOUS_OPERATION: &str = "anonymous";
+pub(crate) const ANONYMOUS_OPERATION: &str = "anonymous";
 
 /// How a request ended, as `/metrics` counts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Answered without an error.
     Ok,
     /// Refused or failed through the caller's doing: the code says how.
@@ -39,7 +39,7 @@ pub enum Outcome {
 impl Outcome {
     /// The outcome of an answer whose errors carry `codes` (none: a success). The
     /// worst wins: one server error makes the request a server error.
-    pub fn of(codes: impl IntoIterator<Item = ErrorCode>) -> Self {
+    pub(crate) fn of(codes: impl IntoIterator<Item = ErrorCode>) -> Self {
         let mut outcome = Self::Ok;
         for code in codes {
             outcome = match (outcome, code) {
@@ -54,7 +54,7 @@ impl Outcome {
 
     /// The `outcome` and `code` labels: `ok` with no code, or the kind of error and
     /// its code.
-    pub fn labels(self) -> (&'static str, &'static str) {
+    pub(crate) fn labels(self) -> (&'static str, &'static str) {
         match self {
             Self::Ok => ("ok", ""),
             Self::ClientError(code) => ("client_error", code.as_str()),
@@ -92,7 +92,7 @@ struct StateLabels {
 
 /// How a `login` ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LoginOutcome {
+pub(crate) enum LoginOutcome {
     Succeeded,
     /// Wrong or malformed credentials.
     Failed,
@@ -112,17 +112,17 @@ impl LoginOutcome {
 
 /// The connection pool as `/metrics` shows it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PoolUse {
-    pub in_use: u64,
-    pub idle: u64,
+pub(crate) struct PoolUse {
+    pub(crate) in_use: u64,
+    pub(crate) idle: u64,
     /// Statements and transactions waiting for a connection.
-    pub waiting: u64,
-    pub max: u64,
+    pub(crate) waiting: u64,
+    pub(crate) max: u64,
 }
 
 /// The service's counters, gauges and histograms.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     known_operations: HashSet<String>,
     requests: Family<RequestLabels, Counter>,
@@ -140,7 +140,7 @@ pub struct Metrics {
 impl Metrics {
     /// Metrics that label operations by name when the name is one of `known` (and
     /// `other` when not).
-    pub fn new(known: impl IntoIterator<Item = String>) -> Self {
+    pub(crate) fn new(known: impl IntoIterator<Item = String>) -> Self {
         let mut registry = Registry::with_prefix("control_tower");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -223,7 +223,7 @@ impl Metrics {
     }
 
     /// The label of an operation name: the name itself when known, else `other`.
-    pub fn operation_label(&self, name: Option<&str>) -> &str {
+    pub(crate) fn operation_label(&self, name: Option<&str>) -> &str {
         match name {
             None => ANONYMOUS_OPERATION,
             Some(name) => self
@@ -234,7 +234,13 @@ impl Metrics {
     }
 
     /// Records one answered GraphQL request.
-    pub fn request(&self, operation: &str, outcome: Outcome, took: Duration, statements: u64) {
+    pub(crate) fn request(
+        &self,
+        operation: &str,
+        outcome: Outcome,
+        took: Duration,
+        statements: u64,
+    ) {
         let (outcome, code) = outcome.labels();
         self.requests
             .get_or_create(&RequestLabels {
@@ -256,18 +262,18 @@ impl Metrics {
     }
 
     /// Records a document refused by the limit named `limit`.
-    pub fn refused(&self, limit: &'static str) {
+    pub(crate) fn refused(&self, limit: &'static str) {
         self.refused.get_or_create(&LimitLabels { limit }).inc();
     }
 
     /// Records a Control Tower snapshot served from the shared cache (`hit`) or not.
-    pub fn snapshot(&self, hit: bool) {
+    pub(crate) fn snapshot(&self, hit: bool) {
         let result = if hit { "hit" } else { "computed" };
         self.snapshots.get_or_create(&ResultLabels { result }).inc();
     }
 
     /// Records a login attempt.
-    pub fn login(&self, outcome: LoginOutcome) {
+    pub(crate) fn login(&self, outcome: LoginOutcome) {
         self.logins
             .get_or_create(&ResultLabels {
                 result: outcome.label(),
@@ -276,12 +282,12 @@ impl Metrics {
     }
 
     /// One more, or one fewer, active subscription.
-    pub fn subscriptions(&self, delta: i64) {
+    pub(crate) fn subscriptions(&self, delta: i64) {
         self.subscriptions.inc_by(delta);
     }
 
     /// The exposition text, with the pool and readiness as they are now.
-    pub fn render(&self, pool: PoolUse, ready: bool) -> String {
+    pub(crate) fn render(&self, pool: PoolUse, ready: bool) -> String {
         let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
         for (state, value) in [
             ("in_use", pool.in_use),

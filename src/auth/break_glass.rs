@@ -20,7 +20,7 @@ use crate::domain::audit::AuditAction;
 use crate::error::{AppError, AppResult, count_argument};
 
 /// Elevates the viewer's session for `minutes` (1 to `max_minutes`) for `reason`.
-pub async fn enter(
+pub(crate) async fn enter(
     db: &Db,
     viewer: &Viewer,
     reason: &str,
@@ -63,7 +63,7 @@ pub async fn enter(
 }
 
 /// Ends the viewer's elevation now, if one lasts; otherwise changes nothing.
-pub async fn exit(
+pub(crate) async fn exit(
     db: &Db,
     viewer: &Viewer,
     now: DateTime<Utc>,
@@ -92,7 +92,7 @@ pub async fn exit(
 }
 
 /// Whether the session's elevation has expired without its expiry being recorded yet.
-pub fn expiry_pending(session: &platform_session::Model, now: DateTime<Utc>) -> bool {
+pub(crate) fn expiry_pending(session: &platform_session::Model, now: DateTime<Utc>) -> bool {
     session.break_glass_started_at.is_some()
         && !session.break_glass_expiry_recorded
         && session
@@ -102,7 +102,11 @@ pub fn expiry_pending(session: &platform_session::Model, now: DateTime<Utc>) -> 
 
 /// Records the expiry of a session's elevation, if nobody has yet: returns whether this
 /// call did. Concurrent callers race on one conditional update; exactly one wins.
-pub async fn record_expiry(db: &Db, session_id: i64, now: DateTime<Utc>) -> Result<bool, DbErr> {
+pub(crate) async fn record_expiry(
+    db: &Db,
+    session_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
     use platform_session::Column;
     let transaction = db.begin().await?;
     let claimed = platform_session::Entity::update_many()

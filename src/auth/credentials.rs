@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 
 /// Hashes a password with argon2id (the crate's recommended parameters), as a PHC string.
-pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+pub(crate) fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     let salt = SaltString::encode_b64(&salt)?;
@@ -20,7 +20,7 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
 
 /// Whether `password` matches `hash`. A stored value that is not a PHC string (a
 /// disabled or seeded operator) matches nothing, after the same work as a real check.
-pub fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     match PasswordHash::new(hash) {
         Ok(parsed) => Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
@@ -41,14 +41,14 @@ static DECOY: LazyLock<Option<String>> = LazyLock::new(|| {
 });
 
 /// Spends the time of one password check, for callers that have nothing to check.
-pub fn burn_verification(password: &str) {
+pub(crate) fn burn_verification(password: &str) {
     if let Some(Ok(parsed)) = DECOY.as_deref().map(PasswordHash::new) {
         let _ = Argon2::default().verify_password(password.as_bytes(), &parsed);
     }
 }
 
 /// A new bearer token: 32 random bytes, base64url without padding.
-pub fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)

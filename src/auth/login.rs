@@ -16,25 +16,25 @@ use crate::domain::text::NUL_REFUSED;
 use crate::error::{AppError, AppResult};
 
 /// Failed logins for one e-mail that close it for [`THROTTLE_WINDOW`].
-pub const MAX_FAILURES: u64 = 5;
+pub(crate) const MAX_FAILURES: u64 = 5;
 /// How far back failed logins count.
-pub const THROTTLE_WINDOW: Duration = Duration::minutes(15);
+pub(crate) const THROTTLE_WINDOW: Duration = Duration::minutes(15);
 /// Longest e-mail address accepted, in characters (RFC 5321's path limit).
 const MAX_EMAIL_CHARS: usize = 320;
 /// Longest password accepted, in bytes.
 const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// A new session.
-pub struct LoggedIn {
-    pub token: String,
-    pub user: platform_user::Model,
-    pub session: platform_session::Model,
+pub(crate) struct LoggedIn {
+    pub(crate) token: String,
+    pub(crate) user: platform_user::Model,
+    pub(crate) session: platform_session::Model,
 }
 
 /// Where an attempt came from, for the audit trail.
 #[derive(Clone, Debug, Default)]
-pub struct Origin {
-    pub ip: Option<String>,
+pub(crate) struct Origin {
+    pub(crate) ip: Option<String>,
 }
 
 /// Checks the credentials and opens a session of `ttl`. Every attempt is audited, even
@@ -43,7 +43,7 @@ pub struct Origin {
 /// failure says only "invalid credentials", whether or not the e-mail exists, after a
 /// password check either way; more than [`MAX_FAILURES`] in [`THROTTLE_WINDOW`] answer
 /// `RATE_LIMITED` without checking.
-pub async fn login(
+pub(crate) async fn login(
     db: &Db,
     email: &str,
     password: &str,
@@ -195,7 +195,7 @@ fn storable(email: &str) -> Option<String> {
 /// Ends the viewer's session, audited as `platform.auth.logout` — once: a session
 /// already ended (by an earlier `logout` in the same request, or a concurrent one)
 /// changes nothing and records nothing.
-pub async fn logout(db: &Db, viewer: &Viewer, now: DateTime<Utc>) -> AppResult<()> {
+pub(crate) async fn logout(db: &Db, viewer: &Viewer, now: DateTime<Utc>) -> AppResult<()> {
     let transaction = db.begin().await?;
     let ended = platform_session::Entity::update_many()
         .col_expr(
@@ -227,7 +227,7 @@ pub async fn logout(db: &Db, viewer: &Viewer, now: DateTime<Utc>) -> AppResult<(
 }
 
 /// An operator as the actor of an audit entry.
-pub fn operator_actor(user: &platform_user::Model) -> Actor {
+pub(crate) fn operator_actor(user: &platform_user::Model) -> Actor {
     Actor::Operator {
         id: Some(user.id),
         name: Some(user.name.clone()),

@@ -6,7 +6,7 @@
 
 pub mod break_glass;
 pub mod credentials;
-pub mod login;
+pub(crate) mod login;
 pub mod operators;
 
 use std::collections::BTreeSet;
@@ -55,7 +55,7 @@ impl Capability {
     }
 
     /// The capability of a stored name.
-    pub fn parse(name: &str) -> Option<Self> {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|capability| capability.name() == name)
@@ -69,7 +69,7 @@ impl fmt::Display for Capability {
 }
 
 /// The capabilities stored for an operator; unknown names are ignored.
-pub fn stored_capabilities(user: &platform_user::Model) -> BTreeSet<Capability> {
+pub(crate) fn stored_capabilities(user: &platform_user::Model) -> BTreeSet<Capability> {
     match user.capabilities.as_ref().map(|document| document.value()) {
         Some(Value::Array(names)) => names
             .iter()
@@ -82,15 +82,15 @@ pub fn stored_capabilities(user: &platform_user::Model) -> BTreeSet<Capability> 
 
 /// A break-glass elevation as a session records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Elevation {
-    pub started_at: Option<DateTime<Utc>>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub reason: Option<String>,
+pub(crate) struct Elevation {
+    pub(crate) started_at: Option<DateTime<Utc>>,
+    pub(crate) expires_at: Option<DateTime<Utc>>,
+    pub(crate) reason: Option<String>,
 }
 
 impl Elevation {
     /// The elevation of a session.
-    pub fn of(session: &platform_session::Model) -> Self {
+    pub(crate) fn of(session: &platform_session::Model) -> Self {
         Self {
             started_at: session.break_glass_started_at,
             expires_at: session.break_glass_expires_at,
@@ -99,23 +99,23 @@ impl Elevation {
     }
 
     /// Whether it lasts at `now` (it ends exactly at its expiry).
-    pub fn active_at(&self, now: DateTime<Utc>) -> bool {
+    pub(crate) fn active_at(&self, now: DateTime<Utc>) -> bool {
         self.started_at.is_some() && self.expires_at.is_some_and(|expires_at| now < expires_at)
     }
 }
 
 /// The operator behind a request, and what the request may do.
 #[derive(Clone, Debug)]
-pub struct Viewer {
-    pub user: platform_user::Model,
-    pub session: platform_session::Model,
-    pub now: DateTime<Utc>,
+pub(crate) struct Viewer {
+    pub(crate) user: platform_user::Model,
+    pub(crate) session: platform_session::Model,
+    pub(crate) now: DateTime<Utc>,
 }
 
 impl Viewer {
     /// The operator's own capabilities, plus `sensitive.view` and `audit.view` while a
     /// break-glass elevation lasts.
-    pub fn capabilities(&self) -> BTreeSet<Capability> {
+    pub(crate) fn capabilities(&self) -> BTreeSet<Capability> {
         let mut capabilities = stored_capabilities(&self.user);
         if self.elevation().active_at(self.now) {
             capabilities.insert(Capability::SensitiveView);
@@ -125,12 +125,12 @@ impl Viewer {
     }
 
     /// The session's break-glass elevation.
-    pub fn elevation(&self) -> Elevation {
+    pub(crate) fn elevation(&self) -> Elevation {
         Elevation::of(&self.session)
     }
 
     /// Ok if the operator holds `capability`, else `FORBIDDEN` naming it.
-    pub fn require(&self, capability: Capability) -> Result<(), AppError> {
+    pub(crate) fn require(&self, capability: Capability) -> Result<(), AppError> {
         if self.capabilities().contains(&capability) {
             Ok(())
         } else {
@@ -141,7 +141,7 @@ impl Viewer {
 
 /// Why a bearer token was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     Unknown,
     Expired,
     Revoked,
@@ -150,7 +150,7 @@ pub enum Refusal {
 
 impl Refusal {
     /// The message the caller reads.
-    pub fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> &'static str {
         match self {
             Self::Unknown => "the bearer token is not valid: log in again",
             Self::Expired => "the session has expired: log in again",
@@ -161,7 +161,7 @@ impl Refusal {
 }
 
 /// The operator and session a bearer token names, at `now`, in one statement.
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     db: &impl ConnectionTrait,
     token: &str,
     now: DateTime<Utc>,
@@ -186,7 +186,7 @@ pub async fn authenticate(
 }
 
 /// The token of an `Authorization: Bearer <token>` header value.
-pub fn bearer_token(header: &str) -> Option<&str> {
+pub(crate) fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -194,7 +194,7 @@ pub fn bearer_token(header: &str) -> Option<&str> {
 
 /// An operator-provided reason or note, as the audit trail keeps it (see
 /// [`crate::domain::text`]); `field` names it in the refusal.
-pub fn operator_text(text: &str, field: &str) -> Result<String, AppError> {
+pub(crate) fn operator_text(text: &str, field: &str) -> Result<String, AppError> {
     crate::domain::text::operator_text(text)
         .map(str::to_owned)
         .map_err(|refusal| AppError::bad_input(format!("`{field}` {refusal}")))

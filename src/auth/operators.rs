@@ -17,7 +17,7 @@ use crate::db::audit::{Actor, NewAuditEntry, record};
 use crate::domain::audit::AuditAction;
 
 /// Shortest password an operator may have.
-pub const MIN_PASSWORD_CHARS: usize = 12;
+pub(crate) const MIN_PASSWORD_CHARS: usize = 12;
 
 /// Why an operator could not be created or changed.
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +120,7 @@ pub async fn create(
 }
 
 /// Every operator, by e-mail.
-pub async fn list(db: &Db) -> Result<Vec<platform_user::Model>, OperatorError> {
+pub(crate) async fn list(db: &Db) -> Result<Vec<platform_user::Model>, OperatorError> {
     Ok(platform_user::Entity::find()
         .order_by_asc(platform_user::Column::Email)
         .all(db)
@@ -193,7 +193,7 @@ pub async fn open_session(
 }
 
 /// An operator's capabilities, as listed by `operator list`.
-pub fn capability_names(user: &platform_user::Model) -> Vec<&'static str> {
+pub(crate) fn capability_names(user: &platform_user::Model) -> Vec<&'static str> {
     stored_capabilities(user)
         .into_iter()
         .map(|capability| capability.name())

@@ -12,20 +12,20 @@ use crate::domain::window::TimeRange;
 /// What a list of audit logs is narrowed to. Every part is optional; parts combine with
 /// AND.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct AuditFilter {
+pub(crate) struct AuditFilter {
     /// Logs recorded within the range, ends included.
-    pub recorded: Option<TimeRange>,
-    pub workspace_id: Option<i64>,
-    pub tenant_id: Option<i64>,
+    pub(crate) recorded: Option<TimeRange>,
+    pub(crate) workspace_id: Option<i64>,
+    pub(crate) tenant_id: Option<i64>,
     /// Exact actions, e.g. `platform.auth.login`.
-    pub actions: Option<Vec<String>>,
-    pub actor_id: Option<i64>,
-    pub status: Option<StoredSelection>,
+    pub(crate) actions: Option<Vec<String>>,
+    pub(crate) actor_id: Option<i64>,
+    pub(crate) status: Option<StoredSelection>,
 }
 
 impl AuditFilter {
     /// The filter as SQL.
-    pub fn condition(&self) -> Condition {
+    pub(crate) fn condition(&self) -> Condition {
         let mut all = Condition::all();
         if let Some(range) = self.recorded {
             all = all
@@ -52,7 +52,7 @@ impl AuditFilter {
 }
 
 /// Newest first, then by id.
-pub fn sort_spec() -> SortSpec {
+pub(crate) fn sort_spec() -> SortSpec {
     SortSpec {
         tag: "audit:recorded_at:desc".to_owned(),
         columns: vec![
@@ -64,25 +64,25 @@ pub fn sort_spec() -> SortSpec {
 }
 
 /// A log's position in [`sort_spec`].
-pub fn sort_key(model: &audit_log::Model) -> Vec<KeyValue> {
+pub(crate) fn sort_key(model: &audit_log::Model) -> Vec<KeyValue> {
     vec![KeyValue::Time(model.recorded_at), KeyValue::Int(model.id)]
 }
 
 /// A new entry of the audit trail. Its metadata must already be free of secrets: the
 /// writers put in only ids, reasons, notes and network addresses.
 #[derive(Clone, Debug)]
-pub struct NewAuditEntry {
-    pub action: AuditAction,
-    pub success: bool,
-    pub actor: Actor,
-    pub workspace_id: Option<i64>,
-    pub tenant_id: Option<i64>,
-    pub metadata: serde_json::Value,
+pub(crate) struct NewAuditEntry {
+    pub(crate) action: AuditAction,
+    pub(crate) success: bool,
+    pub(crate) actor: Actor,
+    pub(crate) workspace_id: Option<i64>,
+    pub(crate) tenant_id: Option<i64>,
+    pub(crate) metadata: serde_json::Value,
 }
 
 /// Who acted.
 #[derive(Clone, Debug)]
-pub enum Actor {
+pub(crate) enum Actor {
     /// An operator of this console, as far as known (a failed login may name an e-mail
     /// that has no operator).
     Operator {
@@ -95,7 +95,7 @@ pub enum Actor {
 }
 
 /// Appends `entry` to the audit trail, recorded at `now`.
-pub async fn record(
+pub(crate) async fn record(
     db: &impl sea_orm::ConnectionTrait,
     entry: NewAuditEntry,
     now: chrono::DateTime<chrono::Utc>,
@@ -135,7 +135,7 @@ pub async fn record(
 }
 
 /// The investigations of each run, newest first, in one statement.
-pub async fn investigations_of(
+pub(crate) async fn investigations_of(
     db: &super::Db,
     runs: &[i64],
 ) -> Result<std::collections::HashMap<i64, Vec<audit_log::Model>>, sea_orm::DbErr> {

@@ -26,36 +26,40 @@ use crate::domain::status::AuditStatus;
 use crate::domain::window::{TimeRange, TimeWindow};
 
 /// Most entries `topFailingTenants`/`topFailingWorkspaces` can ask for.
-pub const MAX_TOP: usize = 100;
+pub(crate) const MAX_TOP: usize = 100;
 
 /// Everything the Control Tower shows for one window, as of `generated_at`.
 #[derive(Clone, Debug)]
-pub struct Snapshot {
-    pub window: TimeWindow,
-    pub range: TimeRange,
-    pub generated_at: DateTime<Utc>,
-    pub runs: RunTally,
-    pub stuck_total: u64,
+pub(crate) struct Snapshot {
+    pub(crate) window: TimeWindow,
+    pub(crate) range: TimeRange,
+    pub(crate) generated_at: DateTime<Utc>,
+    pub(crate) runs: RunTally,
+    pub(crate) stuck_total: u64,
     /// Per run type, most runs first, then by type.
-    pub by_type: Vec<(String, RunTally)>,
+    pub(crate) by_type: Vec<(String, RunTally)>,
     /// Tenants with a failed run: most failed first, ties by name; at most [`MAX_TOP`].
-    pub failing_tenants: Vec<(tenant::Model, RunTally)>,
+    pub(crate) failing_tenants: Vec<(tenant::Model, RunTally)>,
     /// Workspaces with a failed run, ordered as tenants; at most [`MAX_TOP`].
-    pub failing_workspaces: Vec<(workspace::Model, RunTally)>,
-    pub tenant_health: LevelCounts,
-    pub access: AccessCounts,
+    pub(crate) failing_workspaces: Vec<(workspace::Model, RunTally)>,
+    pub(crate) tenant_health: LevelCounts,
+    pub(crate) access: AccessCounts,
 }
 
 /// Operator access in the window, from the audit trail.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AccessCounts {
-    pub logins_succeeded: u64,
-    pub logins_failed: u64,
-    pub break_glass_entries: u64,
+pub(crate) struct AccessCounts {
+    pub(crate) logins_succeeded: u64,
+    pub(crate) logins_failed: u64,
+    pub(crate) break_glass_entries: u64,
 }
 
 /// Computes the snapshot of `window`, judged by `criteria`.
-pub async fn snapshot(db: &Db, window: TimeWindow, criteria: Criteria) -> Result<Snapshot, DbErr> {
+pub(crate) async fn snapshot(
+    db: &Db,
+    window: TimeWindow,
+    criteria: Criteria,
+) -> Result<Snapshot, DbErr> {
     let range = criteria.range(window);
     let (groups, stuck_total, distribution, access) = futures::try_join!(
         grouped_tallies(db, range, &criteria),

@@ -7,7 +7,7 @@ use crate::domain::status::StoredSelection;
 
 /// Rows whose stored value is one of the selected ones — or, when `Unknown` was asked
 /// for, outside the known set.
-pub fn stored_in(column: impl Into<Expr>, selection: &StoredSelection) -> Condition {
+pub(crate) fn stored_in(column: impl Into<Expr>, selection: &StoredSelection) -> Condition {
     let column = column.into();
     let mut any = Condition::any();
     if !selection.values.is_empty() {
@@ -27,7 +27,7 @@ pub fn stored_in(column: impl Into<Expr>, selection: &StoredSelection) -> Condit
 /// SQLite's `LOWER` folds ASCII only, so PostgreSQL folds ASCII only too (`TRANSLATE`),
 /// and both databases answer the same rows. `%`, `_` and `\` in the needle match
 /// themselves.
-pub fn contains_text(backend: DbBackend, columns: &[Expr], needle: &str) -> Condition {
+pub(crate) fn contains_text(backend: DbBackend, columns: &[Expr], needle: &str) -> Condition {
     let escaped = needle
         .to_ascii_lowercase()
         .replace('\\', "\\\\")

@@ -35,7 +35,10 @@ fn connection_level(stale_before: DateTime<Utc>) -> Expr {
     let status = |value: ConnectionStatus| Column::Status.eq(value.as_stored());
     let health = |value: ConnectionHealth| Column::HealthStatus.eq(value.as_stored());
     let by_health: Expr = Expr::case(health(ConnectionHealth::Ok), rank(HealthLevel::Healthy))
-        .case(health(ConnectionHealth::Degraded), rank(HealthLevel::Warning))
+        .case(
+            health(ConnectionHealth::Degraded),
+            rank(HealthLevel::Warning),
+        )
         .case(health(ConnectionHealth::Down), rank(HealthLevel::Critical))
         .finally(rank(HealthLevel::Unknown))
         .into();
@@ -44,7 +47,10 @@ fn connection_level(stale_before: DateTime<Utc>) -> Expr {
             .finally(rank(HealthLevel::Warning))
             .into();
     Expr::case(status(ConnectionStatus::Error), rank(HealthLevel::Critical))
-        .case(status(ConnectionStatus::NeedsConsent), rank(HealthLevel::Warning))
+        .case(
+            status(ConnectionStatus::NeedsConsent),
+            rank(HealthLevel::Warning),
+        )
         .case(
             Condition::all()
                 .add(status(ConnectionStatus::Connected))
@@ -69,17 +75,23 @@ fn permission_level(stale_before: DateTime<Utc>) -> Expr {
     let unchecked = Condition::any()
         .add(Column::LastCheckedAt.is_null())
         .add(Column::LastCheckedAt.lt(stale_before));
-    Expr::case(status(PermissionStatus::Missing), rank(HealthLevel::Critical))
-        .case(status(PermissionStatus::Error), rank(HealthLevel::Warning))
-        .case(
-            Condition::all()
-                .add(status(PermissionStatus::Granted))
-                .add(unchecked),
-            rank(HealthLevel::Warning),
-        )
-        .case(status(PermissionStatus::Granted), rank(HealthLevel::Healthy))
-        .finally(rank(HealthLevel::Unknown))
-        .into()
+    Expr::case(
+        status(PermissionStatus::Missing),
+        rank(HealthLevel::Critical),
+    )
+    .case(status(PermissionStatus::Error), rank(HealthLevel::Warning))
+    .case(
+        Condition::all()
+            .add(status(PermissionStatus::Granted))
+            .add(unchecked),
+        rank(HealthLevel::Warning),
+    )
+    .case(
+        status(PermissionStatus::Granted),
+        rank(HealthLevel::Healthy),
+    )
+    .finally(rank(HealthLevel::Unknown))
+    .into()
 }
 
 /// `SELECT tenant_id, workspace_id, status, level FROM tenants …`: every tenant with its
@@ -95,9 +107,7 @@ fn tenant_levels(criteria: &Criteria, window: TimeRange) -> SelectStatement {
             "tenant_id",
         )
         .expr_as(connection_level(stale_before).max(), "level")
-        .and_where(
-            provider_connection::Column::Status.ne(ConnectionStatus::Disabled.as_stored()),
-        )
+        .and_where(provider_connection::Column::Status.ne(ConnectionStatus::Disabled.as_stored()))
         .group_by_col(provider_connection::Column::TenantId);
 
     let mut permissions = Query::select();
@@ -187,7 +197,11 @@ fn tenant_levels(criteria: &Criteria, window: TimeRange) -> SelectStatement {
 }
 
 /// Tenants whose level is `level`, as a condition on `tenants.id`.
-pub fn tenants_at_level(level: HealthLevel, criteria: &Criteria, window: TimeRange) -> Condition {
+pub(crate) fn tenants_at_level(
+    level: HealthLevel,
+    criteria: &Criteria,
+    window: TimeRange,
+) -> Condition {
     let mut ids = Query::select();
     ids.column("tenant_id")
         .from_subquery(tenant_levels(criteria, window), "levels")
@@ -197,7 +211,7 @@ pub fn tenants_at_level(level: HealthLevel, criteria: &Criteria, window: TimeRan
 
 /// How many tenants that are not archived are at each level, per workspace (or, with
 /// `workspaces` `None`, over all tenants under key 0), in one statement.
-pub async fn distribution(
+pub(crate) async fn distribution(
     db: &Db,
     workspaces: Option<&[i64]>,
     criteria: &Criteria,

@@ -1,16 +1,16 @@
 //! The database: connecting, migrating, counting statements, and the queries of each
 //! aggregate (one file per aggregate). SQL forms of domain rules live here too.
 
-pub mod audit;
-pub mod control_tower;
-pub mod filter;
-pub mod health;
-pub mod page;
-pub mod runs;
-pub mod stats;
-pub mod tables;
-pub mod tenants;
-pub mod workspaces;
+pub(crate) mod audit;
+pub(crate) mod control_tower;
+pub(crate) mod filter;
+pub(crate) mod health;
+pub(crate) mod page;
+pub(crate) mod runs;
+pub(crate) mod stats;
+pub(crate) mod tables;
+pub(crate) mod tenants;
+pub(crate) mod workspaces;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,7 +42,7 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
 
 /// The same pool, opened without connecting: connections are made when first needed,
 /// so the service can start before its database.
-pub async fn connect_lazily(config: &Config) -> Result<DatabaseConnection, DbErr> {
+pub(crate) async fn connect_lazily(config: &Config) -> Result<DatabaseConnection, DbErr> {
     let mut options = options(config, Purpose::Requests);
     options.connect_lazy(true);
     Database::connect(options).await
@@ -50,14 +50,14 @@ pub async fn connect_lazily(config: &Config) -> Result<DatabaseConnection, DbErr
 
 /// A pool for one-shot work — migrations, seeding, the `operator` commands — whose
 /// statements may run as long as they need.
-pub async fn connect_for_maintenance(config: &Config) -> Result<DatabaseConnection, DbErr> {
+pub(crate) async fn connect_for_maintenance(config: &Config) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options(config, Purpose::Maintenance)).await
 }
 
 /// Opens and closes one connection, bounded by `database_acquire_timeout_ms`: the
 /// database's own error ("connection refused", "database does not exist"), which a
 /// pool that timed out waiting would not say.
-pub async fn reach(config: &Config) -> Result<(), DbErr> {
+pub(crate) async fn reach(config: &Config) -> Result<(), DbErr> {
     use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
     let url = config.database_url.as_str();
     let attempt = async {
@@ -118,7 +118,7 @@ const MIGRATION_LOCK: i64 = 0x4354_4d49_4752_4154;
 /// turns — the first applies the migrations, the others find nothing left to do —
 /// under an advisory lock held by a transaction of its own (the pool's other
 /// connections run the migrations).
-pub async fn migrate(connection: &DatabaseConnection) -> Result<(), DbErr> {
+pub(crate) async fn migrate(connection: &DatabaseConnection) -> Result<(), DbErr> {
     if connection.get_database_backend() != DbBackend::Postgres {
         return Migrator::up(connection, None).await;
     }
@@ -190,7 +190,7 @@ impl Db {
     }
 
     /// The same pool with a counter of its own.
-    pub fn for_request(&self) -> Self {
+    pub(crate) fn for_request(&self) -> Self {
         Self {
             connection: self.connection.clone(),
             statements: Counter::default(),
@@ -200,7 +200,7 @@ impl Db {
 
     /// The pool's connections now: in use, idle, and how many statements or
     /// transactions wait for one.
-    pub fn pool_use(&self) -> PoolUse {
+    pub(crate) fn pool_use(&self) -> PoolUse {
         let (size, idle, max) = match self.connection.get_database_backend() {
             DbBackend::Postgres => {
                 let pool = self.connection.get_postgres_connection_pool();
@@ -230,17 +230,17 @@ impl Db {
     }
 
     /// Statements run through this handle (and its clones) so far.
-    pub fn statements(&self) -> u64 {
+    pub(crate) fn statements(&self) -> u64 {
         self.statements.total()
     }
 
     /// The underlying pool, for work that is not counted (start-up, migrations).
-    pub fn connection(&self) -> &DatabaseConnection {
+    pub(crate) fn connection(&self) -> &DatabaseConnection {
         &self.connection
     }
 
     /// Whether the database answers a trivial query.
-    pub async fn ping(&self) -> Result<(), DbErr> {
+    pub(crate) async fn ping(&self) -> Result<(), DbErr> {
         self.connection.ping().await
     }
 }
@@ -277,7 +277,7 @@ impl ConnectionTrait for Db {
 }
 
 /// One page of `E` rows matching `condition`, in the order of `spec`.
-pub async fn fetch_page<E>(
+pub(crate) async fn fetch_page<E>(
     db: &Db,
     condition: Condition,
     spec: &SortSpec,
@@ -292,7 +292,7 @@ where
 }
 
 /// How many `E` rows match `condition`.
-pub async fn count_rows<E>(db: &Db, condition: Condition) -> Result<u64, DbErr>
+pub(crate) async fn count_rows<E>(db: &Db, condition: Condition) -> Result<u64, DbErr>
 where
     E: EntityTrait,
     E::Model: Sync,
@@ -303,7 +303,7 @@ where
 /// One page per parent, in one statement: the rows of every parent in `parents` are
 /// numbered within their parent (`ROW_NUMBER() OVER (PARTITION BY …)`) and the first
 /// `args.fetch()` of each are kept.
-pub async fn fetch_pages_per_parent<E>(
+pub(crate) async fn fetch_pages_per_parent<E>(
     db: &Db,
     parent_column: E::Column,
     parent_of: impl Fn(&E::Model) -> Option<i64>,
@@ -355,7 +355,7 @@ const PAGE_ROW: &str = "page_row";
 
 /// How many `E` rows match `condition` for each parent, in one grouped statement.
 /// Parents without rows are answered with 0.
-pub async fn count_per_parent<E: EntityTrait>(
+pub(crate) async fn count_per_parent<E: EntityTrait>(
     db: &Db,
     parent_column: E::Column,
     parents: &[i64],
@@ -384,7 +384,7 @@ pub async fn count_per_parent<E: EntityTrait>(
 impl Db {
     /// Starts a transaction whose statements count as this handle's (`BEGIN` and
     /// `COMMIT` included).
-    pub async fn begin(&self) -> Result<DbTransaction, DbErr> {
+    pub(crate) async fn begin(&self) -> Result<DbTransaction, DbErr> {
         let user = self.users.enter();
         let inner = self.connection.begin().await?;
         self.statements.record("BEGIN");
@@ -397,7 +397,7 @@ impl Db {
 }
 
 /// A transaction of a [`Db`], counting its statements.
-pub struct DbTransaction {
+pub(crate) struct DbTransaction {
     inner: DatabaseTransaction,
     statements: Counter,
     /// Its connection, held until the transaction ends.
@@ -406,13 +406,13 @@ pub struct DbTransaction {
 
 impl DbTransaction {
     /// Commits the transaction.
-    pub async fn commit(self) -> Result<(), DbErr> {
+    pub(crate) async fn commit(self) -> Result<(), DbErr> {
         self.statements.record("COMMIT");
         self.inner.commit().await
     }
 
     /// Rolls the transaction back (dropping it does too).
-    pub async fn rollback(self) -> Result<(), DbErr> {
+    pub(crate) async fn rollback(self) -> Result<(), DbErr> {
         self.statements.record("ROLLBACK");
         self.inner.rollback().await
     }

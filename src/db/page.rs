@@ -11,7 +11,7 @@ use sea_orm::{Condition, Value};
 
 /// One value of a row's sort key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum KeyValue {
+pub(crate) enum KeyValue {
     Int(i64),
     Text(String),
     Time(DateTime<Utc>),
@@ -29,14 +29,14 @@ impl KeyValue {
     }
 
     /// A nullable timestamp as a key value.
-    pub fn time(value: Option<DateTime<Utc>>) -> Self {
+    pub(crate) fn time(value: Option<DateTime<Utc>>) -> Self {
         value.map_or(Self::Null, Self::Time)
     }
 }
 
 /// What kind of value a sort column holds (how a cursor's values are read back).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KeyKind {
+pub(crate) enum KeyKind {
     Int,
     Text,
     Time,
@@ -44,15 +44,15 @@ pub enum KeyKind {
 
 /// One column of an order.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SortColumn {
-    pub expr: Expr,
-    pub kind: KeyKind,
-    pub nullable: bool,
+pub(crate) struct SortColumn {
+    pub(crate) expr: Expr,
+    pub(crate) kind: KeyKind,
+    pub(crate) nullable: bool,
 }
 
 impl SortColumn {
     /// A column that is never null.
-    pub fn required(expr: impl Into<Expr>, kind: KeyKind) -> Self {
+    pub(crate) fn required(expr: impl Into<Expr>, kind: KeyKind) -> Self {
         Self {
             expr: expr.into(),
             kind,
@@ -61,7 +61,7 @@ impl SortColumn {
     }
 
     /// A column that may be null; nulls sort last in the forward order.
-    pub fn nullable(expr: impl Into<Expr>, kind: KeyKind) -> Self {
+    pub(crate) fn nullable(expr: impl Into<Expr>, kind: KeyKind) -> Self {
         Self {
             expr: expr.into(),
             kind,
@@ -72,19 +72,19 @@ impl SortColumn {
 
 /// A total order: columns, the last one `id`, all in one direction.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SortSpec {
+pub(crate) struct SortSpec {
     /// Names the order (and, once [`SortSpec::in_list`] says which, the list) inside
     /// cursors, so a cursor of one is refused by another.
-    pub tag: String,
-    pub columns: Vec<SortColumn>,
-    pub descending: bool,
+    pub(crate) tag: String,
+    pub(crate) columns: Vec<SortColumn>,
+    pub(crate) descending: bool,
 }
 
 impl SortSpec {
     /// The same order, its cursors marked as belonging to `list`: two lists in the same
     /// order (`operationRuns` and `failures`, or the tenants of two workspaces) refuse
     /// each other's cursors.
-    pub fn in_list(mut self, list: &str) -> Self {
+    pub(crate) fn in_list(mut self, list: &str) -> Self {
         self.tag = format!("{list}/{}", self.tag);
         self
     }
@@ -92,7 +92,7 @@ impl SortSpec {
 
 /// Which way a page runs from its cursor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Direction {
+pub(crate) enum Direction {
     /// `first`/`after`: rows after the cursor, in order.
     Forward,
     /// `last`/`before`: rows before the cursor, returned in order.
@@ -101,19 +101,19 @@ pub enum Direction {
 
 /// A validated page request.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct PageArgs {
-    pub direction: Direction,
-    pub size: u64,
+pub(crate) struct PageArgs {
+    pub(crate) direction: Direction,
+    pub(crate) size: u64,
     /// The sort key of the row the page continues from.
-    pub cursor: Option<Vec<KeyValue>>,
+    pub(crate) cursor: Option<Vec<KeyValue>>,
 }
 
 /// One page of rows and whether more lie beyond it.
 #[derive(Clone, Debug)]
-pub struct Page<T> {
-    pub rows: Vec<T>,
-    pub has_next: bool,
-    pub has_previous: bool,
+pub(crate) struct Page<T> {
+    pub(crate) rows: Vec<T>,
+    pub(crate) has_next: bool,
+    pub(crate) has_previous: bool,
 }
 
 impl<T> Default for Page<T> {
@@ -134,7 +134,7 @@ impl SortSpec {
     }
 
     /// The ORDER BY of a traversal (the forward order, reversed for backward pages).
-    pub fn order_by(&self, query: &mut impl OrderedStatement, direction: Direction) {
+    pub(crate) fn order_by(&self, query: &mut impl OrderedStatement, direction: Direction) {
         let ascending = self.ascending(direction);
         let order = if ascending { Order::Asc } else { Order::Desc };
         let nulls = if direction == Direction::Forward {
@@ -152,7 +152,7 @@ impl SortSpec {
     }
 
     /// The rows strictly beyond `cursor` in the traversal order.
-    pub fn after(&self, cursor: &[KeyValue], direction: Direction) -> Condition {
+    pub(crate) fn after(&self, cursor: &[KeyValue], direction: Direction) -> Condition {
         let ascending = self.ascending(direction);
         if self.columns.iter().all(|column| !column.nullable) {
             // A row-value comparison, which both databases answer from an index.
@@ -216,12 +216,12 @@ fn beyond(
 
 impl PageArgs {
     /// Rows to fetch: one more than the page, to learn whether another page follows.
-    pub fn fetch(&self) -> u64 {
+    pub(crate) fn fetch(&self) -> u64 {
         self.size + 1
     }
 
     /// Adds the cursor condition, the order and the limit of this page to `query`.
-    pub fn apply(&self, spec: &SortSpec, query: &mut SelectStatement) {
+    pub(crate) fn apply(&self, spec: &SortSpec, query: &mut SelectStatement) {
         if let Some(cursor) = &self.cursor {
             query.cond_where(spec.after(cursor, self.direction));
         }
@@ -230,7 +230,7 @@ impl PageArgs {
     }
 
     /// Trims the extra row, restores the forward order and says what lies around.
-    pub fn finish<T>(&self, mut rows: Vec<T>) -> Page<T> {
+    pub(crate) fn finish<T>(&self, mut rows: Vec<T>) -> Page<T> {
         let more = rows.len() as u64 > self.size;
         rows.truncate(self.size as usize);
         let continued = self.cursor.is_some();

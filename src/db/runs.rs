@@ -11,7 +11,7 @@ use crate::domain::window::TimeRange;
 
 /// The stuck rule of SPEC §3 in SQL; `domain::stuck::stuck` is the same rule in Rust.
 /// Null-safe: it is true or false for every row, never NULL, so `NOT` works too.
-pub fn stuck_condition(criteria: &Criteria) -> Condition {
+pub(crate) fn stuck_condition(criteria: &Criteria) -> Condition {
     use operation_run::Column;
     let (now, rules) = (criteria.now, criteria.stuck);
     let queued = Condition::all()
@@ -27,28 +27,28 @@ pub fn stuck_condition(criteria: &Criteria) -> Condition {
 
 /// Whether the runs listed must be stuck, or must not be, as judged by `criteria`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct StuckFilter {
-    pub stuck: bool,
-    pub criteria: Criteria,
+pub(crate) struct StuckFilter {
+    pub(crate) stuck: bool,
+    pub(crate) criteria: Criteria,
 }
 
 /// What a list of runs is narrowed to. Every part is optional; parts combine with AND.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct RunFilter {
+pub(crate) struct RunFilter {
     /// Runs created within the range, ends included.
-    pub created: Option<TimeRange>,
-    pub workspace_id: Option<i64>,
-    pub tenant_id: Option<i64>,
+    pub(crate) created: Option<TimeRange>,
+    pub(crate) workspace_id: Option<i64>,
+    pub(crate) tenant_id: Option<i64>,
     /// Exact run types, e.g. `inventory.sync`.
-    pub types: Option<Vec<String>>,
-    pub statuses: Option<StoredSelection>,
-    pub outcomes: Option<StoredSelection>,
-    pub stuck: Option<StuckFilter>,
+    pub(crate) types: Option<Vec<String>>,
+    pub(crate) statuses: Option<StoredSelection>,
+    pub(crate) outcomes: Option<StoredSelection>,
+    pub(crate) stuck: Option<StuckFilter>,
 }
 
 impl RunFilter {
     /// The filter as SQL.
-    pub fn condition(&self) -> Condition {
+    pub(crate) fn condition(&self) -> Condition {
         let mut all = Condition::all();
         if let Some(range) = self.created {
             all = all
@@ -86,7 +86,11 @@ impl RunFilter {
 
 /// The column runs are sorted by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum RunOrderField {
+#[expect(
+    clippy::enum_variant_names,
+    reason = "each is named after the column it sorts by"
+)]
+pub(crate) enum RunOrderField {
     #[default]
     CreatedAt,
     StartedAt,
@@ -96,9 +100,9 @@ pub enum RunOrderField {
 /// An order of runs; ties are broken by id in the same direction. Runs not started (or
 /// not completed) come last when sorting by `started_at` (or `completed_at`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct RunOrder {
-    pub field: RunOrderField,
-    pub descending: bool,
+pub(crate) struct RunOrder {
+    pub(crate) field: RunOrderField,
+    pub(crate) descending: bool,
 }
 
 impl Default for RunOrder {
@@ -113,7 +117,7 @@ impl Default for RunOrder {
 
 impl RunOrder {
     /// The order as SQL.
-    pub fn sort_spec(self) -> SortSpec {
+    pub(crate) fn sort_spec(self) -> SortSpec {
         let (name, first) = match self.field {
             RunOrderField::CreatedAt => (
                 "created_at",
@@ -143,7 +147,7 @@ impl RunOrder {
     }
 
     /// A run's position in this order.
-    pub fn sort_key(self, model: &operation_run::Model) -> Vec<KeyValue> {
+    pub(crate) fn sort_key(self, model: &operation_run::Model) -> Vec<KeyValue> {
         let first = match self.field {
             RunOrderField::CreatedAt => KeyValue::Time(model.created_at),
             RunOrderField::StartedAt => KeyValue::time(model.started_at),

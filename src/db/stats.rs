@@ -16,21 +16,21 @@ use crate::domain::window::TimeRange;
 
 /// The counts of a set of runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RunTally {
-    pub total: u64,
-    pub queued: u64,
-    pub running: u64,
-    pub completed: u64,
-    pub succeeded: u64,
-    pub partially_succeeded: u64,
-    pub failed: u64,
-    pub canceled: u64,
-    pub stuck: u64,
+pub(crate) struct RunTally {
+    pub(crate) total: u64,
+    pub(crate) queued: u64,
+    pub(crate) running: u64,
+    pub(crate) completed: u64,
+    pub(crate) succeeded: u64,
+    pub(crate) partially_succeeded: u64,
+    pub(crate) failed: u64,
+    pub(crate) canceled: u64,
+    pub(crate) stuck: u64,
 }
 
 impl RunTally {
     /// Failed ÷ completed; `None` when nothing completed.
-    pub fn failure_rate(&self) -> Option<f64> {
+    pub(crate) fn failure_rate(&self) -> Option<f64> {
         (self.completed > 0).then(|| self.failed as f64 / self.completed as f64)
     }
 }
@@ -50,13 +50,13 @@ const COLUMNS: [&str; 9] = [
 ];
 
 /// `COALESCE(SUM(CASE WHEN condition THEN 1 ELSE 0 END), 0)`.
-pub fn count_where(condition: Condition) -> Expr {
+pub(crate) fn count_where(condition: Condition) -> Expr {
     let case: Expr = Expr::case(condition, 1).finally(0).into();
     Func::coalesce([case.sum(), Expr::val(0)]).into()
 }
 
 /// Adds the tally's columns to `query` (a query over `operation_runs`).
-pub fn add_tally(query: &mut SelectStatement, criteria: &Criteria) {
+pub(crate) fn add_tally(query: &mut SelectStatement, criteria: &Criteria) {
     use operation_run::Column;
     query.expr_as(Expr::col(Asterisk).count(), "total");
     let statuses = [RunStatus::Queued, RunStatus::Running, RunStatus::Completed]
@@ -75,7 +75,7 @@ pub fn add_tally(query: &mut SelectStatement, criteria: &Criteria) {
 }
 
 /// Reads a row of [`add_tally`]'s columns.
-pub fn read_tally(row: &QueryResult) -> Result<RunTally, DbErr> {
+pub(crate) fn read_tally(row: &QueryResult) -> Result<RunTally, DbErr> {
     let mut values = [0u64; 9];
     for (value, column) in values.iter_mut().zip(COLUMNS) {
         let count: i64 = row.try_get("", column)?;
@@ -106,7 +106,7 @@ pub fn read_tally(row: &QueryResult) -> Result<RunTally, DbErr> {
 }
 
 /// Runs created within `range`, ends included.
-pub fn created_within(range: TimeRange) -> Condition {
+pub(crate) fn created_within(range: TimeRange) -> Condition {
     Condition::all()
         .add(operation_run::Column::CreatedAt.gte(range.start))
         .add(operation_run::Column::CreatedAt.lte(range.end))
@@ -121,22 +121,9 @@ fn runs_query(condition: Condition, criteria: &Criteria) -> SelectStatement {
     query
 }
 
-/// The tally of every run matching `condition`.
-pub async fn tally(
-    db: &Db,
-    condition: Condition,
-    criteria: &Criteria,
-) -> Result<RunTally, DbErr> {
-    let query = runs_query(condition, criteria);
-    match db.query_one(&query).await? {
-        Some(row) => read_tally(&row),
-        None => Ok(RunTally::default()),
-    }
-}
-
 /// The tally of each parent's runs in `range`, in one grouped statement; parents
 /// without runs are absent.
-pub async fn tally_per_parent(
+pub(crate) async fn tally_per_parent(
     db: &Db,
     parent: operation_run::Column,
     parents: &[i64],

@@ -11,13 +11,13 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use super::Db;
 
 /// A table keyed by a 64-bit `id`.
-pub trait Table: EntityTrait {
+pub(crate) trait Table: EntityTrait {
     fn id_column() -> Self::Column;
     fn id_of(model: &Self::Model) -> i64;
 }
 
 /// A table whose rows belong to a parent row and are listed in a fixed order under it.
-pub trait ChildTable: Table {
+pub(crate) trait ChildTable: Table {
     fn parent_column() -> Self::Column;
     fn parent_of(model: &Self::Model) -> i64;
     /// The order of children under one parent; the last column is unique.
@@ -95,7 +95,7 @@ impl ChildTable for workspace_membership::Entity {
 }
 
 /// The rows of `E` with the given ids, in one statement.
-pub async fn by_ids<E: Table>(db: &Db, ids: &[i64]) -> Result<Vec<E::Model>, DbErr> {
+pub(crate) async fn by_ids<E: Table>(db: &Db, ids: &[i64]) -> Result<Vec<E::Model>, DbErr> {
     E::find()
         .filter(E::id_column().into_expr().is_in(ids.iter().copied()))
         .all(db)
@@ -103,7 +103,10 @@ pub async fn by_ids<E: Table>(db: &Db, ids: &[i64]) -> Result<Vec<E::Model>, DbE
 }
 
 /// The children of every parent in `parents`, in one statement, in child order.
-pub async fn children_of<E: ChildTable>(db: &Db, parents: &[i64]) -> Result<Vec<E::Model>, DbErr> {
+pub(crate) async fn children_of<E: ChildTable>(
+    db: &Db,
+    parents: &[i64],
+) -> Result<Vec<E::Model>, DbErr> {
     let mut select = E::find().filter(E::parent_column().is_in(parents.iter().copied()));
     for (column, order) in E::child_order() {
         select = select.order_by(column, order);

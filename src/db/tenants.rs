@@ -14,28 +14,28 @@ use crate::domain::window::TimeRange;
 
 /// What a list of tenants is narrowed to. Every part is optional; parts combine with AND.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct TenantFilter {
-    pub workspace_id: Option<i64>,
-    pub statuses: Option<StoredSelection>,
+pub(crate) struct TenantFilter {
+    pub(crate) workspace_id: Option<i64>,
+    pub(crate) statuses: Option<StoredSelection>,
     /// Exact environment, e.g. `production`.
-    pub environment: Option<String>,
+    pub(crate) environment: Option<String>,
     /// Part of the name or external id, ASCII case ignored.
-    pub search: Option<String>,
+    pub(crate) search: Option<String>,
     /// Tenants whose health badge is at a level.
-    pub health: Option<AtLevel>,
+    pub(crate) health: Option<AtLevel>,
 }
 
 /// Tenants whose badge is at `level`, judged by `criteria` with the runs of `window`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct AtLevel {
-    pub level: HealthLevel,
-    pub window: TimeRange,
-    pub criteria: Criteria,
+pub(crate) struct AtLevel {
+    pub(crate) level: HealthLevel,
+    pub(crate) window: TimeRange,
+    pub(crate) criteria: Criteria,
 }
 
 impl TenantFilter {
     /// The filter as SQL.
-    pub fn condition(&self, backend: DbBackend) -> Condition {
+    pub(crate) fn condition(&self, backend: DbBackend) -> Condition {
         let mut all = Condition::all();
         if let Some(workspace_id) = self.workspace_id {
             all = all.add(tenant::Column::WorkspaceId.eq(workspace_id));
@@ -62,7 +62,7 @@ impl TenantFilter {
 
 /// The column tenants are sorted by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum TenantOrderField {
+pub(crate) enum TenantOrderField {
     #[default]
     Name,
     CreatedAt,
@@ -70,14 +70,14 @@ pub enum TenantOrderField {
 
 /// An order of tenants; ties are broken by id in the same direction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct TenantOrder {
-    pub field: TenantOrderField,
-    pub descending: bool,
+pub(crate) struct TenantOrder {
+    pub(crate) field: TenantOrderField,
+    pub(crate) descending: bool,
 }
 
 impl TenantOrder {
     /// The order as SQL.
-    pub fn sort_spec(self) -> SortSpec {
+    pub(crate) fn sort_spec(self) -> SortSpec {
         let (name, column, kind) = match self.field {
             TenantOrderField::Name => ("name", tenant::Column::Name, KeyKind::Text),
             TenantOrderField::CreatedAt => ("created_at", tenant::Column::CreatedAt, KeyKind::Time),
@@ -94,7 +94,7 @@ impl TenantOrder {
     }
 
     /// A tenant's position in this order.
-    pub fn sort_key(self, model: &tenant::Model) -> Vec<KeyValue> {
+    pub(crate) fn sort_key(self, model: &tenant::Model) -> Vec<KeyValue> {
         let first = match self.field {
             TenantOrderField::Name => KeyValue::Text(model.name.clone()),
             TenantOrderField::CreatedAt => KeyValue::Time(model.created_at),

@@ -9,14 +9,14 @@ use super::page::{KeyKind, KeyValue, SortColumn, SortSpec};
 
 /// What a list of workspaces is narrowed to.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct WorkspaceFilter {
+pub(crate) struct WorkspaceFilter {
     /// Part of the name or slug, ASCII case ignored.
-    pub search: Option<String>,
+    pub(crate) search: Option<String>,
 }
 
 impl WorkspaceFilter {
     /// The filter as SQL.
-    pub fn condition(&self, backend: DbBackend) -> Condition {
+    pub(crate) fn condition(&self, backend: DbBackend) -> Condition {
         let mut all = Condition::all();
         if let Some(search) = &self.search {
             let columns = [
@@ -30,7 +30,7 @@ impl WorkspaceFilter {
 }
 
 /// Workspaces by name, then id.
-pub fn sort_spec() -> SortSpec {
+pub(crate) fn sort_spec() -> SortSpec {
     SortSpec {
         tag: "workspaces:name".to_owned(),
         columns: vec![
@@ -42,6 +42,6 @@ pub fn sort_spec() -> SortSpec {
 }
 
 /// A workspace's position in [`sort_spec`].
-pub fn sort_key(model: &workspace::Model) -> Vec<KeyValue> {
+pub(crate) fn sort_key(model: &workspace::Model) -> Vec<KeyValue> {
     vec![KeyValue::Text(model.name.clone()), KeyValue::Int(model.id)]
 }

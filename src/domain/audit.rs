@@ -4,11 +4,11 @@
 //! under [`PLATFORM_PREFIX`], and each is spelled here and nowhere else.
 
 /// Every action the service's own actions start with.
-pub const PLATFORM_PREFIX: &str = "platform.";
+pub(crate) const PLATFORM_PREFIX: &str = "platform.";
 
 /// An action the service records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AuditAction {
+pub(crate) enum AuditAction {
     /// A login attempt, successful or not.
     Login,
     /// A session ended by its operator.
@@ -29,7 +29,8 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in declaration order.
-    pub const ALL: [AuditAction; 8] = [
+    #[cfg(test)]
+    pub(crate) const ALL: [AuditAction; 8] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::BreakGlassEnter,
@@ -41,7 +42,7 @@ impl AuditAction {
     ];
 
     /// The stored spelling.
-    pub const fn as_stored(self) -> &'static str {
+    pub(crate) const fn as_stored(self) -> &'static str {
         match self {
             AuditAction::Login => "platform.auth.login",
             AuditAction::Logout => "platform.auth.logout",
@@ -62,14 +63,19 @@ mod tests {
     #[test]
     fn every_action_is_under_the_platform_prefix() {
         for action in AuditAction::ALL {
-            assert!(action.as_stored().starts_with(PLATFORM_PREFIX), "{action:?}");
+            assert!(
+                action.as_stored().starts_with(PLATFORM_PREFIX),
+                "{action:?}"
+            );
         }
     }
 
     #[test]
     fn no_two_actions_share_a_spelling() {
-        let spellings: std::collections::HashSet<&str> =
-            AuditAction::ALL.iter().map(|action| action.as_stored()).collect();
+        let spellings: std::collections::HashSet<&str> = AuditAction::ALL
+            .iter()
+            .map(|action| action.as_stored())
+            .collect();
         assert_eq!(spellings.len(), AuditAction::ALL.len());
     }
 }

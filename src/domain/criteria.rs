@@ -10,15 +10,15 @@ use super::window::{TimeRange, TimeWindow};
 
 /// The request's `now` and the rules in force.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Criteria {
-    pub now: DateTime<Utc>,
-    pub stuck: StuckRules,
-    pub health: HealthRules,
+pub(crate) struct Criteria {
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) stuck: StuckRules,
+    pub(crate) health: HealthRules,
 }
 
 impl Criteria {
     /// The moments `window` covers, ending at `now`.
-    pub fn range(&self, window: TimeWindow) -> TimeRange {
+    pub(crate) fn range(&self, window: TimeWindow) -> TimeRange {
         window.range(self.now)
     }
 }

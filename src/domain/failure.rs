@@ -5,18 +5,18 @@ use serde_json::Value;
 use super::redact::{cut_chars, scrub_secrets};
 
 /// Most entries kept.
-pub const MAX_FAILURES: usize = 10;
+pub(crate) const MAX_FAILURES: usize = 10;
 /// Longest message kept, in characters.
-pub const MAX_MESSAGE_CHARS: usize = 500;
+pub(crate) const MAX_MESSAGE_CHARS: usize = 500;
 /// Longest code or reason kept, in characters.
-pub const MAX_LABEL_CHARS: usize = 200;
+pub(crate) const MAX_LABEL_CHARS: usize = 200;
 
 /// One sanitized failure of a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunFailure {
-    pub code: Option<String>,
-    pub reason: Option<String>,
-    pub message: String,
+pub(crate) struct RunFailure {
+    pub(crate) code: Option<String>,
+    pub(crate) reason: Option<String>,
+    pub(crate) message: String,
 }
 
 /// Sanitizes a stored failure summary:
@@ -28,7 +28,7 @@ pub struct RunFailure {
 /// - a non-object item becomes the message (its JSON text when it is not a string);
 /// - secrets (bearer tokens, `password=…`, `secret=…`, JWT-shaped strings) become
 ///   `[REDACTED]`, then messages are cut to 500 characters, codes and reasons to 200.
-pub fn sanitize_failures(document: Option<&Value>) -> Vec<RunFailure> {
+pub(crate) fn sanitize_failures(document: Option<&Value>) -> Vec<RunFailure> {
     let items: Vec<&Value> = match document {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(item @ (Value::Object(_) | Value::String(_))) => vec![item],

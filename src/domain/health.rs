@@ -10,7 +10,7 @@ use super::status::{ConnectionHealth, ConnectionStatus, PermissionStatus, Tenant
 
 /// A health level; the order is the severity: `Healthy < Unknown < Warning < Critical`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum HealthLevel {
+pub(crate) enum HealthLevel {
     Healthy = 0,
     Unknown = 1,
     Warning = 2,
@@ -18,15 +18,16 @@ pub enum HealthLevel {
 }
 
 impl HealthLevel {
-    pub const ALL: [HealthLevel; 4] = [Self::Healthy, Self::Unknown, Self::Warning, Self::Critical];
+    pub(crate) const ALL: [HealthLevel; 4] =
+        [Self::Healthy, Self::Unknown, Self::Warning, Self::Critical];
 
     /// The level's rank, as the SQL form computes it.
-    pub fn rank(self) -> i32 {
+    pub(crate) fn rank(self) -> i32 {
         self as i32
     }
 
     /// The level of a rank; anything out of range is `Unknown`.
-    pub fn from_rank(rank: i64) -> Self {
+    pub(crate) fn from_rank(rank: i64) -> Self {
         match rank {
             0 => Self::Healthy,
             2 => Self::Warning,
@@ -36,7 +37,7 @@ impl HealthLevel {
     }
 
     /// The level as operators read it.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Healthy => "HEALTHY",
             Self::Unknown => "UNKNOWN",
@@ -48,7 +49,7 @@ impl HealthLevel {
 
 /// Where a signal comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SignalSource {
+pub(crate) enum SignalSource {
     TenantStatus,
     ProviderConnection,
     Permissions,
@@ -58,22 +59,22 @@ pub enum SignalSource {
 
 /// One reason for a badge's level.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Signal {
-    pub source: SignalSource,
-    pub level: HealthLevel,
-    pub message: String,
+pub(crate) struct Signal {
+    pub(crate) source: SignalSource,
+    pub(crate) level: HealthLevel,
+    pub(crate) message: String,
 }
 
 /// A badge: the worst level of its signals, and the signals, worst first.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Badge {
-    pub level: HealthLevel,
-    pub signals: Vec<Signal>,
+pub(crate) struct Badge {
+    pub(crate) level: HealthLevel,
+    pub(crate) signals: Vec<Signal>,
 }
 
 impl Badge {
     /// The badge of these signals: sorted worst first (ties in source order).
-    pub fn of(mut signals: Vec<Signal>) -> Self {
+    pub(crate) fn of(mut signals: Vec<Signal>) -> Self {
         signals.sort_by(|a, b| b.level.cmp(&a.level).then(a.source.cmp(&b.source)));
         let level = signals
             .first()
@@ -84,14 +85,14 @@ impl Badge {
 
 /// The thresholds in force (`system_console.health.*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct HealthRules {
-    pub stale_check_hours: u32,
-    pub failed_runs_critical: u32,
+pub(crate) struct HealthRules {
+    pub(crate) stale_check_hours: u32,
+    pub(crate) failed_runs_critical: u32,
 }
 
 impl HealthRules {
     /// Checks made before this moment are stale ("longer ago than the limit").
-    pub fn stale_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+    pub(crate) fn stale_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         now - Duration::hours(i64::from(self.stale_check_hours))
     }
 
@@ -102,30 +103,30 @@ impl HealthRules {
 
 /// What the rules read of a provider connection.
 #[derive(Clone, Debug)]
-pub struct ConnectionFacts {
-    pub provider: String,
-    pub status: ConnectionStatus,
-    pub health: ConnectionHealth,
-    pub last_checked_at: Option<DateTime<Utc>>,
+pub(crate) struct ConnectionFacts {
+    pub(crate) provider: String,
+    pub(crate) status: ConnectionStatus,
+    pub(crate) health: ConnectionHealth,
+    pub(crate) last_checked_at: Option<DateTime<Utc>>,
 }
 
 /// What the rules read of a permission.
 #[derive(Clone, Debug)]
-pub struct PermissionFacts {
-    pub key: String,
-    pub status: PermissionStatus,
-    pub last_checked_at: Option<DateTime<Utc>>,
+pub(crate) struct PermissionFacts {
+    pub(crate) key: String,
+    pub(crate) status: PermissionStatus,
+    pub(crate) last_checked_at: Option<DateTime<Utc>>,
 }
 
 /// A tenant's (or workspace's) runs in a window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RunCounts {
-    pub failed: u64,
-    pub stuck: u64,
+pub(crate) struct RunCounts {
+    pub(crate) failed: u64,
+    pub(crate) stuck: u64,
 }
 
 /// `TENANT_STATUS`: active is healthy, onboarding a warning, archived unknown.
-pub fn tenant_status_signal(status: TenantStatus) -> Signal {
+pub(crate) fn tenant_status_signal(status: TenantStatus) -> Signal {
     let (level, message) = match status {
         TenantStatus::Active => (HealthLevel::Healthy, "Tenant is active".to_owned()),
         TenantStatus::Onboarding => (
@@ -147,7 +148,7 @@ pub fn tenant_status_signal(status: TenantStatus) -> Signal {
 
 /// One connection's level and why. Disabled connections are `Unknown` ("not monitored");
 /// the tenant signal leaves them out.
-pub fn connection_level(
+pub(crate) fn connection_level(
     connection: &ConnectionFacts,
     now: DateTime<Utc>,
     rules: HealthRules,
@@ -199,7 +200,7 @@ pub fn connection_level(
 }
 
 /// `PROVIDER_CONNECTION`: the worst connection that is not disabled; none is critical.
-pub fn connections_signal(
+pub(crate) fn connections_signal(
     connections: &[ConnectionFacts],
     now: DateTime<Utc>,
     rules: HealthRules,
@@ -232,7 +233,7 @@ pub fn connections_signal(
 
 /// `PERMISSIONS`: none recorded is unknown; any missing is critical; else any failed
 /// check, or any check never made or stale, is a warning; else healthy.
-pub fn permissions_signal(
+pub(crate) fn permissions_signal(
     permissions: &[PermissionFacts],
     now: DateTime<Utc>,
     rules: HealthRules,
@@ -293,7 +294,7 @@ pub fn permissions_signal(
 
 /// `RUNS`: any stuck run in the window is critical, as are `failed_runs_critical` failed
 /// runs; one failed run is a warning.
-pub fn runs_signal(counts: RunCounts, window: &str, rules: HealthRules) -> Signal {
+pub(crate) fn runs_signal(counts: RunCounts, window: &str, rules: HealthRules) -> Signal {
     let failed = counts.failed;
     let (level, message) = if counts.stuck > 0 {
         let stuck = counts.stuck;
@@ -332,7 +333,7 @@ pub fn runs_signal(counts: RunCounts, window: &str, rules: HealthRules) -> Signa
 }
 
 /// A tenant's badge: its status, connections, permissions and runs in the window.
-pub fn tenant_badge(
+pub(crate) fn tenant_badge(
     status: TenantStatus,
     connections: &[ConnectionFacts],
     permissions: &[PermissionFacts],
@@ -350,7 +351,7 @@ pub fn tenant_badge(
 }
 
 /// A connection's own badge: one `PROVIDER_CONNECTION` signal.
-pub fn connection_badge(
+pub(crate) fn connection_badge(
     connection: &ConnectionFacts,
     now: DateTime<Utc>,
     rules: HealthRules,
@@ -365,25 +366,25 @@ pub fn connection_badge(
 
 /// How many tenants are at each level (index = rank).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LevelCounts(pub [u64; 4]);
+pub(crate) struct LevelCounts(pub [u64; 4]);
 
 impl LevelCounts {
-    pub fn get(&self, level: HealthLevel) -> u64 {
+    pub(crate) fn get(&self, level: HealthLevel) -> u64 {
         self.0[level as usize]
     }
 
-    pub fn add(&mut self, level: HealthLevel, count: u64) {
+    pub(crate) fn add(&mut self, level: HealthLevel, count: u64) {
         self.0[level as usize] += count;
     }
 
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.0.iter().sum()
     }
 }
 
 /// `TENANTS`: the worst badge among the workspace's tenants that are not archived,
 /// summarised ("2 tenants CRITICAL, 1 WARNING"); none is unknown.
-pub fn tenants_signal(counts: LevelCounts) -> Signal {
+pub(crate) fn tenants_signal(counts: LevelCounts) -> Signal {
     let total = counts.total();
     let (level, message) = if total == 0 {
         (HealthLevel::Unknown, "No tenants in service".to_owned())
@@ -426,7 +427,7 @@ pub fn tenants_signal(counts: LevelCounts) -> Signal {
 }
 
 /// A workspace's badge: its tenants and its runs in the window.
-pub fn workspace_badge(
+pub(crate) fn workspace_badge(
     tenants: LevelCounts,
     runs: RunCounts,
     window: &str,

@@ -1,13 +1,13 @@
 //! Pure rules of the product: no database, no clock, no GraphQL. Each takes its inputs
 //! (and the request's `now`, where time matters) and is unit-tested beside its code.
 
-pub mod audit;
-pub mod criteria;
-pub mod failure;
-pub mod health;
-pub mod redact;
-pub mod status;
-pub mod stuck;
-pub mod summary;
-pub mod text;
-pub mod window;
+pub(crate) mod audit;
+pub(crate) mod criteria;
+pub(crate) mod failure;
+pub(crate) mod health;
+pub(crate) mod redact;
+pub(crate) mod status;
+pub(crate) mod stuck;
+pub(crate) mod summary;
+pub(crate) mod text;
+pub(crate) mod window;

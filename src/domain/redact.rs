@@ -14,17 +14,17 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 /// What a redacted value is replaced with.
-pub const REDACTED: &str = "[REDACTED]";
+pub(crate) const REDACTED: &str = "[REDACTED]";
 /// What a value cut for depth or size is replaced with, and the key of size markers.
-pub const TRUNCATED: &str = "[TRUNCATED]";
+pub(crate) const TRUNCATED: &str = "[TRUNCATED]";
 /// Deepest container kept; the root is depth 1.
-pub const MAX_DEPTH: usize = 5;
+pub(crate) const MAX_DEPTH: usize = 5;
 /// Most items an array keeps.
-pub const MAX_ARRAY_ITEMS: usize = 50;
+pub(crate) const MAX_ARRAY_ITEMS: usize = 50;
 /// Most characters a string keeps.
-pub const MAX_STRING_CHARS: usize = 1_000;
+pub(crate) const MAX_STRING_CHARS: usize = 1_000;
 /// Largest JSON text of a redacted document, in bytes.
-pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_DOCUMENT_BYTES: usize = 16 * 1024;
 
 /// Key fragments whose values are always redacted, matched case-insensitively.
 const SENSITIVE_KEY_PARTS: [&str; 10] = [
@@ -41,12 +41,15 @@ const SENSITIVE_KEY_PARTS: [&str; 10] = [
 ];
 
 /// Whether values under `key` are redacted.
-pub fn is_sensitive_key(key: &str) -> bool {
+pub(crate) fn is_sensitive_key(key: &str) -> bool {
     let key = key.to_lowercase();
     SENSITIVE_KEY_PARTS.iter().any(|part| key.contains(part))
 }
 
-#[allow(clippy::expect_used)] // constant patterns, compiled by the tests below
+#[expect(
+    clippy::expect_used,
+    reason = "constant patterns, compiled by the tests below"
+)]
 static SECRET_PATTERNS: LazyLock<[(Regex, &'static str); 3]> = LazyLock::new(|| {
     [
         // An Authorization header value: `Bearer abc…`, `Basic dXNl…`.
@@ -74,7 +77,7 @@ static SECRET_PATTERNS: LazyLock<[(Regex, &'static str); 3]> = LazyLock::new(|| 
 
 /// Replaces bearer tokens, `password=…`/`secret=…`-style pairs and JWT-shaped strings
 /// in free text by `[REDACTED]`.
-pub fn scrub_secrets(text: &str) -> Cow<'_, str> {
+pub(crate) fn scrub_secrets(text: &str) -> Cow<'_, str> {
     let mut scrubbed = Cow::Borrowed(text);
     for (pattern, replacement) in SECRET_PATTERNS.iter() {
         if let Cow::Owned(replaced) = pattern.replace_all(&scrubbed, *replacement) {
@@ -85,7 +88,7 @@ pub fn scrub_secrets(text: &str) -> Cow<'_, str> {
 }
 
 /// The first `max` characters of `text`.
-pub fn cut_chars(text: &str, max: usize) -> &str {
+pub(crate) fn cut_chars(text: &str, max: usize) -> &str {
     match text.char_indices().nth(max) {
         Some((end, _)) => &text[..end],
         None => text,
@@ -93,7 +96,7 @@ pub fn cut_chars(text: &str, max: usize) -> &str {
 }
 
 /// Redacts a document for display (see the module documentation for the rules).
-pub fn redact_document(document: &Value) -> Value {
+pub(crate) fn redact_document(document: &Value) -> Value {
     let redacted = redact_value(document, 1);
     if json_len(&redacted) <= MAX_DOCUMENT_BYTES {
         redacted

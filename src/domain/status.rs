@@ -11,18 +11,26 @@ macro_rules! stored_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $stored:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name {
+        #[allow(
+            dead_code,
+            reason = "generated alike for every stored column; each column's code uses its part"
+        )]
+        pub(crate) enum $name {
             $($variant,)+
             /// A stored value outside the known set.
             Unknown,
         }
 
+        #[allow(
+            dead_code,
+            reason = "generated alike for every stored column; each column's code uses its part"
+        )]
         impl $name {
             /// The known values, in declaration order.
-            pub const KNOWN: &'static [$name] = &[$($name::$variant),+];
+            pub(crate) const KNOWN: &'static [$name] = &[$($name::$variant),+];
 
             /// Reads a stored value; anything unrecognised is `Unknown`.
-            pub fn from_stored(value: &str) -> Self {
+            pub(crate) fn from_stored(value: &str) -> Self {
                 match value {
                     $($stored => $name::$variant,)+
                     _ => $name::Unknown,
@@ -34,7 +42,7 @@ macro_rules! stored_enum {
             /// outside the known set and is spelled `unknown`, which reads back as
             /// `Unknown`; SQL that must match every unknown value uses a
             /// [`StoredSelection`].
-            pub const fn as_stored(self) -> &'static str {
+            pub(crate) const fn as_stored(self) -> &'static str {
                 match self {
                     $($name::$variant => $stored,)+
                     $name::Unknown => UNKNOWN_SPELLING,
@@ -42,7 +50,7 @@ macro_rules! stored_enum {
             }
 
             /// Every known stored spelling.
-            pub fn known_stored() -> impl Iterator<Item = &'static str> {
+            pub(crate) fn known_stored() -> impl Iterator<Item = &'static str> {
                 Self::KNOWN.iter().map(|value| value.as_stored())
             }
         }
@@ -113,20 +121,20 @@ stored_enum!(
 /// How a filter on stored values reads: the listed known values, plus — when `Unknown`
 /// is asked for — every value outside the known set.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct StoredSelection {
+pub(crate) struct StoredSelection {
     /// Stored spellings to match exactly.
-    pub values: Vec<&'static str>,
+    pub(crate) values: Vec<&'static str>,
     /// Whether values outside `known` match too.
-    pub include_unknown: bool,
+    pub(crate) include_unknown: bool,
     /// The known spellings (what "outside" is measured against).
-    pub known: Vec<&'static str>,
+    pub(crate) known: Vec<&'static str>,
 }
 
 macro_rules! selection_for {
     ($($name:ident),+) => {$(
         impl $name {
             /// The stored values a filter on these enum values matches.
-            pub fn selection(values: &[$name]) -> StoredSelection {
+            pub(crate) fn selection(values: &[$name]) -> StoredSelection {
                 StoredSelection {
                     values: values
                         .iter()

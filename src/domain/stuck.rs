@@ -9,47 +9,47 @@ use super::status::RunStatus;
 
 /// The thresholds in force (`system_console.stuck_thresholds.*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct StuckRules {
-    pub queued_minutes: u32,
-    pub running_minutes: u32,
+pub(crate) struct StuckRules {
+    pub(crate) queued_minutes: u32,
+    pub(crate) running_minutes: u32,
 }
 
 impl StuckRules {
     /// Runs created at or before this moment and still queued are stuck.
-    pub fn queued_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+    pub(crate) fn queued_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         now - Duration::minutes(i64::from(self.queued_minutes))
     }
 
     /// Runs started at or before this moment and still running are stuck.
-    pub fn running_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+    pub(crate) fn running_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         now - Duration::minutes(i64::from(self.running_minutes))
     }
 }
 
 /// Why a run is stuck.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StuckReason {
+pub(crate) enum StuckReason {
     QueuedTooLong,
     RunningTooLong,
 }
 
 /// A stuck run's diagnosis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stuck {
-    pub reason: StuckReason,
+pub(crate) struct Stuck {
+    pub(crate) reason: StuckReason,
     /// When the overdue wait began: creation for queued runs, start for running ones.
-    pub since: DateTime<Utc>,
-    pub threshold_minutes: u32,
+    pub(crate) since: DateTime<Utc>,
+    pub(crate) threshold_minutes: u32,
     /// Whole minutes past the threshold (0 exactly at it).
-    pub overdue_minutes: i64,
+    pub(crate) overdue_minutes: i64,
 }
 
 /// What the rule needs to know of a run.
 #[derive(Clone, Copy, Debug)]
-pub struct RunTimes {
-    pub status: RunStatus,
-    pub created_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
+pub(crate) struct RunTimes {
+    pub(crate) status: RunStatus,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) started_at: Option<DateTime<Utc>>,
 }
 
 /// Whether a run is stuck at `now`, and why:
@@ -58,7 +58,7 @@ pub struct RunTimes {
 ///
 /// A queued run with a start time, or a running run without one, is not stuck: the row
 /// contradicts itself and neither clock can be trusted.
-pub fn stuck(run: RunTimes, now: DateTime<Utc>, rules: StuckRules) -> Option<Stuck> {
+pub(crate) fn stuck(run: RunTimes, now: DateTime<Utc>, rules: StuckRules) -> Option<Stuck> {
     let (reason, since, threshold_minutes) = match (run.status, run.started_at) {
         (RunStatus::Queued, None) if run.created_at <= rules.queued_before(now) => (
             StuckReason::QueuedTooLong,

@@ -4,22 +4,22 @@
 use serde_json::Value;
 
 /// Most counters kept.
-pub const MAX_KEYS: usize = 50;
+pub(crate) const MAX_KEYS: usize = 50;
 /// Longest counter name kept, in characters.
-pub const MAX_KEY_CHARS: usize = 64;
+pub(crate) const MAX_KEY_CHARS: usize = 64;
 
 /// One counter of a run's summary.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SummaryCount {
-    pub key: String,
-    pub value: i32,
+pub(crate) struct SummaryCount {
+    pub(crate) key: String,
+    pub(crate) value: i32,
 }
 
 /// Keeps the keys whose value is an integer — an integral float or a numeric string is
 /// converted, anything else dropped — with names of 1 to 64 characters, sorted by key,
 /// at most 50. Values must fit GraphQL's 32-bit `Int`; larger ones are dropped.
 /// Anything but a JSON object yields no counters.
-pub fn normalize_summary_counts(document: Option<&Value>) -> Vec<SummaryCount> {
+pub(crate) fn normalize_summary_counts(document: Option<&Value>) -> Vec<SummaryCount> {
     let Some(Value::Object(map)) = document else {
         return Vec::new();
     };

@@ -9,16 +9,16 @@
 //! terminal that shows the audit trail, and NUL cannot be stored.
 
 /// Fewest visible characters a reason or note needs.
-pub const MIN_VISIBLE: usize = 5;
+pub(crate) const MIN_VISIBLE: usize = 5;
 /// Most characters (visible or not) a reason or note may have, once trimmed.
-pub const MAX_CHARS: usize = 500;
+pub(crate) const MAX_CHARS: usize = 500;
 
 /// How a refused NUL character is explained, wherever text is refused for one.
-pub const NUL_REFUSED: &str = "must not contain NUL characters (\\u0000)";
+pub(crate) const NUL_REFUSED: &str = "must not contain NUL characters (\\u0000)";
 
 /// Why a reason or note was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TextRefusal {
+pub(crate) enum TextRefusal {
     /// Fewer than [`MIN_VISIBLE`] visible characters.
     TooFewVisible { visible: usize },
     /// More than [`MAX_CHARS`] characters.
@@ -46,7 +46,7 @@ impl std::fmt::Display for TextRefusal {
 }
 
 /// The text as kept: trimmed, or why it cannot be.
-pub fn operator_text(text: &str) -> Result<&str, TextRefusal> {
+pub(crate) fn operator_text(text: &str) -> Result<&str, TextRefusal> {
     let trimmed = text.trim();
     if trimmed
         .chars()

@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 
 /// A preset window ending at the request's `now`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum TimeWindow {
+pub(crate) enum TimeWindow {
     Last1h,
     #[default]
     Last24h,
@@ -13,7 +13,7 @@ pub enum TimeWindow {
 
 impl TimeWindow {
     /// The window's length.
-    pub fn length(self) -> Duration {
+    pub(crate) fn length(self) -> Duration {
         match self {
             Self::Last1h => Duration::hours(1),
             Self::Last24h => Duration::hours(24),
@@ -22,7 +22,7 @@ impl TimeWindow {
     }
 
     /// The window in words, for messages: "the last 24 hours".
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Self::Last1h => "the last hour",
             Self::Last24h => "the last 24 hours",
@@ -31,7 +31,7 @@ impl TimeWindow {
     }
 
     /// The window as a closed interval ending at `now`.
-    pub fn range(self, now: DateTime<Utc>) -> TimeRange {
+    pub(crate) fn range(self, now: DateTime<Utc>) -> TimeRange {
         TimeRange {
             start: now - self.length(),
             end: now,
@@ -41,16 +41,9 @@ impl TimeWindow {
 
 /// A closed interval of time, both ends included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TimeRange {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-}
-
-impl TimeRange {
-    /// Whether `at` lies in the interval, ends included.
-    pub fn contains(&self, at: DateTime<Utc>) -> bool {
-        self.start <= at && at <= self.end
-    }
+pub(crate) struct TimeRange {
+    pub(crate) start: DateTime<Utc>,
+    pub(crate) end: DateTime<Utc>,
 }
 
 #[cfg(test)]
@@ -74,9 +67,6 @@ mod tests {
             range.start,
             "2026-11-27T11:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
-        assert!(range.contains(range.start));
-        assert!(range.contains(range.end));
-        assert!(!range.contains(range.start - Duration::seconds(1)));
     }
 
     #[test]

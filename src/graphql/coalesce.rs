@@ -21,7 +21,7 @@ use crate::error::AppError;
 type Batch<K, V> = Shared<BoxFuture<'static, Result<Arc<HashMap<K, V>>, AppError>>>;
 
 /// A loader that fetches each key at most once per request.
-pub struct Coalesced<K, L: Loader<K>>
+pub(crate) struct Coalesced<K, L: Loader<K>>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
 {
@@ -34,7 +34,7 @@ where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     L: Loader<K, Error = AppError>,
 {
-    pub fn new(inner: L) -> Self {
+    pub(crate) fn new(inner: L) -> Self {
         Self {
             inner: Arc::new(inner),
             batches: Mutex::new(HashMap::new()),
@@ -43,7 +43,7 @@ where
 
     /// Records values already fetched some other way (a list query), so that loading
     /// them costs nothing.
-    pub fn prime(&self, values: impl IntoIterator<Item = (K, L::Value)>) {
+    pub(crate) fn prime(&self, values: impl IntoIterator<Item = (K, L::Value)>) {
         let values: HashMap<K, L::Value> = values.into_iter().collect();
         let keys: Vec<K> = values.keys().cloned().collect();
         let ready: Batch<K, L::Value> = futures::future::ready(Ok(Arc::new(values)))
@@ -122,7 +122,7 @@ mod tests {
 
     /// Answers `key * 10` once let through, and records each batch it was asked for.
     struct Held {
-        batches: Arc<Mutex<Vec<Vec<i64>>>>,
+        batches: Batches,
         through: Arc<Semaphore>,
     }
 
@@ -141,8 +141,11 @@ mod tests {
         }
     }
 
-    fn held() -> (Arc<Coalesced<i64, Held>>, Arc<Mutex<Vec<Vec<i64>>>>, Arc<Semaphore>) {
-        let batches = Arc::new(Mutex::new(Vec::new()));
+    type Batches = Arc<Mutex<Vec<Vec<i64>>>>;
+
+    /// A coalescing loader over [`Held`], with what it records and its gate.
+    fn held() -> (Arc<Coalesced<i64, Held>>, Batches, Arc<Semaphore>) {
+        let batches = Batches::default();
         let through = Arc::new(Semaphore::new(0));
         let loader = Coalesced::new(Held {
             batches: batches.clone(),

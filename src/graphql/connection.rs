@@ -19,28 +19,28 @@ use crate::db::page::{Direction, KeyKind, KeyValue, Page, PageArgs, SortSpec};
 use crate::error::{AppError, AppResult, count_argument};
 
 /// Page size when neither `first` nor `last` is given.
-pub const DEFAULT_PAGE_SIZE: u32 = 25;
+pub(crate) const DEFAULT_PAGE_SIZE: u32 = 25;
 
 /// The schema default of `first` on connections that page only forward, so that
 /// introspection (and generated clients) show it. Connections that page both ways leave
 /// `first` without a default — `last` alone would otherwise meet a `first` it did not
 /// send — and say the default in their description.
-pub fn default_first() -> Option<i32> {
+pub(crate) fn default_first() -> Option<i32> {
     Some(DEFAULT_PAGE_SIZE as i32)
 }
 
 /// The Relay arguments of a connection field, as the client sent them.
 #[derive(Clone, Debug, Default)]
-pub struct PageRequest {
-    pub first: Option<i32>,
-    pub after: Option<String>,
-    pub last: Option<i32>,
-    pub before: Option<String>,
+pub(crate) struct PageRequest {
+    pub(crate) first: Option<i32>,
+    pub(crate) after: Option<String>,
+    pub(crate) last: Option<i32>,
+    pub(crate) before: Option<String>,
 }
 
 impl PageRequest {
     /// Forward-only arguments, for fields that take just `first` and `after`.
-    pub fn forward(first: Option<i32>, after: Option<String>) -> Self {
+    pub(crate) fn forward(first: Option<i32>, after: Option<String>) -> Self {
         Self {
             first,
             after,
@@ -49,7 +49,7 @@ impl PageRequest {
     }
 
     /// Validates the arguments against the order they page through.
-    pub fn validate(&self, spec: &SortSpec, max_page_size: u32) -> AppResult<PageArgs> {
+    pub(crate) fn validate(&self, spec: &SortSpec, max_page_size: u32) -> AppResult<PageArgs> {
         if self.first.is_some() && self.last.is_some() {
             return Err(AppError::bad_input(
                 "pass `first` or `last`, not both: `first` pages forward from `after`, `last` backward from `before`",
@@ -99,7 +99,7 @@ impl PageRequest {
 
 /// The cost of a connection field for the complexity limit: its page size (the default
 /// when not given) times the cost of what it selects of each item.
-pub fn page_cost(size: Option<i32>, child_complexity: usize) -> usize {
+pub(crate) fn page_cost(size: Option<i32>, child_complexity: usize) -> usize {
     let size = size.map_or(DEFAULT_PAGE_SIZE as usize, |size| {
         size.clamp(1, 100) as usize
     });
@@ -107,7 +107,7 @@ pub fn page_cost(size: Option<i32>, child_complexity: usize) -> usize {
 }
 
 /// Encodes a row's position in an order as an opaque cursor.
-pub fn encode_cursor(spec: &SortSpec, key: &[KeyValue]) -> String {
+pub(crate) fn encode_cursor(spec: &SortSpec, key: &[KeyValue]) -> String {
     let values: Vec<Value> = key
         .iter()
         .map(|value| match value {
@@ -124,7 +124,11 @@ pub fn encode_cursor(spec: &SortSpec, key: &[KeyValue]) -> String {
 }
 
 /// Reads a cursor made by [`encode_cursor`] for the same order.
-pub fn decode_cursor(cursor: &str, spec: &SortSpec, argument: &str) -> AppResult<Vec<KeyValue>> {
+pub(crate) fn decode_cursor(
+    cursor: &str,
+    spec: &SortSpec,
+    argument: &str,
+) -> AppResult<Vec<KeyValue>> {
     let invalid = || {
         AppError::bad_input(format!(
             "`{argument}` is not a cursor of this list; use a `cursor` or `pageInfo` value it returned"
@@ -162,11 +166,11 @@ pub fn decode_cursor(cursor: &str, spec: &SortSpec, argument: &str) -> AppResult
 }
 
 /// Counts the rows of a whole list, run only when `totalCount` is selected.
-pub type TotalCount = Arc<dyn Fn(Scope) -> BoxFuture<'static, AppResult<u64>> + Send + Sync>;
+pub(crate) type TotalCount = Arc<dyn Fn(Scope) -> BoxFuture<'static, AppResult<u64>> + Send + Sync>;
 
 /// A page of the `E` rows matching `condition`, and the count of all of them (run only
 /// if asked for).
-pub async fn root_page<E>(
+pub(crate) async fn root_page<E>(
     scope: &Scope,
     condition: Condition,
     spec: &SortSpec,
@@ -185,7 +189,7 @@ where
 }
 
 /// A page of `N` in Relay form.
-pub struct Connection<N> {
+pub(crate) struct Connection<N> {
     edges: Vec<Edge<N>>,
     page_info: PageInfo,
     total: TotalCount,
@@ -193,7 +197,7 @@ pub struct Connection<N> {
 
 impl<N: Clone> Connection<N> {
     /// Builds the connection of a page, with a cursor per row.
-    pub fn new<R>(
+    pub(crate) fn new<R>(
         page: Page<R>,
         spec: &SortSpec,
         key: impl Fn(&R) -> Vec<KeyValue>,
@@ -256,7 +260,7 @@ impl<N: OutputType + Clone> Connection<N> {
 }
 
 /// One item of a page and the cursor that points at it.
-pub struct Edge<N> {
+pub(crate) struct Edge<N> {
     cursor: String,
     node: N,
 }
@@ -284,17 +288,17 @@ impl<N: OutputType + Clone> Edge<N> {
 
 /// Where a page lies in its list.
 #[derive(Clone, Debug, SimpleObject)]
-pub struct PageInfo {
+pub(crate) struct PageInfo {
     /// Whether items follow this page. Exact when paging forward; when paging backward,
     /// true whenever `before` was given.
-    pub has_next_page: bool,
+    pub(crate) has_next_page: bool,
     /// Whether items precede this page. Exact when paging backward; when paging forward,
     /// true whenever `after` was given.
-    pub has_previous_page: bool,
+    pub(crate) has_previous_page: bool,
     /// The cursor of the first item of this page; null when the page is empty.
-    pub start_cursor: Option<String>,
+    pub(crate) start_cursor: Option<String>,
     /// The cursor of the last item of this page; null when the page is empty.
-    pub end_cursor: Option<String>,
+    pub(crate) end_cursor: Option<String>,
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use crate::domain::{health, status, stuck, window};
 /// Where a run is in its life.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "status::RunStatus")]
-pub enum RunStatus {
+pub(crate) enum RunStatus {
     /// Waiting for a worker; not started yet.
     Queued,
     /// Started and not finished.
@@ -21,7 +21,7 @@ pub enum RunStatus {
 /// How a run ended (or `PENDING` while it has not).
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "status::RunOutcome")]
-pub enum RunOutcome {
+pub(crate) enum RunOutcome {
     /// Not finished yet.
     Pending,
     /// Everything the run set out to do was done.
@@ -39,7 +39,7 @@ pub enum RunOutcome {
 /// Where a tenant is in its life on the platform.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "status::TenantStatus")]
-pub enum TenantStatus {
+pub(crate) enum TenantStatus {
     /// Managed and in service.
     Active,
     /// Being set up; not everything is expected to work yet.
@@ -53,7 +53,7 @@ pub enum TenantStatus {
 /// The state of a provider connection.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "status::ConnectionStatus")]
-pub enum ConnectionStatus {
+pub(crate) enum ConnectionStatus {
     /// Connected and usable.
     Connected,
     /// The tenant's administrator must grant (or renew) consent.
@@ -69,7 +69,7 @@ pub enum ConnectionStatus {
 /// The result of a connection's last health check.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "status::ConnectionHealth")]
-pub enum ConnectionHealth {
+pub(crate) enum ConnectionHealth {
     /// The provider answered normally.
     Ok,
     /// The provider answered slowly or partly.
@@ -84,7 +84,7 @@ pub enum ConnectionHealth {
 /// Whether the platform holds a permission in a tenant.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "status::PermissionStatus")]
-pub enum PermissionStatus {
+pub(crate) enum PermissionStatus {
     /// Granted.
     Granted,
     /// Not granted: features that need it fail.
@@ -98,7 +98,7 @@ pub enum PermissionStatus {
 /// Whether an audited action succeeded.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "status::AuditStatus")]
-pub enum AuditStatus {
+pub(crate) enum AuditStatus {
     /// The action was carried out.
     Success,
     /// The action was refused or failed.
@@ -110,7 +110,7 @@ pub enum AuditStatus {
 /// A user's role in a workspace.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "status::MembershipRole")]
-pub enum MembershipRole {
+pub(crate) enum MembershipRole {
     /// Owns the workspace and its settings.
     Owner,
     /// Manages tenants of the workspace.
@@ -127,7 +127,7 @@ pub enum MembershipRole {
 /// a window by `createdAt`, audit logs by `recordedAt`.
 #[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[graphql(remote = "window::TimeWindow")]
-pub enum TimeWindow {
+pub(crate) enum TimeWindow {
     /// The last hour.
     #[graphql(name = "LAST_1H")]
     Last1h,
@@ -142,7 +142,7 @@ pub enum TimeWindow {
 
 /// Which way a list is sorted.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OrderDirection {
+pub(crate) enum OrderDirection {
     /// Smallest (or oldest, or A) first.
     Asc,
     /// Largest (or newest, or Z) first.
@@ -151,7 +151,7 @@ pub enum OrderDirection {
 
 impl OrderDirection {
     /// Whether this is `DESC`.
-    pub fn descending(self) -> bool {
+    pub(crate) fn descending(self) -> bool {
         self == Self::Desc
     }
 }
@@ -159,7 +159,7 @@ impl OrderDirection {
 /// A health level, from best to worst: `HEALTHY`, `UNKNOWN`, `WARNING`, `CRITICAL`.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "health::HealthLevel")]
-pub enum HealthLevel {
+pub(crate) enum HealthLevel {
     /// Nothing needs attention.
     Healthy,
     /// Not enough is known to judge (never checked, archived, not recognised).
@@ -173,7 +173,7 @@ pub enum HealthLevel {
 /// What a health signal looked at.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "health::SignalSource")]
-pub enum HealthSignalSource {
+pub(crate) enum HealthSignalSource {
     /// The tenant's lifecycle status.
     TenantStatus,
     /// The tenant's provider connections (the worst one that is not disabled).
@@ -189,7 +189,7 @@ pub enum HealthSignalSource {
 /// Why a run is stuck.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "stuck::StuckReason")]
-pub enum StuckReason {
+pub(crate) enum StuckReason {
     /// Queued and not started within `settings.queuedStuckMinutes` of its creation.
     QueuedTooLong,
     /// Running for `settings.runningStuckMinutes` or more since it started.
@@ -198,7 +198,7 @@ pub enum StuckReason {
 
 impl TimeWindow {
     /// The window a field was asked for: the default (`LAST_24H`) when absent or null.
-    pub fn chosen(window: Option<Self>) -> window::TimeWindow {
+    pub(crate) fn chosen(window: Option<Self>) -> window::TimeWindow {
         window.unwrap_or_default().into()
     }
 }

@@ -9,23 +9,23 @@ use crate::auth::{Capability, Viewer};
 use crate::error::AppError;
 
 /// The operator of the request, or `UNAUTHENTICATED`.
-pub fn viewer<'a>(ctx: &'a Context<'_>) -> Result<&'a Viewer, AppError> {
+pub(crate) fn viewer<'a>(ctx: &'a Context<'_>) -> Result<&'a Viewer, AppError> {
     Scope::of(ctx)?.viewer().ok_or_else(|| {
         AppError::Unauthenticated("log in first: send `Authorization: Bearer <token>`".to_owned())
     })
 }
 
 /// Needs a live session and every listed capability.
-pub struct Needs(pub &'static [Capability]);
+pub(crate) struct Needs(pub(crate) &'static [Capability]);
 
 /// Needs `console.view`: every query field.
-pub const CONSOLE: Needs = Needs(&[Capability::ConsoleView]);
+pub(crate) const CONSOLE: Needs = Needs(&[Capability::ConsoleView]);
 /// Needs `sensitive.view` (held, or lent by break-glass): raw JSON fields.
-pub const SENSITIVE: Needs = Needs(&[Capability::ConsoleView, Capability::SensitiveView]);
+pub(crate) const SENSITIVE: Needs = Needs(&[Capability::ConsoleView, Capability::SensitiveView]);
 /// Needs `audit.view` (held, or lent by break-glass): the audit trail.
-pub const AUDIT: Needs = Needs(&[Capability::ConsoleView, Capability::AuditView]);
+pub(crate) const AUDIT: Needs = Needs(&[Capability::ConsoleView, Capability::AuditView]);
 /// Needs only a live session: ending one's own session or elevation.
-pub const SIGNED_IN: Needs = Needs(&[]);
+pub(crate) const SIGNED_IN: Needs = Needs(&[]);
 
 impl Guard for Needs {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {

@@ -37,7 +37,7 @@ impl NodeKind {
     ];
 
     /// The GraphQL type name.
-    pub const fn name(self) -> &'static str {
+    pub(crate) const fn name(self) -> &'static str {
         match self {
             Self::Workspace => "Workspace",
             Self::WorkspaceMembership => "WorkspaceMembership",
@@ -58,7 +58,7 @@ impl NodeKind {
 }
 
 /// Reads a global id into its kind and database id.
-pub fn decode(id: &ID, argument: &str) -> AppResult<(NodeKind, i64)> {
+pub(crate) fn decode(id: &ID, argument: &str) -> AppResult<(NodeKind, i64)> {
     let invalid = || AppError::bad_input(format!("`{argument}` is not a valid id: {:?}", id.0));
     let bytes = URL_SAFE_NO_PAD
         .decode(id.0.as_bytes())
@@ -78,7 +78,7 @@ pub fn decode(id: &ID, argument: &str) -> AppResult<(NodeKind, i64)> {
 }
 
 /// Reads a global id that must name an object of `kind`.
-pub fn decode_as(kind: NodeKind, id: &ID, argument: &str) -> AppResult<i64> {
+pub(crate) fn decode_as(kind: NodeKind, id: &ID, argument: &str) -> AppResult<i64> {
     match decode(id, argument)? {
         (found, database_id) if found == kind => Ok(database_id),
         (found, _) => Err(AppError::bad_input(format!(

@@ -19,15 +19,15 @@ const MAX_FILTER_VALUES: usize = 50;
 
 /// Narrows a list of workspaces.
 #[derive(InputObject, Clone, Debug, Default)]
-pub struct WorkspaceFilter {
+pub(crate) struct WorkspaceFilter {
     /// Workspaces whose name or slug contains this text (ASCII letters match in any
     /// case). Blank text matches every workspace.
-    pub search: Option<Text>,
+    pub(crate) search: Option<Text>,
 }
 
 impl WorkspaceFilter {
     /// The filter as the database reads it.
-    pub fn to_db(&self) -> AppResult<db::workspaces::WorkspaceFilter> {
+    pub(crate) fn to_db(&self) -> AppResult<db::workspaces::WorkspaceFilter> {
         Ok(db::workspaces::WorkspaceFilter {
             search: search_text(self.search.as_deref(), "filter.search")?,
         })
@@ -36,28 +36,28 @@ impl WorkspaceFilter {
 
 /// Narrows a list of tenants. Every field is optional; given fields must all match.
 #[derive(InputObject, Clone, Debug, Default)]
-pub struct TenantFilter {
+pub(crate) struct TenantFilter {
     /// Only tenants of this workspace.
-    pub workspace_id: Option<ID>,
+    pub(crate) workspace_id: Option<ID>,
     /// Only tenants in one of these statuses; `UNKNOWN` matches stored statuses this
     /// service does not know. An empty list does not filter.
-    pub statuses: Option<Vec<TenantStatus>>,
+    pub(crate) statuses: Option<Vec<TenantStatus>>,
     /// Only tenants of exactly this environment, e.g. `production`.
-    pub environment: Option<Text>,
+    pub(crate) environment: Option<Text>,
     /// Only tenants whose health badge (see `Tenant.health`) is at this level in
     /// `healthWindow`.
-    pub health: Option<HealthLevel>,
+    pub(crate) health: Option<HealthLevel>,
     /// The window `health` is judged in.
     #[graphql(default_with = "Some(TimeWindow::Last24h)")]
-    pub health_window: Option<TimeWindow>,
+    pub(crate) health_window: Option<TimeWindow>,
     /// Tenants whose name or external id contains this text (ASCII letters match in any
     /// case). Blank text matches every tenant.
-    pub search: Option<Text>,
+    pub(crate) search: Option<Text>,
 }
 
 impl TenantFilter {
     /// The filter as the database reads it, with health judged by `criteria`.
-    pub fn to_db(&self, criteria: &Criteria) -> AppResult<db::tenants::TenantFilter> {
+    pub(crate) fn to_db(&self, criteria: &Criteria) -> AppResult<db::tenants::TenantFilter> {
         Ok(db::tenants::TenantFilter {
             workspace_id: optional_id(
                 NodeKind::Workspace,
@@ -79,31 +79,31 @@ impl TenantFilter {
 /// Narrows a list of operation runs. Every field is optional; given fields must all
 /// match.
 #[derive(InputObject, Clone, Debug, Default)]
-pub struct OperationRunFilter {
+pub(crate) struct OperationRunFilter {
     /// Only runs created within this window.
-    pub window: Option<TimeWindow>,
+    pub(crate) window: Option<TimeWindow>,
     /// Only runs of this workspace.
-    pub workspace_id: Option<ID>,
+    pub(crate) workspace_id: Option<ID>,
     /// Only runs of this tenant.
-    pub tenant_id: Option<ID>,
+    pub(crate) tenant_id: Option<ID>,
     /// Only runs of one of these types, e.g. `["inventory.sync"]`. An empty list does
     /// not filter.
-    pub types: Option<Vec<Text>>,
+    pub(crate) types: Option<Vec<Text>>,
     /// Only runs in one of these statuses; `UNKNOWN` matches stored statuses this service
     /// does not know. An empty list does not filter.
-    pub statuses: Option<Vec<RunStatus>>,
+    pub(crate) statuses: Option<Vec<RunStatus>>,
     /// Only runs with one of these outcomes; `UNKNOWN` matches stored outcomes this
     /// service does not know. An empty list does not filter.
-    pub outcomes: Option<Vec<RunOutcome>>,
+    pub(crate) outcomes: Option<Vec<RunOutcome>>,
     /// `true`: only stuck runs (see `OperationRun.isStuck`); `false`: only runs that are
     /// not stuck.
-    pub stuck: Option<bool>,
+    pub(crate) stuck: Option<bool>,
 }
 
 impl OperationRunFilter {
     /// The filter as the database reads it, with windows and the stuck rule judged by
     /// `criteria`.
-    pub fn to_db(&self, criteria: &Criteria) -> AppResult<db::runs::RunFilter> {
+    pub(crate) fn to_db(&self, criteria: &Criteria) -> AppResult<db::runs::RunFilter> {
         let types = match &self.types {
             Some(types) if !types.is_empty() => {
                 if types.len() > MAX_FILTER_VALUES {
@@ -116,9 +116,7 @@ impl OperationRunFilter {
             _ => None,
         };
         Ok(db::runs::RunFilter {
-            created: self
-                .window
-                .map(|window| criteria.range(window.into())),
+            created: self.window.map(|window| criteria.range(window.into())),
             workspace_id: optional_id(
                 NodeKind::Workspace,
                 &self.workspace_id,
@@ -128,19 +126,17 @@ impl OperationRunFilter {
             types,
             statuses: selection(&self.statuses, status::RunStatus::selection)?,
             outcomes: selection(&self.outcomes, status::RunOutcome::selection)?,
-            stuck: self
-                .stuck
-                .map(|stuck| db::runs::StuckFilter {
-                    stuck,
-                    criteria: *criteria,
-                }),
+            stuck: self.stuck.map(|stuck| db::runs::StuckFilter {
+                stuck,
+                criteria: *criteria,
+            }),
         })
     }
 }
 
 /// The fields tenants can be sorted by.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TenantOrderField {
+pub(crate) enum TenantOrderField {
     /// By name.
     Name,
     /// By when the tenant was added.
@@ -149,16 +145,16 @@ pub enum TenantOrderField {
 
 /// How to sort tenants. Ties are broken by id, in the same direction.
 #[derive(InputObject, Clone, Copy, Debug)]
-pub struct TenantOrder {
+pub(crate) struct TenantOrder {
     /// The field to sort by.
-    pub field: TenantOrderField,
+    pub(crate) field: TenantOrderField,
     /// Which way.
-    pub direction: OrderDirection,
+    pub(crate) direction: OrderDirection,
 }
 
 impl TenantOrder {
     /// The order as the database reads it; by name ascending when absent.
-    pub fn to_db(order: Option<Self>) -> db::tenants::TenantOrder {
+    pub(crate) fn to_db(order: Option<Self>) -> db::tenants::TenantOrder {
         order.map_or_else(Default::default, |order| db::tenants::TenantOrder {
             field: match order.field {
                 TenantOrderField::Name => db::tenants::TenantOrderField::Name,
@@ -171,7 +167,11 @@ impl TenantOrder {
 
 /// The fields operation runs can be sorted by.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OperationRunOrderField {
+#[expect(
+    clippy::enum_variant_names,
+    reason = "each is named after the column it sorts by, as clients read it"
+)]
+pub(crate) enum OperationRunOrderField {
     /// By creation time.
     CreatedAt,
     /// By start time; runs not started yet come last.
@@ -182,16 +182,16 @@ pub enum OperationRunOrderField {
 
 /// How to sort operation runs. Ties are broken by id, in the same direction.
 #[derive(InputObject, Clone, Copy, Debug)]
-pub struct OperationRunOrder {
+pub(crate) struct OperationRunOrder {
     /// The field to sort by.
-    pub field: OperationRunOrderField,
+    pub(crate) field: OperationRunOrderField,
     /// Which way.
-    pub direction: OrderDirection,
+    pub(crate) direction: OrderDirection,
 }
 
 impl OperationRunOrder {
     /// The order as the database reads it; newest first when absent.
-    pub fn to_db(order: Option<Self>) -> db::runs::RunOrder {
+    pub(crate) fn to_db(order: Option<Self>) -> db::runs::RunOrder {
         order.map_or_else(Default::default, |order| db::runs::RunOrder {
             field: match order.field {
                 OperationRunOrderField::CreatedAt => db::runs::RunOrderField::CreatedAt,
@@ -204,7 +204,11 @@ impl OperationRunOrder {
 }
 
 /// An optional global id that must name an object of `kind`.
-pub fn optional_id(kind: NodeKind, id: &Option<ID>, argument: &str) -> AppResult<Option<i64>> {
+pub(crate) fn optional_id(
+    kind: NodeKind,
+    id: &Option<ID>,
+    argument: &str,
+) -> AppResult<Option<i64>> {
     id.as_ref()
         .map(|id| decode_as(kind, id, argument))
         .transpose()

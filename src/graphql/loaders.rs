@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{
-    audit_log, operation_run, platform_user, provider_connection, tenant, tenant_permission, user,
-    workspace, workspace_membership,
+    audit_log, operation_run, provider_connection, tenant, tenant_permission, user, workspace,
+    workspace_membership,
 };
 use sea_orm::ConnectionTrait;
 
@@ -31,7 +31,7 @@ use crate::domain::window::TimeWindow;
 use crate::error::AppError;
 
 /// Rows of one table by id.
-pub struct ById<E> {
+pub(crate) struct ById<E> {
     db: Db,
     table: PhantomData<fn() -> E>,
 }
@@ -50,7 +50,7 @@ where
 }
 
 /// All children of a parent, in the child table's order.
-pub struct Children<E> {
+pub(crate) struct Children<E> {
     db: Db,
     table: PhantomData<fn() -> E>,
 }
@@ -73,21 +73,21 @@ where
 
 /// A page of a workspace's tenants, for `Workspace.tenants`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TenantPageKey {
-    pub workspace_id: i64,
-    pub list: Arc<TenantList>,
+pub(crate) struct TenantPageKey {
+    pub(crate) workspace_id: i64,
+    pub(crate) list: Arc<TenantList>,
 }
 
 /// The filter, order and page a nested tenant list asks for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TenantList {
-    pub filter: TenantFilter,
-    pub order: TenantOrder,
-    pub args: PageArgs,
+pub(crate) struct TenantList {
+    pub(crate) filter: TenantFilter,
+    pub(crate) order: TenantOrder,
+    pub(crate) args: PageArgs,
 }
 
 /// Pages of tenants for many workspaces: one statement per distinct list shape.
-pub struct TenantPages {
+pub(crate) struct TenantPages {
     db: Db,
 }
 
@@ -126,13 +126,13 @@ impl Loader<TenantPageKey> for TenantPages {
 
 /// How many tenants of a workspace match a filter, for `Workspace.tenants.totalCount`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TenantCountKey {
-    pub workspace_id: i64,
-    pub filter: Arc<TenantFilter>,
+pub(crate) struct TenantCountKey {
+    pub(crate) workspace_id: i64,
+    pub(crate) filter: Arc<TenantFilter>,
 }
 
 /// Tenant counts for many workspaces: one grouped statement per distinct filter.
-pub struct TenantCounts {
+pub(crate) struct TenantCounts {
     db: Db,
 }
 
@@ -170,7 +170,7 @@ impl Loader<TenantCountKey> for TenantCounts {
 
 /// The run tallies of many parents (tenants or workspaces) in a window: one grouped
 /// statement per window asked for. Parents without runs get an empty tally.
-pub struct RunTallies {
+pub(crate) struct RunTallies {
     db: Db,
     criteria: Criteria,
     parent: operation_run::Column,
@@ -201,7 +201,7 @@ impl Loader<(i64, TimeWindow)> for RunTallies {
 
 /// How many of each workspace's tenants (not archived) are at each health level in a
 /// window: one grouped statement per window.
-pub struct TenantLevels {
+pub(crate) struct TenantLevels {
     db: Db,
     criteria: Criteria,
 }
@@ -234,14 +234,14 @@ impl Loader<(i64, TimeWindow)> for TenantLevels {
 
 /// A tenant's latest runs in a window, for `Tenant.recentRuns`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct RecentRunsKey {
-    pub tenant_id: i64,
-    pub window: TimeWindow,
-    pub first: u64,
+pub(crate) struct RecentRunsKey {
+    pub(crate) tenant_id: i64,
+    pub(crate) window: TimeWindow,
+    pub(crate) first: u64,
 }
 
 /// The latest runs of many tenants: one statement per window and size.
-pub struct RecentRuns {
+pub(crate) struct RecentRuns {
     db: Db,
     criteria: Criteria,
 }
@@ -289,7 +289,7 @@ impl Loader<RecentRunsKey> for RecentRuns {
 }
 
 /// The investigations of many runs, newest first: one statement.
-pub struct Investigations {
+pub(crate) struct Investigations {
     db: Db,
 }
 
@@ -320,44 +320,43 @@ fn group_by_shape<K, S: PartialEq>(
 }
 
 /// Every loader of one request.
-pub struct Loaders {
-    pub workspaces: RequestLoader<i64, ById<workspace::Entity>>,
-    pub memberships: RequestLoader<i64, ById<workspace_membership::Entity>>,
-    pub users: RequestLoader<i64, ById<user::Entity>>,
-    pub tenants: RequestLoader<i64, ById<tenant::Entity>>,
-    pub connections: RequestLoader<i64, ById<provider_connection::Entity>>,
-    pub permissions: RequestLoader<i64, ById<tenant_permission::Entity>>,
-    pub runs: RequestLoader<i64, ById<operation_run::Entity>>,
-    pub audit_logs: RequestLoader<i64, ById<audit_log::Entity>>,
-    pub operators: RequestLoader<i64, ById<platform_user::Entity>>,
-    pub memberships_by_workspace: RequestLoader<i64, Children<workspace_membership::Entity>>,
-    pub connections_by_tenant: RequestLoader<i64, Children<provider_connection::Entity>>,
-    pub permissions_by_tenant: RequestLoader<i64, Children<tenant_permission::Entity>>,
-    pub tenant_pages: RequestLoader<TenantPageKey, TenantPages>,
-    pub tenant_tallies: RequestLoader<(i64, TimeWindow), RunTallies>,
-    pub workspace_tallies: RequestLoader<(i64, TimeWindow), RunTallies>,
-    pub tenant_levels: RequestLoader<(i64, TimeWindow), TenantLevels>,
-    pub recent_runs: RequestLoader<RecentRunsKey, RecentRuns>,
-    pub investigations: RequestLoader<i64, Investigations>,
-    pub tenant_counts: RequestLoader<TenantCountKey, TenantCounts>,
+pub(crate) struct Loaders {
+    pub(crate) workspaces: RequestLoader<i64, ById<workspace::Entity>>,
+    pub(crate) memberships: RequestLoader<i64, ById<workspace_membership::Entity>>,
+    pub(crate) users: RequestLoader<i64, ById<user::Entity>>,
+    pub(crate) tenants: RequestLoader<i64, ById<tenant::Entity>>,
+    pub(crate) connections: RequestLoader<i64, ById<provider_connection::Entity>>,
+    pub(crate) permissions: RequestLoader<i64, ById<tenant_permission::Entity>>,
+    pub(crate) runs: RequestLoader<i64, ById<operation_run::Entity>>,
+    pub(crate) audit_logs: RequestLoader<i64, ById<audit_log::Entity>>,
+    pub(crate) memberships_by_workspace: RequestLoader<i64, Children<workspace_membership::Entity>>,
+    pub(crate) connections_by_tenant: RequestLoader<i64, Children<provider_connection::Entity>>,
+    pub(crate) permissions_by_tenant: RequestLoader<i64, Children<tenant_permission::Entity>>,
+    pub(crate) tenant_pages: RequestLoader<TenantPageKey, TenantPages>,
+    pub(crate) tenant_tallies: RequestLoader<(i64, TimeWindow), RunTallies>,
+    pub(crate) workspace_tallies: RequestLoader<(i64, TimeWindow), RunTallies>,
+    pub(crate) tenant_levels: RequestLoader<(i64, TimeWindow), TenantLevels>,
+    pub(crate) recent_runs: RequestLoader<RecentRunsKey, RecentRuns>,
+    pub(crate) investigations: RequestLoader<i64, Investigations>,
+    pub(crate) tenant_counts: RequestLoader<TenantCountKey, TenantCounts>,
 }
 
 impl Loaders {
     /// Remembers workspaces a list already fetched, so edges back to them cost nothing.
-    pub fn prime_workspaces(&self, rows: &[workspace::Model]) {
+    pub(crate) fn prime_workspaces(&self, rows: &[workspace::Model]) {
         let rows = rows.iter().map(|row| (row.id, row.clone()));
         self.workspaces.loader().prime(rows);
     }
 
     /// Remembers tenants a list already fetched, so edges back to them cost nothing.
-    pub fn prime_tenants(&self, rows: &[tenant::Model]) {
+    pub(crate) fn prime_tenants(&self, rows: &[tenant::Model]) {
         let rows = rows.iter().map(|row| (row.id, row.clone()));
         self.tenants.loader().prime(rows);
     }
 
     /// Fresh loaders over `db`, whose batches wait at `gate`; derived values are judged
     /// by `criteria`.
-    pub fn new(gate: &Arc<Gate>, db: &Db, criteria: Criteria) -> Self {
+    pub(crate) fn new(gate: &Arc<Gate>, db: &Db, criteria: Criteria) -> Self {
         let tallies = |parent| RunTallies {
             db: db.clone(),
             criteria,
@@ -372,7 +371,6 @@ impl Loaders {
             permissions: by_id(gate, db),
             runs: by_id(gate, db),
             audit_logs: by_id(gate, db),
-            operators: by_id(gate, db),
             memberships_by_workspace: children(gate, db),
             connections_by_tenant: children(gate, db),
             permissions_by_tenant: children(gate, db),
@@ -401,7 +399,7 @@ impl Loaders {
 
 /// A batching loader that fetches each key at most once per request (see
 /// [`Coalesced`]).
-pub type RequestLoader<K, L> = DataLoader<Coalesced<K, L>>;
+pub(crate) type RequestLoader<K, L> = DataLoader<Coalesced<K, L>>;
 
 fn loader<K, L>(gate: &Arc<Gate>, inner: L) -> RequestLoader<K, L>
 where

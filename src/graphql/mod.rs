@@ -1,17 +1,17 @@
 //! The GraphQL schema: types, loaders, connections and the one schema builder.
 
 mod coalesce;
-pub mod connection;
-pub mod enums;
-pub mod guards;
+pub(crate) mod connection;
+pub(crate) mod enums;
+pub(crate) mod guards;
 pub mod ids;
-pub mod inputs;
-pub mod loaders;
+pub(crate) mod inputs;
+pub(crate) mod loaders;
 pub mod query;
-pub mod scope;
-pub mod settle;
-pub mod snapshots;
-pub mod text;
+pub(crate) mod scope;
+pub(crate) mod settle;
+pub(crate) mod snapshots;
+pub(crate) mod text;
 pub mod types;
 
 use async_graphql::{Json, SDLExportOptions, Schema, SchemaBuilder};

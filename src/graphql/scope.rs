@@ -19,29 +19,29 @@ use crate::metrics::Metrics;
 
 /// The per-request state, attached to every GraphQL request by the server.
 #[derive(Clone)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// The one `now` of this request (SPEC §3): windows, stuck flags and health agree.
-    pub now: DateTime<Utc>,
-    pub db: Db,
-    pub config: Arc<Config>,
-    pub loaders: Arc<Loaders>,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) db: Db,
+    pub(crate) config: Arc<Config>,
+    pub(crate) loaders: Arc<Loaders>,
     /// Where the loaders' batches wait until the request settles.
-    pub gate: Arc<Gate>,
+    pub(crate) gate: Arc<Gate>,
     /// Control Tower snapshots, shared with every other request.
-    pub snapshots: Arc<SnapshotCache>,
+    pub(crate) snapshots: Arc<SnapshotCache>,
     /// What `/metrics` reports.
-    pub metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
     /// The operator of the request, known once the request is authenticated (after
     /// validation, so a refused document costs no SQL); `None` before login.
     /// Shared by the scope's clones, so the server sees who the request's operator was.
     identity: Arc<OnceLock<Option<Viewer>>>,
     /// Where the request came from, for the audit trail.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 impl Scope {
     /// A scope for one request, with fresh loaders and statement counter.
-    pub fn new(
+    pub(crate) fn new(
         now: DateTime<Utc>,
         db: Db,
         config: Arc<Config>,
@@ -65,29 +65,29 @@ impl Scope {
     }
 
     /// Records who the request's operator is (once).
-    pub fn identify(&self, viewer: Option<Viewer>) {
+    pub(crate) fn identify(&self, viewer: Option<Viewer>) {
         // Set once per request, by the authentication step; a second call changes nothing.
         let _ = self.identity.set(viewer);
     }
 
     /// The operator of the request, if any.
-    pub fn viewer(&self) -> Option<&Viewer> {
+    pub(crate) fn viewer(&self) -> Option<&Viewer> {
         self.identity.get().and_then(Option::as_ref)
     }
 
     /// The scope of the request being resolved.
-    pub fn of<'a>(ctx: &'a Context<'_>) -> AppResult<&'a Scope> {
+    pub(crate) fn of<'a>(ctx: &'a Context<'_>) -> AppResult<&'a Scope> {
         ctx.data::<Scope>()
             .map_err(|_| AppError::internal(anyhow::anyhow!("request scope is missing")))
     }
 
     /// The request's `now` and the thresholds in force.
-    pub fn criteria(&self) -> Criteria {
+    pub(crate) fn criteria(&self) -> Criteria {
         self.config.criteria(self.now)
     }
 
     /// Largest page a connection accepts.
-    pub fn max_page_size(&self) -> u32 {
+    pub(crate) fn max_page_size(&self) -> u32 {
         self.config.system_console.limits.max_page_size
     }
 }

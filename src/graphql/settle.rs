@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 /// Holds a request's loader batches until the request settles.
-pub struct Gate {
+pub(crate) struct Gate {
     /// Bumped each time the gate opens; set to `true` when the request has ended.
     ended: watch::Sender<bool>,
     /// Whether a [`Settling`] request drives the gate: only then is anyone there to
@@ -29,7 +29,7 @@ pub struct Gate {
 }
 
 impl Gate {
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
             ended: watch::Sender::new(false),
             driven: AtomicBool::new(false),
@@ -41,7 +41,9 @@ impl Gate {
     /// id. Batches of a request that has ended are dropped unsent. Outside a settling
     /// request — before it starts, after it ends, or with no request at all — nothing
     /// would open the gate, so batches go at once.
-    pub fn spawner(self: &Arc<Self>) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
+    pub(crate) fn spawner(
+        self: &Arc<Self>,
+    ) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
         let gate = self.clone();
         move |batch| {
             let span = tracing::Span::current();
@@ -82,14 +84,14 @@ impl Gate {
 }
 
 /// A request's execution that opens its [`Gate`] whenever it has settled.
-pub struct Settling<F> {
+pub(crate) struct Settling<F> {
     inner: Pin<Box<F>>,
     gate: Arc<Gate>,
     waker: Option<(Arc<FlagWaker>, Waker)>,
 }
 
 impl<F: Future> Settling<F> {
-    pub fn new(inner: F, gate: Arc<Gate>) -> Self {
+    pub(crate) fn new(inner: F, gate: Arc<Gate>) -> Self {
         gate.driven.store(true, Ordering::SeqCst);
         Self {
             inner: Box::pin(inner),
@@ -286,7 +288,10 @@ mod tests {
             .await
             .unwrap_or_default();
         let answers: Vec<Option<i64>> = answers.into_iter().map(|a| a.ok().flatten()).collect();
-        assert_eq!(answers, (0..20).map(|key| Some(key * 10)).collect::<Vec<_>>());
+        assert_eq!(
+            answers,
+            (0..20).map(|key| Some(key * 10)).collect::<Vec<_>>()
+        );
         assert_eq!(inner.batches(), vec![(0..20).collect::<Vec<i64>>()]);
     }
 
@@ -300,7 +305,10 @@ mod tests {
         }
         let gate = Gate::new();
         let spawn = gate.spawner();
-        let (ran, dropped) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (ran, dropped) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
         let request = Settling::new(
             {
                 let (ran, dropped) = (ran.clone(), dropped.clone());
@@ -334,7 +342,11 @@ mod tests {
 
         // Nor after the request it served has ended.
         let served = Settling::new(loader.load_one(1), gate.clone());
-        assert!(tokio::time::timeout(Duration::from_secs(5), served).await.is_ok());
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), served)
+                .await
+                .is_ok()
+        );
         let answer = tokio::time::timeout(Duration::from_secs(5), loader.load_one(2)).await;
         assert_eq!(answer.ok().and_then(Result::ok).flatten(), Some(20));
         assert_eq!(inner.batches(), vec![vec![4], vec![1], vec![2]]);

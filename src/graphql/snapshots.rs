@@ -25,7 +25,7 @@ struct Entry {
 }
 
 /// Snapshots by window, shared by every request of the process.
-pub struct SnapshotCache {
+pub(crate) struct SnapshotCache {
     ttl: Duration,
     entries: Mutex<HashMap<TimeWindow, Entry>>,
     /// Where hits and computations are counted.
@@ -34,7 +34,7 @@ pub struct SnapshotCache {
 
 impl SnapshotCache {
     /// A cache keeping snapshots for `ttl` (zero: no reuse beyond requests in flight).
-    pub fn new(ttl: Duration, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(ttl: Duration, metrics: Arc<Metrics>) -> Self {
         Self {
             ttl,
             entries: Mutex::new(HashMap::new()),
@@ -43,7 +43,7 @@ impl SnapshotCache {
     }
 
     /// The snapshot of `window`: a fresh or in-flight one, or the result of `compute`.
-    pub async fn get(
+    pub(crate) async fn get(
         &self,
         window: TimeWindow,
         compute: impl FnOnce() -> BoxFuture<'static, Result<Arc<Snapshot>, AppError>>,

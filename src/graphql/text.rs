@@ -19,11 +19,11 @@ use crate::domain::text::NUL_REFUSED;
 
 /// A `String` input without NUL characters.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Text(String);
+pub(crate) struct Text(String);
 
 impl Text {
     /// The text, owned.
-    pub fn into_string(self) -> String {
+    pub(crate) fn into_string(self) -> String {
         self.0
     }
 }

@@ -20,13 +20,13 @@ use sea_orm::ActiveValue::Set;
 use serde_json::json;
 
 use super::SeedPlan;
+use super::vocabulary::{
+    COMPANIES, FAILURES, FIRST_NAMES, LAST_NAMES, OPERATORS, PERMISSIONS, REGIONS, RUN_TYPES, UNITS,
+};
 use crate::domain::audit::AuditAction;
 use crate::domain::status::{
     ActorType, AuditStatus, ConnectionHealth, ConnectionStatus, MembershipRole, PermissionStatus,
     RunOutcome, RunStatus, TenantStatus,
-};
-use super::vocabulary::{
-    COMPANIES, FAILURES, FIRST_NAMES, LAST_NAMES, OPERATORS, PERMISSIONS, REGIONS, RUN_TYPES, UNITS,
 };
 
 /// The span of time runs and audit logs are spread over, before the anchor.
@@ -38,7 +38,7 @@ struct TenantFacts {
     flaky: bool,
 }
 
-pub struct Generator {
+pub(crate) struct Generator {
     rng: ChaCha8Rng,
     plan: SeedPlan,
     workspace_slugs: Vec<String>,
@@ -52,7 +52,7 @@ pub struct Generator {
 }
 
 impl Generator {
-    pub fn new(plan: &SeedPlan) -> Self {
+    pub(crate) fn new(plan: &SeedPlan) -> Self {
         let weights = RUN_TYPES.iter().map(|(_, weight)| *weight);
         Self {
             rng: ChaCha8Rng::seed_from_u64(plan.seed),
@@ -69,7 +69,7 @@ impl Generator {
     }
 
     /// Rows to be written, for the progress bar.
-    pub fn row_estimate(&self) -> u64 {
+    pub(crate) fn row_estimate(&self) -> u64 {
         let workspaces = u64::from(self.plan.workspaces);
         let tenants = u64::from(self.plan.tenants);
         workspaces * 12
@@ -110,7 +110,7 @@ impl Generator {
         )
     }
 
-    pub fn workspaces(&mut self) -> Vec<workspace::ActiveModel> {
+    pub(crate) fn workspaces(&mut self) -> Vec<workspace::ActiveModel> {
         (1..=i64::from(self.plan.workspaces))
             .map(|id| {
                 let index = (id - 1) as usize;
@@ -143,7 +143,7 @@ impl Generator {
             .collect()
     }
 
-    pub fn users(&mut self) -> Vec<user::ActiveModel> {
+    pub(crate) fn users(&mut self) -> Vec<user::ActiveModel> {
         let mut rows = Vec::new();
         for index in 0..self.workspace_slugs.len() {
             let count = self.rng.random_range(3..=8);
@@ -175,7 +175,7 @@ impl Generator {
         rows
     }
 
-    pub fn memberships(&mut self) -> Vec<workspace_membership::ActiveModel> {
+    pub(crate) fn memberships(&mut self) -> Vec<workspace_membership::ActiveModel> {
         let mut rows = Vec::new();
         for (index, members) in self.workspace_users.clone().iter().enumerate() {
             for (position, user_id) in members.iter().enumerate() {
@@ -203,7 +203,7 @@ impl Generator {
         rows
     }
 
-    pub fn tenants(&mut self) -> Vec<tenant::ActiveModel> {
+    pub(crate) fn tenants(&mut self) -> Vec<tenant::ActiveModel> {
         let workspaces = i64::from(self.plan.workspaces);
         (1..=i64::from(self.plan.tenants))
             .map(|id| {
@@ -265,7 +265,7 @@ impl Generator {
             .collect()
     }
 
-    pub fn connections(&mut self) -> Vec<provider_connection::ActiveModel> {
+    pub(crate) fn connections(&mut self) -> Vec<provider_connection::ActiveModel> {
         let mut rows = Vec::new();
         for index in 0..self.tenants.len() {
             let tenant_id = self.tenants[index].id;
@@ -322,7 +322,7 @@ impl Generator {
         rows
     }
 
-    pub fn permissions(&mut self) -> Vec<tenant_permission::ActiveModel> {
+    pub(crate) fn permissions(&mut self) -> Vec<tenant_permission::ActiveModel> {
         let mut rows = Vec::new();
         for index in 0..self.tenants.len() {
             let tenant_id = self.tenants[index].id;
@@ -357,7 +357,7 @@ impl Generator {
 
     /// Operators who appear in the generated audit trail. Their password hash is not a
     /// hash of anything, so nobody can log in as them.
-    pub fn operators(&mut self) -> Vec<platform_user::ActiveModel> {
+    pub(crate) fn operators(&mut self) -> Vec<platform_user::ActiveModel> {
         OPERATORS
             .iter()
             .enumerate()
@@ -383,7 +383,7 @@ impl Generator {
     }
 
     /// The next `limit` runs, or `None` when all are made.
-    pub fn next_runs(&mut self, limit: usize) -> Option<Vec<operation_run::ActiveModel>> {
+    pub(crate) fn next_runs(&mut self, limit: usize) -> Option<Vec<operation_run::ActiveModel>> {
         let remaining = self.plan.runs - self.runs_made;
         if remaining == 0 {
             return None;
@@ -525,7 +525,7 @@ impl Generator {
     }
 
     /// The next `limit` audit logs, or `None` when all are made.
-    pub fn next_audit_logs(&mut self, limit: usize) -> Option<Vec<audit_log::ActiveModel>> {
+    pub(crate) fn next_audit_logs(&mut self, limit: usize) -> Option<Vec<audit_log::ActiveModel>> {
         let remaining = self.plan.audit_logs - self.audit_logs_made;
         if remaining == 0 {
             return None;

@@ -70,7 +70,7 @@ impl fmt::Display for SeedPlan {
 }
 
 /// Whether the database holds no workspace yet.
-pub async fn is_empty(db: &DatabaseConnection) -> anyhow::Result<bool> {
+pub(crate) async fn is_empty(db: &DatabaseConnection) -> anyhow::Result<bool> {
     Ok(workspace::Entity::find().count(db).await? == 0
         && platform_user::Entity::find().count(db).await? == 0)
 }

@@ -1,6 +1,6 @@
 //! Words the generator draws from, so that generated data reads like a real estate.
 
-pub const COMPANIES: [&str; 24] = [
+pub(crate) const COMPANIES: [&str; 24] = [
     "Contoso",
     "Fabrikam",
     "Northwind",
@@ -27,7 +27,7 @@ pub const COMPANIES: [&str; 24] = [
     "School of Fine Art",
 ];
 
-pub const UNITS: [&str; 20] = [
+pub(crate) const UNITS: [&str; 20] = [
     "Europe",
     "North America",
     "APAC",
@@ -50,19 +50,19 @@ pub const UNITS: [&str; 20] = [
     "Holding",
 ];
 
-pub const FIRST_NAMES: [&str; 20] = [
+pub(crate) const FIRST_NAMES: [&str; 20] = [
     "Ava", "Ben", "Chloé", "Dmitri", "Elif", "Farah", "Giulia", "Hiro", "Ines", "Jonas", "Kwame",
     "Lena", "Mateo", "Nora", "Oskar", "Priya", "Quentin", "Rosa", "Sven", "Yara",
 ];
 
-pub const LAST_NAMES: [&str; 20] = [
+pub(crate) const LAST_NAMES: [&str; 20] = [
     "Andersen", "Bauer", "Costa", "Dubois", "Eriksen", "Fischer", "García", "Hansen", "Ito",
     "Jansen", "Kowalski", "Laurent", "Moreau", "Nakamura", "Okafor", "Petrov", "Rossi", "Silva",
     "Tanaka", "Weber",
 ];
 
 /// Run types and their relative frequency.
-pub const RUN_TYPES: [(&str, u32); 8] = [
+pub(crate) const RUN_TYPES: [(&str, u32); 8] = [
     ("inventory.sync", 30),
     ("policy.sync", 20),
     ("compliance.scan", 15),
@@ -74,7 +74,7 @@ pub const RUN_TYPES: [(&str, u32); 8] = [
 ];
 
 /// Permissions the platform needs in every tenant.
-pub const PERMISSIONS: [&str; 6] = [
+pub(crate) const PERMISSIONS: [&str; 6] = [
     "DeviceManagementConfiguration.Read.All",
     "DeviceManagementManagedDevices.Read.All",
     "Directory.Read.All",
@@ -84,7 +84,7 @@ pub const PERMISSIONS: [&str; 6] = [
 ];
 
 /// Failure entries of failed and partly failed runs: (code, reason, message).
-pub const FAILURES: [(&str, &str, &str); 8] = [
+pub(crate) const FAILURES: [(&str, &str, &str); 8] = [
     (
         "GRAPH_429",
         "throttled",
@@ -128,7 +128,7 @@ pub const FAILURES: [(&str, &str, &str); 8] = [
 ];
 
 /// Regions named in tenant metadata.
-pub const REGIONS: [&str; 6] = [
+pub(crate) const REGIONS: [&str; 6] = [
     "westeurope",
     "northeurope",
     "eastus",
@@ -138,7 +138,7 @@ pub const REGIONS: [&str; 6] = [
 ];
 
 /// Operators named in generated audit logs.
-pub const OPERATORS: [(&str, &str); 4] = [
+pub(crate) const OPERATORS: [(&str, &str); 4] = [
     ("Morgan Reyes", "morgan.reyes@ops.example"),
     ("Sasha Lindqvist", "sasha.lindqvist@ops.example"),
     ("Tomás Herrera", "tomas.herrera@ops.example"),

@@ -14,15 +14,15 @@ use crate::error::AppError;
 use crate::graphql::scope::Scope;
 
 /// What the request brought to authenticate with.
-pub struct Credentials {
+pub(crate) struct Credentials {
     /// The `Authorization` header, if any.
-    pub authorization: Option<String>,
+    pub(crate) authorization: Option<String>,
     /// Whether the document does more than log in or introspect.
-    pub needs_session: bool,
+    pub(crate) needs_session: bool,
 }
 
 /// The authentication step.
-pub struct Authentication;
+pub(crate) struct Authentication;
 
 impl ExtensionFactory for Authentication {
     fn create(&self) -> Arc<dyn Extension> {

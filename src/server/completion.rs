@@ -37,9 +37,9 @@ use super::document::TypeIndex;
 
 /// What the walk needs besides the response.
 pub(crate) struct Completion<'a> {
-    pub document: &'a ExecutableDocument,
-    pub variables: &'a Variables,
-    pub types: &'a TypeIndex,
+    pub(crate) document: &'a ExecutableDocument,
+    pub(crate) variables: &'a Variables,
+    pub(crate) types: &'a TypeIndex,
 }
 
 /// One step of an error's path.

@@ -38,7 +38,7 @@ use crate::metrics::Outcome;
 /// The media type of the GraphQL-over-HTTP spec.
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 /// Response header with the number of SQL statements the request ran.
-pub const STATEMENTS_HEADER: &str = "x-sql-statements";
+pub(crate) const STATEMENTS_HEADER: &str = "x-sql-statements";
 /// How async-graphql's complexity limit words its refusal.
 const TOO_COMPLEX: &str = "Query is too complex";
 /// Most errors one response lists; a document can be written to fail validation once
@@ -48,7 +48,7 @@ const MAX_ERRORS: usize = 100;
 /// `GET /graphql?query=…&operationName=…&variables=…&extensions=…`: queries only, the
 /// parameters of the GraphQL-over-HTTP spec (async-graphql's own parser reads
 /// `operation_name`), `variables` and `extensions` as JSON.
-pub async fn get(State(state): State<AppState>, request: HttpRequest) -> Response {
+pub(crate) async fn get(State(state): State<AppState>, request: HttpRequest) -> Response {
     let (parts, _) = request.into_parts();
     let format = Format::of(&parts.headers);
     let query = parts.uri.query().unwrap_or_default();
@@ -85,7 +85,7 @@ fn read_query_string(query: &str) -> Result<Request, AppError> {
 }
 
 /// `POST /graphql` with an `application/json` body.
-pub async fn post(State(state): State<AppState>, request: HttpRequest) -> Response {
+pub(crate) async fn post(State(state): State<AppState>, request: HttpRequest) -> Response {
     let (parts, body) = request.into_parts();
     let format = Format::of(&parts.headers);
     let is_json = parts
@@ -302,10 +302,10 @@ async fn execute(
 pub(super) struct Answered {
     /// The operation's label: its name if known, `other` or `anonymous`; `None` when
     /// the request was refused before its operation was known (`unknown`).
-    pub operation: Option<String>,
-    pub operator: Option<i64>,
-    pub statements: u64,
-    pub outcome: Outcome,
+    pub(crate) operation: Option<String>,
+    pub(crate) operator: Option<i64>,
+    pub(crate) statements: u64,
+    pub(crate) outcome: Outcome,
 }
 
 impl Answered {
@@ -332,20 +332,20 @@ fn codes(errors: &[ServerError]) -> impl Iterator<Item = ErrorCode> + '_ {
 
 /// A request's answer, with what it cost.
 pub(super) struct Ran {
-    pub response: GraphQLResponse,
+    pub(crate) response: GraphQLResponse,
     /// The request's database handle, which counted its statements.
-    pub db: Db,
+    pub(crate) db: Db,
     /// The operator the request authenticated as.
-    pub operator: Option<i64>,
+    pub(crate) operator: Option<i64>,
 }
 
 /// Who sent a request.
 pub(super) struct Caller {
     /// What authenticates it: the `Authorization` header, or the WebSocket's
     /// `connection_init` payload.
-    pub authorization: Option<String>,
+    pub(crate) authorization: Option<String>,
     /// Where it came from, for the audit trail.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 /// Runs an admitted request — authentication, the resolvers with loaders that settle,
@@ -616,7 +616,7 @@ fn matches_tag(if_none_match: &HeaderValue, etag: &str) -> bool {
 }
 
 /// A panic in a handler: logged by the panic hook, answered without details.
-pub fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
+pub(crate) fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     let error = AppError::internal(anyhow::anyhow!("a request handler panicked"));
     tracing::error!("a request handler panicked");
     let response = GraphQLResponse::from_errors(vec![server_error(&error)]);

@@ -12,7 +12,7 @@ mod readiness;
 mod saved;
 mod subscriptions;
 
-pub use self::readiness::Readiness;
+pub(crate) use self::readiness::Readiness;
 pub use self::saved::{SavedOperation, saved_operations};
 
 use std::future::Future;
@@ -83,17 +83,17 @@ impl AppState {
     /// Signs the playground in with `token` on every page load. Only for the demo
     /// operator of `serve --demo` listening on a loopback address: anyone who can load
     /// the page gets the session.
-    pub fn set_playground_token(&self, token: String) {
+    pub(crate) fn set_playground_token(&self, token: String) {
         let _ = self.playground_token.set(token);
     }
 
     /// Whether the service has its database; `serve` starts with it waiting.
-    pub fn readiness(&self) -> &Arc<Readiness> {
+    pub(crate) fn readiness(&self) -> &Arc<Readiness> {
         &self.readiness
     }
 
     /// The database handle every request starts from.
-    pub fn db(&self) -> &Db {
+    pub(crate) fn db(&self) -> &Db {
         &self.db
     }
 
@@ -143,7 +143,7 @@ impl AppState {
 }
 
 /// The router of every route of SPEC §7.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let cors = cors(&state.config.system_console.cors);
     let router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
@@ -310,7 +310,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// The router of `system_console.metrics.listen`: `/metrics` alone.
-pub fn metrics_router(state: AppState) -> Router {
+pub(crate) fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .with_state(state)

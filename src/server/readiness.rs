@@ -8,21 +8,21 @@ use std::sync::{PoisonError, RwLock};
 
 /// Ready, or waiting for the database for a stated reason.
 #[derive(Debug)]
-pub struct Readiness {
+pub(crate) struct Readiness {
     /// Why the service is not ready yet; `None` once it is.
     waiting: RwLock<Option<String>>,
 }
 
 impl Readiness {
     /// A service whose database is connected and migrated.
-    pub fn ready() -> Self {
+    pub(crate) fn ready() -> Self {
         Self {
             waiting: RwLock::new(None),
         }
     }
 
     /// Why the service is not ready, if it is not.
-    pub fn waiting(&self) -> Option<String> {
+    pub(crate) fn waiting(&self) -> Option<String> {
         self.waiting
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -30,12 +30,12 @@ impl Readiness {
     }
 
     /// The service waits for its database, for `reason`.
-    pub fn wait_for(&self, reason: impl Into<String>) {
+    pub(crate) fn wait_for(&self, reason: impl Into<String>) {
         *self.waiting.write().unwrap_or_else(PoisonError::into_inner) = Some(reason.into());
     }
 
     /// The database is connected and migrated.
-    pub fn mark_ready(&self) {
+    pub(crate) fn mark_ready(&self) {
         *self.waiting.write().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }

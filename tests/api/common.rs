@@ -28,7 +28,7 @@ pub enum Backend {
 macro_rules! on_both {
     ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp, $clock:ident: TestClock) $body:block) => {
         mod $name {
-            #[allow(unused_imports)]
+            #[allow(unused_imports, reason = "a test uses some of its file's helpers, or none")]
             use super::*;
 
             async fn run($app: $crate::common::TestApp, $clock: $crate::common::TestClock) $body
@@ -52,7 +52,7 @@ macro_rules! on_both {
     };
     ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp at $now:expr) $body:block) => {
         mod $name {
-            #[allow(unused_imports)]
+            #[allow(unused_imports, reason = "a test uses some of its file's helpers, or none")]
             use super::*;
 
             async fn run($app: $crate::common::TestApp) $body
@@ -71,7 +71,7 @@ macro_rules! on_both {
     };
     ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block) => {
         mod $name {
-            #[allow(unused_imports)]
+            #[allow(unused_imports, reason = "a test uses some of its file's helpers, or none")]
             use super::*;
 
             async fn run($app: $crate::common::TestApp) $body

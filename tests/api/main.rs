@@ -1,8 +1,11 @@
 //! Integration tests: the real server over HTTP, on a fresh SQLite database and a fresh
 //! PostgreSQL database per test (SPEC §1). One binary, so it links once.
 
-// Test helpers fail loudly: a panic with a message is the right outcome.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly: a panic with a message is the right outcome"
+)]
 
 mod auth;
 mod cli;

@@ -21,7 +21,7 @@ use crate::graphql::scope::Scope;
 use crate::graphql::text::Text;
 
 #[derive(Clone)]
-pub struct AuditLog {
+pub(crate) struct AuditLog {
     pub(crate) model: audit_log::Model,
 }
 
@@ -121,19 +121,19 @@ impl AuditLog {
 
 /// Narrows the audit trail. Every field is optional; given fields must all match.
 #[derive(InputObject, Clone, Debug, Default)]
-pub struct AuditLogFilter {
+pub(crate) struct AuditLogFilter {
     /// Only entries recorded within this window.
-    pub window: Option<TimeWindow>,
+    pub(crate) window: Option<TimeWindow>,
     /// Only entries about this workspace.
-    pub workspace_id: Option<ID>,
+    pub(crate) workspace_id: Option<ID>,
     /// Only entries about this tenant.
-    pub tenant_id: Option<ID>,
+    pub(crate) tenant_id: Option<ID>,
     /// Only entries of exactly this action, e.g. `platform.auth.login`.
-    pub action: Option<Text>,
+    pub(crate) action: Option<Text>,
     /// Only entries by the actor with this database id.
-    pub actor_id: Option<i64>,
+    pub(crate) actor_id: Option<i64>,
     /// Only entries with this status.
-    pub status: Option<AuditStatus>,
+    pub(crate) status: Option<AuditStatus>,
 }
 
 impl AuditLogFilter {
@@ -165,18 +165,18 @@ impl AuditLogFilter {
 /// Narrows the access log (the platform's own actions: logins, logouts, break-glass,
 /// triage). Every field is optional; given fields must all match.
 #[derive(InputObject, Clone, Debug, Default)]
-pub struct AccessLogFilter {
+pub(crate) struct AccessLogFilter {
     /// Only these actions, e.g. `["platform.auth.login"]`. An empty list does not filter.
-    pub actions: Option<Vec<Text>>,
+    pub(crate) actions: Option<Vec<Text>>,
     /// Only entries by the operator with this database id.
-    pub actor_id: Option<i64>,
+    pub(crate) actor_id: Option<i64>,
     /// Only entries with this status.
-    pub status: Option<AuditStatus>,
+    pub(crate) status: Option<AuditStatus>,
 }
 
 /// Query roots for the audit trail.
 #[derive(Default)]
-pub struct AuditQuery;
+pub(crate) struct AuditQuery;
 
 #[Object]
 impl AuditQuery {

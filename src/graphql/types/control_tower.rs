@@ -17,7 +17,7 @@ use crate::graphql::enums::TimeWindow;
 use crate::graphql::guards::{AUDIT, CONSOLE};
 use crate::graphql::scope::Scope;
 
-pub struct ControlTower {
+pub(crate) struct ControlTower {
     snapshot: Arc<Snapshot>,
 }
 
@@ -143,66 +143,66 @@ fn top_limit(limit: Option<i32>) -> AppResult<usize> {
 
 /// The runs of one type in the window.
 #[derive(SimpleObject)]
-pub struct RunTypeStats {
+pub(crate) struct RunTypeStats {
     /// The run type, e.g. `inventory.sync`.
-    pub r#type: String,
+    pub(crate) r#type: String,
     /// Runs of this type created in the window.
-    pub total: u64,
+    pub(crate) total: u64,
     /// Of which failed.
-    pub failed: u64,
+    pub(crate) failed: u64,
     /// Of which stuck now.
-    pub stuck: u64,
+    pub(crate) stuck: u64,
 }
 
 /// A tenant's failures in the window.
 #[derive(SimpleObject)]
-pub struct TenantFailureStat {
+pub(crate) struct TenantFailureStat {
     /// The tenant.
-    pub tenant: Tenant,
+    pub(crate) tenant: Tenant,
     /// Its runs that failed.
-    pub failed: u64,
+    pub(crate) failed: u64,
     /// All its runs.
-    pub total: u64,
+    pub(crate) total: u64,
 }
 
 /// A workspace's failures in the window.
 #[derive(SimpleObject)]
-pub struct WorkspaceFailureStat {
+pub(crate) struct WorkspaceFailureStat {
     /// The workspace.
-    pub workspace: Workspace,
+    pub(crate) workspace: Workspace,
     /// Its runs that failed (with or without a tenant).
-    pub failed: u64,
+    pub(crate) failed: u64,
     /// All its runs.
-    pub total: u64,
+    pub(crate) total: u64,
 }
 
 /// How many tenants that are not archived are at each health level.
 #[derive(SimpleObject)]
-pub struct HealthDistribution {
+pub(crate) struct HealthDistribution {
     /// Tenants whose badge is `HEALTHY`.
-    pub healthy: u64,
+    pub(crate) healthy: u64,
     /// Tenants whose badge is `UNKNOWN`.
-    pub unknown: u64,
+    pub(crate) unknown: u64,
     /// Tenants whose badge is `WARNING`.
-    pub warning: u64,
+    pub(crate) warning: u64,
     /// Tenants whose badge is `CRITICAL`.
-    pub critical: u64,
+    pub(crate) critical: u64,
 }
 
 /// Operator access in a window.
 #[derive(SimpleObject)]
-pub struct AccessSummary {
+pub(crate) struct AccessSummary {
     /// Successful console logins.
-    pub logins_succeeded: u64,
+    pub(crate) logins_succeeded: u64,
     /// Failed console logins (wrong credentials, disabled operators, throttled attempts).
-    pub logins_failed: u64,
+    pub(crate) logins_failed: u64,
     /// Break-glass elevations entered.
-    pub break_glass_entries: u64,
+    pub(crate) break_glass_entries: u64,
 }
 
 /// Query root for the Control Tower.
 #[derive(Default)]
-pub struct ControlTowerQuery;
+pub(crate) struct ControlTowerQuery;
 
 #[Object]
 impl ControlTowerQuery {

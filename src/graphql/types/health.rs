@@ -5,16 +5,16 @@ use async_graphql::SimpleObject;
 use chrono::{DateTime, Utc};
 
 use crate::db::stats::RunTally;
-use crate::domain::{health, stuck, window};
+use crate::domain::{health, stuck};
 use crate::graphql::enums::{HealthLevel, HealthSignalSource, StuckReason, TimeWindow};
 
 /// A health badge: a level and the signals behind it. Display-only.
 #[derive(SimpleObject, Clone)]
-pub struct HealthBadge {
+pub(crate) struct HealthBadge {
     /// The worst level of the signals.
-    pub level: HealthLevel,
+    pub(crate) level: HealthLevel,
     /// Every signal, worst first: why the badge has its level.
-    pub signals: Vec<HealthSignal>,
+    pub(crate) signals: Vec<HealthSignal>,
 }
 
 impl From<health::Badge> for HealthBadge {
@@ -28,13 +28,13 @@ impl From<health::Badge> for HealthBadge {
 
 /// One reason behind a badge.
 #[derive(SimpleObject, Clone)]
-pub struct HealthSignal {
+pub(crate) struct HealthSignal {
     /// What was looked at.
-    pub source: HealthSignalSource,
+    pub(crate) source: HealthSignalSource,
     /// The level it gives.
-    pub level: HealthLevel,
+    pub(crate) level: HealthLevel,
     /// What an operator should know, e.g. "2 permissions missing: Directory.Read.All, …".
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl From<health::Signal> for HealthSignal {
@@ -49,15 +49,15 @@ impl From<health::Signal> for HealthSignal {
 
 /// Why and since when a run is stuck.
 #[derive(SimpleObject, Clone)]
-pub struct Stuck {
+pub(crate) struct Stuck {
     /// Whether it never started or never finished.
-    pub reason: StuckReason,
+    pub(crate) reason: StuckReason,
     /// When the overdue wait began: creation for queued runs, start for running ones.
-    pub since: DateTime<Utc>,
+    pub(crate) since: DateTime<Utc>,
     /// The threshold in force, in minutes.
-    pub threshold_minutes: u32,
+    pub(crate) threshold_minutes: u32,
     /// Whole minutes past the threshold (0 exactly at it).
-    pub overdue_minutes: i64,
+    pub(crate) overdue_minutes: i64,
 }
 
 impl From<stuck::Stuck> for Stuck {
@@ -73,27 +73,27 @@ impl From<stuck::Stuck> for Stuck {
 
 /// Counts of the runs created in a window.
 #[derive(SimpleObject, Clone, Copy)]
-pub struct RunStats {
+pub(crate) struct RunStats {
     /// All runs created in the window.
-    pub total: u64,
+    pub(crate) total: u64,
     /// Runs still queued.
-    pub queued: u64,
+    pub(crate) queued: u64,
     /// Runs still running.
-    pub running: u64,
+    pub(crate) running: u64,
     /// Runs completed.
-    pub completed: u64,
+    pub(crate) completed: u64,
     /// Runs that succeeded.
-    pub succeeded: u64,
+    pub(crate) succeeded: u64,
     /// Runs that partly succeeded.
-    pub partially_succeeded: u64,
+    pub(crate) partially_succeeded: u64,
     /// Runs that failed.
-    pub failed: u64,
+    pub(crate) failed: u64,
     /// Runs canceled.
-    pub canceled: u64,
+    pub(crate) canceled: u64,
     /// Runs stuck now (see `OperationRun.isStuck`).
-    pub stuck: u64,
+    pub(crate) stuck: u64,
     /// `failed ÷ completed`, from 0 to 1; null when no run completed.
-    pub failure_rate: Option<f64>,
+    pub(crate) failure_rate: Option<f64>,
 }
 
 impl From<RunTally> for RunStats {
@@ -115,25 +115,13 @@ impl From<RunTally> for RunStats {
 
 /// The interval a windowed answer covers.
 #[derive(SimpleObject, Clone, Copy)]
-pub struct TimeRange {
+pub(crate) struct TimeRange {
     /// The window asked for.
-    pub preset: TimeWindow,
+    pub(crate) preset: TimeWindow,
     /// The start, included.
-    pub start: DateTime<Utc>,
+    pub(crate) start: DateTime<Utc>,
     /// The end, included: the moment the answer was computed.
-    pub end: DateTime<Utc>,
-}
-
-impl TimeRange {
-    /// The range of `preset` ending at `now`.
-    pub fn of(preset: window::TimeWindow, now: DateTime<Utc>) -> Self {
-        let range = preset.range(now);
-        Self {
-            preset: preset.into(),
-            start: range.start,
-            end: range.end,
-        }
-    }
+    pub(crate) end: DateTime<Utc>,
 }
 
 /// What the health rules read of a connection row.

@@ -1,18 +1,18 @@
 //! One file per GraphQL object; each wraps an entity row and resolves its edges through
 //! the request's loaders. Per-domain query roots live beside their types.
 
-pub mod audit_log;
+pub(crate) mod audit_log;
 pub mod control_tower;
-pub mod health;
-pub mod node;
-pub mod operation_run;
-pub mod operator;
-pub mod provider_connection;
-pub mod settings;
-pub mod tenant;
-pub mod tenant_permission;
-pub mod user;
-pub mod workspace;
+pub(crate) mod health;
+pub(crate) mod node;
+pub(crate) mod operation_run;
+pub(crate) mod operator;
+pub(crate) mod provider_connection;
+pub(crate) mod settings;
+pub(crate) mod tenant;
+pub(crate) mod tenant_permission;
+pub(crate) mod user;
+pub(crate) mod workspace;
 
 use async_graphql::Json;
 use entity::Document;

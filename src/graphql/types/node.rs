@@ -34,7 +34,7 @@ const MAX_NODE_IDS: usize = 100;
         desc = "The id of the row in the database."
     )
 )]
-pub enum Node {
+pub(crate) enum Node {
     Workspace(Workspace),
     WorkspaceMembership(WorkspaceMembership),
     User(User),
@@ -48,7 +48,7 @@ pub enum Node {
 
 /// Query roots for objects by global id.
 #[derive(Default)]
-pub struct NodeQuery;
+pub(crate) struct NodeQuery;
 
 #[Object]
 impl NodeQuery {

@@ -13,9 +13,9 @@ use super::workspace::Workspace;
 use crate::auth::login::operator_actor;
 use crate::auth::{Capability, operator_text};
 use crate::db::audit::{NewAuditEntry, record};
-use crate::domain::audit::AuditAction;
 use crate::db::runs::{RunOrder, stuck_condition};
 use crate::db::stats::created_within;
+use crate::domain::audit::AuditAction;
 use crate::domain::failure::{self, sanitize_failures};
 use crate::domain::summary::{self, normalize_summary_counts};
 use crate::domain::{status, stuck};
@@ -29,7 +29,7 @@ use crate::graphql::scope::Scope;
 use crate::graphql::text::Text;
 
 #[derive(Clone)]
-pub struct OperationRun {
+pub(crate) struct OperationRun {
     pub(crate) model: operation_run::Model,
 }
 
@@ -249,13 +249,13 @@ fn stuck_now(run: &operation_run::Model, scope: &Scope) -> Option<stuck::Stuck> 
 
 /// An operator's note that a run was looked into.
 #[derive(SimpleObject, Clone)]
-pub struct Investigation {
+pub(crate) struct Investigation {
     /// When.
-    pub at: DateTime<Utc>,
+    pub(crate) at: DateTime<Utc>,
     /// Who (the operator's name when they noted it).
-    pub operator: String,
+    pub(crate) operator: String,
     /// What they noted.
-    pub note: String,
+    pub(crate) note: String,
 }
 
 impl From<&entity::audit_log::Model> for Investigation {
@@ -280,7 +280,7 @@ impl From<&entity::audit_log::Model> for Investigation {
 
 /// Mutations of run triage.
 #[derive(Default)]
-pub struct TriageMutation;
+pub(crate) struct TriageMutation;
 
 #[Object]
 impl TriageMutation {
@@ -321,11 +321,11 @@ impl TriageMutation {
 
 /// One counter of a run's summary.
 #[derive(SimpleObject, Clone)]
-pub struct SummaryCount {
+pub(crate) struct SummaryCount {
     /// The counter's name, e.g. `created`.
-    pub key: String,
+    pub(crate) key: String,
     /// Its value.
-    pub value: i32,
+    pub(crate) value: i32,
 }
 
 impl From<summary::SummaryCount> for SummaryCount {
@@ -339,13 +339,13 @@ impl From<summary::SummaryCount> for SummaryCount {
 
 /// One thing that went wrong in a run.
 #[derive(SimpleObject, Clone)]
-pub struct RunFailure {
+pub(crate) struct RunFailure {
     /// A machine-readable code, when the run gave one.
-    pub code: Option<String>,
+    pub(crate) code: Option<String>,
     /// A short reason, when the run gave one.
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// What happened, for a person (at most 500 characters, secrets removed).
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl From<failure::RunFailure> for RunFailure {
@@ -360,12 +360,15 @@ impl From<failure::RunFailure> for RunFailure {
 
 /// Query roots for operation runs.
 #[derive(Default)]
-pub struct RunQuery;
+pub(crate) struct RunQuery;
 
 #[Object]
 impl RunQuery {
     /// Operation runs, newest first unless `orderBy` says otherwise.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a Relay connection field's arguments, as clients send them"
+    )]
     #[graphql(
         guard = "CONSOLE",
         complexity = "page_cost(first.or(last), child_complexity)"
@@ -378,7 +381,9 @@ impl RunQuery {
         )]
         first: Option<i32>,
         #[graphql(desc = "Return the runs after this cursor.")] after: Option<String>,
-        #[graphql(desc = "How many runs to return from the end (or from `before`), 1 to `settings.maxPageSize`.")]
+        #[graphql(
+            desc = "How many runs to return from the end (or from `before`), 1 to `settings.maxPageSize`."
+        )]
         last: Option<i32>,
         #[graphql(desc = "Return the runs before this cursor.")] before: Option<String>,
         #[graphql(desc = "Only runs matching this filter.")] filter: Option<OperationRunFilter>,

@@ -15,7 +15,7 @@ use crate::metrics::LoginOutcome;
 
 /// An operator of this console, seen through one of their sessions.
 #[derive(Clone)]
-pub struct Operator {
+pub(crate) struct Operator {
     user: platform_user::Model,
     session: platform_session::Model,
     now: DateTime<Utc>,
@@ -93,15 +93,15 @@ impl Operator {
 /// the audit trail until the elevation expires or is exited. Entering, exiting and
 /// expiring are audited.
 #[derive(SimpleObject, Clone)]
-pub struct BreakGlass {
+pub(crate) struct BreakGlass {
     /// Whether the elevation lasts now.
-    pub active: bool,
+    pub(crate) active: bool,
     /// When it began; null if the session never entered break-glass.
-    pub started_at: Option<DateTime<Utc>>,
+    pub(crate) started_at: Option<DateTime<Utc>>,
     /// When it ends (or ended).
-    pub expires_at: Option<DateTime<Utc>>,
+    pub(crate) expires_at: Option<DateTime<Utc>>,
     /// Why it was entered.
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 impl BreakGlass {
@@ -118,19 +118,19 @@ impl BreakGlass {
 
 /// A new session.
 #[derive(SimpleObject)]
-pub struct LoginPayload {
+pub(crate) struct LoginPayload {
     /// The bearer token: send it as `Authorization: Bearer <token>`. It is shown once;
     /// the service keeps only its SHA-256.
-    pub token: String,
+    pub(crate) token: String,
     /// When the session ends.
-    pub expires_at: DateTime<Utc>,
+    pub(crate) expires_at: DateTime<Utc>,
     /// The operator logged in.
-    pub operator: Operator,
+    pub(crate) operator: Operator,
 }
 
 /// Query root for the operator.
 #[derive(Default)]
-pub struct ViewerQuery;
+pub(crate) struct ViewerQuery;
 
 #[Object]
 impl ViewerQuery {
@@ -144,11 +144,11 @@ impl ViewerQuery {
 
 /// Mutations of the operator's session.
 #[derive(Default)]
-pub struct SessionMutation;
+pub(crate) struct SessionMutation;
 
 /// The name of [`SessionMutation`]'s `login`: with introspection, the only root field a
 /// request may use without a session. A unit test of the server ties it to the schema.
-pub const LOGIN_FIELD: &str = "login";
+pub(crate) const LOGIN_FIELD: &str = "login";
 
 #[Object]
 impl SessionMutation {

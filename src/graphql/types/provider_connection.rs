@@ -15,7 +15,7 @@ use crate::graphql::ids::NodeKind;
 use crate::graphql::scope::Scope;
 
 #[derive(Clone)]
-pub struct ProviderConnection {
+pub(crate) struct ProviderConnection {
     pub(crate) model: provider_connection::Model,
 }
 

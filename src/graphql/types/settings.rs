@@ -10,26 +10,26 @@ use crate::graphql::scope::Scope;
 /// The thresholds and limits this service applies, so a screen can explain its numbers
 /// ("stuck = queued for more than 15 minutes").
 #[derive(SimpleObject)]
-pub struct ConsoleSettings {
+pub(crate) struct ConsoleSettings {
     /// A queued run not started after this many minutes is stuck.
-    pub queued_stuck_minutes: u32,
+    pub(crate) queued_stuck_minutes: u32,
     /// A running run not completed after this many minutes is stuck.
-    pub running_stuck_minutes: u32,
+    pub(crate) running_stuck_minutes: u32,
     /// A health check or permission check older than this many hours is stale.
-    pub stale_check_hours: u32,
+    pub(crate) stale_check_hours: u32,
     /// This many failed runs of a tenant in a window make its run health CRITICAL.
-    pub failed_runs_critical: u32,
+    pub(crate) failed_runs_critical: u32,
     /// The longest break-glass elevation an operator can ask for, in minutes.
-    pub break_glass_max_minutes: u32,
+    pub(crate) break_glass_max_minutes: u32,
     /// The largest `first`/`last` a connection accepts.
-    pub max_page_size: u32,
+    pub(crate) max_page_size: u32,
     /// The page size of a connection asked for with neither `first` nor `last`.
-    pub default_page_size: u32,
+    pub(crate) default_page_size: u32,
 }
 
 /// Query root for the settings.
 #[derive(Default)]
-pub struct SettingsQuery;
+pub(crate) struct SettingsQuery;
 
 #[Object]
 impl SettingsQuery {

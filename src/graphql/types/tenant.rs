@@ -24,7 +24,7 @@ use crate::graphql::scope::Scope;
 use crate::graphql::text::Text;
 
 #[derive(Clone)]
-pub struct Tenant {
+pub(crate) struct Tenant {
     pub(crate) model: tenant::Model,
 }
 
@@ -205,7 +205,11 @@ impl Tenant {
             default_with = "Some(TimeWindow::Last24h)"
         )]
         window: Option<TimeWindow>,
-        #[graphql(desc = "How many runs, 1 to `settings.maxPageSize`.", default_with = "Some(5)")] first: Option<i32>,
+        #[graphql(
+            desc = "How many runs, 1 to `settings.maxPageSize`.",
+            default_with = "Some(5)"
+        )]
+        first: Option<i32>,
     ) -> AppResult<Vec<OperationRun>> {
         let scope = Scope::of(ctx)?;
         let first = count_argument("first", first.unwrap_or(5), scope.max_page_size().into())?;
@@ -235,27 +239,30 @@ impl Tenant {
 
 /// The state of the platform's role-based access setup in a tenant.
 #[derive(SimpleObject)]
-pub struct TenantRbac {
+pub(crate) struct TenantRbac {
     /// When the setup was last verified; null if never.
-    pub last_checked_at: Option<DateTime<Utc>>,
+    pub(crate) last_checked_at: Option<DateTime<Utc>>,
     /// When the setup was last (re)applied; null if never.
-    pub last_setup_at: Option<DateTime<Utc>>,
+    pub(crate) last_setup_at: Option<DateTime<Utc>>,
     /// The raw results of the last canary checks, redacted. Needs `sensitive.view` (or
     /// break-glass).
     #[graphql(guard = "SENSITIVE")]
-    pub canary_results: Option<Json<Value>>,
+    pub(crate) canary_results: Option<Json<Value>>,
     /// The warnings of the last check, redacted.
-    pub last_warnings: Option<Json<Value>>,
+    pub(crate) last_warnings: Option<Json<Value>>,
 }
 
 /// Query roots for tenants.
 #[derive(Default)]
-pub struct TenantQuery;
+pub(crate) struct TenantQuery;
 
 #[Object]
 impl TenantQuery {
     /// Tenants, by name unless `orderBy` says otherwise.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a Relay connection field's arguments, as clients send them"
+    )]
     #[graphql(
         guard = "CONSOLE",
         complexity = "page_cost(first.or(last), child_complexity)"
@@ -268,7 +275,9 @@ impl TenantQuery {
         )]
         first: Option<i32>,
         #[graphql(desc = "Return the tenants after this cursor.")] after: Option<String>,
-        #[graphql(desc = "How many tenants to return from the end (or from `before`), 1 to `settings.maxPageSize`.")]
+        #[graphql(
+            desc = "How many tenants to return from the end (or from `before`), 1 to `settings.maxPageSize`."
+        )]
         last: Option<i32>,
         #[graphql(desc = "Return the tenants before this cursor.")] before: Option<String>,
         #[graphql(desc = "Only tenants matching this filter.")] filter: Option<TenantFilter>,

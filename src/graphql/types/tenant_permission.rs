@@ -13,7 +13,7 @@ use crate::graphql::ids::NodeKind;
 use crate::graphql::scope::Scope;
 
 #[derive(Clone)]
-pub struct TenantPermission {
+pub(crate) struct TenantPermission {
     pub(crate) model: tenant_permission::Model,
 }
 

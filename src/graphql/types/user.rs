@@ -6,7 +6,7 @@ use entity::user;
 use crate::graphql::ids::NodeKind;
 
 #[derive(Clone)]
-pub struct User {
+pub(crate) struct User {
     pub(crate) model: user::Model,
 }
 

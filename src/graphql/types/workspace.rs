@@ -25,7 +25,7 @@ use crate::graphql::scope::Scope;
 use crate::graphql::text::Text;
 
 #[derive(Clone)]
-pub struct Workspace {
+pub(crate) struct Workspace {
     pub(crate) model: workspace::Model,
 }
 
@@ -196,7 +196,7 @@ impl Workspace {
 }
 
 #[derive(Clone)]
-pub struct WorkspaceMembership {
+pub(crate) struct WorkspaceMembership {
     pub(crate) model: workspace_membership::Model,
 }
 
@@ -255,7 +255,7 @@ impl WorkspaceMembership {
 
 /// Query roots for workspaces.
 #[derive(Default)]
-pub struct WorkspaceQuery;
+pub(crate) struct WorkspaceQuery;
 
 #[Object]
 impl WorkspaceQuery {

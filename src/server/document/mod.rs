@@ -30,8 +30,8 @@ use async_graphql::{Name, Positioned, Variables};
 use self::shape::{Fragments, Measure};
 pub(crate) use self::types::TypeIndex;
 use crate::config::Limits;
-use crate::graphql::types::operator::LOGIN_FIELD;
 use crate::error::AppError;
+use crate::graphql::types::operator::LOGIN_FIELD;
 
 /// How deep introspection (`__schema`, `__type`) may nest, in place of `max_depth`: the
 /// standard introspection query of graphql-js nests 15 deep (`ofType` nine times), and
@@ -48,17 +48,17 @@ const OPEN_ROOT_FIELDS: [&str; 4] = [LOGIN_FIELD, "__schema", "__type", "__typen
 
 /// A document that passed every check, ready to run.
 pub(crate) struct Admitted {
-    pub document: ExecutableDocument,
+    pub(crate) document: ExecutableDocument,
     /// The selection set of the operation that runs.
-    pub selection: SelectionSet,
+    pub(crate) selection: SelectionSet,
     /// Whether that operation is a query, a mutation or a subscription.
-    pub ty: OperationType,
+    pub(crate) ty: OperationType,
     /// The variables that operation declares.
-    pub variables: Vec<Positioned<VariableDefinition>>,
+    pub(crate) variables: Vec<Positioned<VariableDefinition>>,
     /// Whether it does more than log in or introspect.
-    pub needs_session: bool,
+    pub(crate) needs_session: bool,
     /// Its name, when it has one.
-    pub operation_name: Option<String>,
+    pub(crate) operation_name: Option<String>,
 }
 
 /// Measures, parses and checks `query`, and picks the operation to run.
@@ -283,8 +283,8 @@ fn too_deep(max_nesting: usize) -> Refusal {
 /// refused it, if one did (for `/metrics`).
 #[derive(Debug)]
 pub(crate) struct Refusal {
-    pub limit: Option<&'static str>,
-    pub error: AppError,
+    pub(crate) limit: Option<&'static str>,
+    pub(crate) error: AppError,
 }
 
 impl Refusal {

@@ -22,28 +22,28 @@ use crate::graphql::types::operator::LOGIN_FIELD;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Measure {
     /// Selections — fields, fragment spreads, inline fragments — at every level.
-    pub selections: u64,
+    pub(crate) selections: u64,
     /// Aliased fields at every level.
-    pub aliases: u64,
+    pub(crate) aliases: u64,
     /// Fields at the top level (the root fields of an operation).
-    pub top_fields: u64,
+    pub(crate) top_fields: u64,
     /// `login` fields at the top level.
-    pub top_logins: u64,
+    pub(crate) top_logins: u64,
     /// Fields nested in fields: a leaf field is 1 deep, `a { b }` 2.
-    pub depth: u64,
+    pub(crate) depth: u64,
     /// Levels a pass that follows spreads descends: each field with a selection set, each
     /// inline fragment and each fragment spread is one.
-    pub nesting: u64,
+    pub(crate) nesting: u64,
     /// Most directives on one selection.
-    pub directives: u64,
+    pub(crate) directives: u64,
     /// How deep introspection (`__schema`, `__type`) nests, counted apart from `depth`:
     /// the standard introspection query nests `ofType` nine levels on its own.
-    pub introspection_depth: u64,
+    pub(crate) introspection_depth: u64,
     /// Most list fields of introspection's types ([`TYPE_LISTS`]) along one path: each
     /// one multiplies the answer by a part of the schema.
-    pub type_lists: u64,
+    pub(crate) type_lists: u64,
     /// `type_lists` within `__schema` and `__type`.
-    pub introspection_lists: u64,
+    pub(crate) introspection_lists: u64,
 }
 
 /// The fields of introspection's types that list parts of the schema.
@@ -76,7 +76,7 @@ impl Measure {
 /// A fragment that spreads itself, directly or through others: the names along the way,
 /// the first repeated at the end.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Cycle(pub Vec<String>);
+pub(crate) struct Cycle(pub(crate) Vec<String>);
 
 /// The measures of every fragment of a document.
 pub(crate) struct Fragments<'d> {
