@@ -20,9 +20,9 @@ use crate::domain::health::HealthRules;
 use crate::domain::stuck::StuckRules;
 
 /// The file read when `--config` is not given, if it exists.
-pub const DEFAULT_CONFIG_FILE: &str = "control-tower.toml";
+pub(crate) const DEFAULT_CONFIG_FILE: &str = "control-tower.toml";
 /// The prefix of every environment variable the service reads.
-pub const ENV_PREFIX: &str = "CONTROL_TOWER_";
+pub(crate) const ENV_PREFIX: &str = "CONTROL_TOWER_";
 
 /// Everything the service can be configured with.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -321,17 +321,17 @@ pub const MAX_DEPTH_CEILING: u32 = 32;
 
 /// Values given on the command line; they override every other source.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub database_url: Option<String>,
+    pub(crate) database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub listen: Option<String>,
+    pub(crate) listen: Option<String>,
 }
 
 /// A configuration that could not be loaded; the message names the key.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
-pub struct ConfigError(String);
+pub(crate) struct ConfigError(String);
 
 impl Config {
     /// What a request at `now` is judged by: these thresholds.

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use self::query::{Mutation, Query, Subscription};
 
 /// The schema type served by the server.
-pub type AppSchema = Schema<Query, Mutation, Subscription>;
+pub(crate) type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// What GraphiQL and generated clients show for the `DateTime` scalar (async-graphql's
 /// own description names its Rust implementation).

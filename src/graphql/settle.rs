@@ -74,6 +74,12 @@ impl Gate {
         true
     }
 
+    /// A request starts driving the gate: batches wait for it to settle.
+    fn drive(&self) {
+        self.ended.send_replace(false);
+        self.driven.store(true, Ordering::SeqCst);
+    }
+
     /// The request has ended: drops the batches still waiting, and lets later ones go
     /// at once.
     fn end(&self) {
@@ -92,7 +98,7 @@ pub(crate) struct Settling<F> {
 
 impl<F: Future> Settling<F> {
     pub(crate) fn new(inner: F, gate: Arc<Gate>) -> Self {
-        gate.driven.store(true, Ordering::SeqCst);
+        gate.drive();
         Self {
             inner: Box::pin(inner),
             gate,

@@ -65,6 +65,9 @@ pub struct AppState {
     pub(crate) subscribers: Arc<Subscribers>,
     /// Turns true when the server begins to shut down: WebSocket connections close.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
+    /// How many WebSocket connections are open: shutdown waits until each has sent its
+    /// close frame, which axum's graceful shutdown does not track.
+    pub(crate) sockets: Arc<watch::Sender<usize>>,
     /// The session the playground starts signed in with: only `serve --demo` on a
     /// loopback address sets it, once the demo operator exists.
     pub(crate) playground_token: Arc<OnceLock<String>>,
@@ -131,6 +134,7 @@ impl AppState {
             persisted: Arc::new(persisted),
             subscribers: Arc::default(),
             shutdown: Arc::new(watch::Sender::new(false)),
+            sockets: Arc::new(watch::Sender::new(0)),
             playground_token: Arc::default(),
             db,
             config: Arc::new(config),
@@ -245,6 +249,7 @@ pub async fn serve(
     let timeout = u64::from(state.config.system_console.limits.request_timeout_seconds);
     let drain = Duration::from_secs(timeout) + SHUTDOWN_GRACE;
     let stopping = state.shutdown.clone();
+    let sockets = state.sockets.subscribe();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let (began, beginning) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -254,7 +259,16 @@ pub async fn serve(
         stopping.send_replace(true);
         began.send(()).ok();
     };
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    let server = async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await;
+        // The WebSocket connections close themselves on `stopping`; wait until they
+        // have.
+        let mut sockets = sockets;
+        let _ = sockets.wait_for(|open| *open == 0).await;
+        served
+    };
     let deadline = async move {
         if beginning.await.is_err() {
             // The server stopped without a shutdown: nothing to wait for.

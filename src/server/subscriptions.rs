@@ -50,6 +50,7 @@ use super::graphql::{self, Caller};
 use crate::auth::login::Origin;
 use crate::auth::{self, Capability};
 use crate::error::AppError;
+use crate::graphql::types::control_tower::{CONTROL_TOWER_FIELD, EVERY_SECONDS_ARGUMENT};
 use crate::metrics::Metrics;
 
 /// The only subprotocol served.
@@ -119,6 +120,7 @@ pub(super) async fn websocket(
 
 /// Serves one connection until the client leaves or the service closes it.
 async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, origin: Origin) {
+    let _open = OpenSocket::new(state.sockets.clone());
     let (mut sink, incoming) = socket.split();
     let refusal: Arc<Mutex<Option<Close>>> = Arc::default();
     let session: Arc<OnceLock<String>> = Arc::default();
@@ -174,6 +176,22 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, or
     // The writer ends once every sender is gone.
     drop(outgoing);
     let _ = writer.await;
+}
+
+/// One open connection, counted in [`AppState::sockets`] until dropped.
+struct OpenSocket(Arc<watch::Sender<usize>>);
+
+impl OpenSocket {
+    fn new(sockets: Arc<watch::Sender<usize>>) -> Self {
+        sockets.send_modify(|open| *open += 1);
+        Self(sockets)
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.0.send_modify(|open| *open = open.saturating_sub(1));
+    }
 }
 
 fn close_frame(close: &Close) -> Message {
@@ -561,14 +579,14 @@ fn as_query(mut admitted: Admitted, request: &Request) -> Result<(Duration, Admi
     let Selection::Field(field) = &mut item.node else {
         return Err(only_field());
     };
-    if field.node.name.node.as_str() != "controlTower" {
+    if field.node.name.node.as_str() != CONTROL_TOWER_FIELD {
         return Err(only_field());
     }
     let every = field
         .node
         .arguments
         .iter()
-        .find(|(name, _)| name.node.as_str() == "everySeconds")
+        .find(|(name, _)| name.node.as_str() == EVERY_SECONDS_ARGUMENT)
         .map(|(_, value)| value.node.clone());
     let variable = match &every {
         Some(async_graphql_value::Value::Variable(name)) => Some(name.clone()),
@@ -593,7 +611,7 @@ fn as_query(mut admitted: Admitted, request: &Request) -> Result<(Duration, Admi
     field
         .node
         .arguments
-        .retain(|(name, _)| name.node.as_str() != "everySeconds");
+        .retain(|(name, _)| name.node.as_str() != EVERY_SECONDS_ARGUMENT);
     let selection = admitted.selection.clone();
     let operation = operation_mut(
         &mut admitted.document.operations,

@@ -240,6 +240,12 @@ impl ControlTowerQuery {
 #[derive(Default)]
 pub struct ControlTowerSubscription;
 
+/// The name of `Subscription.controlTower`, and of its argument `everySeconds`: the
+/// WebSocket transport reads them itself, to run each push as the query (a unit test of
+/// the server ties the field to the schema; the subscription tests, the argument).
+pub(crate) const CONTROL_TOWER_FIELD: &str = "controlTower";
+pub(crate) const EVERY_SECONDS_ARGUMENT: &str = "everySeconds";
+
 /// Everything that can be watched, pushed over the WebSocket at `/graphql/ws`
 /// (`graphql-transport-ws`): live dashboards.
 #[Subscription(name = "Subscription")]
