@@ -113,20 +113,37 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use tokio::sync::Semaphore;
 
     use super::*;
 
-    /// Answers `key * 10` once let through, and records each batch it was asked for.
-    struct Held {
+    /// A loader for tests of the loader machinery: answers `key * 10` once let through,
+    /// and records each batch of keys it was asked for, sorted.
+    #[derive(Clone)]
+    pub(crate) struct Recording {
         batches: Batches,
         through: Arc<Semaphore>,
     }
 
-    impl Loader<i64> for Held {
+    impl Recording {
+        /// One that answers at once.
+        pub(crate) fn open() -> Self {
+            Self {
+                batches: Batches::default(),
+                through: Arc::new(Semaphore::new(Semaphore::MAX_PERMITS)),
+            }
+        }
+
+        /// The batches asked for so far.
+        pub(crate) fn batches(&self) -> Vec<Vec<i64>> {
+            self.batches.lock().map(|b| b.clone()).unwrap_or_default()
+        }
+    }
+
+    impl Loader<i64> for Recording {
         type Value = i64;
         type Error = AppError;
 
@@ -143,11 +160,12 @@ mod tests {
 
     type Batches = Arc<Mutex<Vec<Vec<i64>>>>;
 
-    /// A coalescing loader over [`Held`], with what it records and its gate.
-    fn held() -> (Arc<Coalesced<i64, Held>>, Batches, Arc<Semaphore>) {
+    /// A coalescing loader over a [`Recording`] that answers only once let through,
+    /// with what it records and its gate.
+    fn held() -> (Arc<Coalesced<i64, Recording>>, Batches, Arc<Semaphore>) {
         let batches = Batches::default();
         let through = Arc::new(Semaphore::new(0));
-        let loader = Coalesced::new(Held {
+        let loader = Coalesced::new(Recording {
             batches: batches.clone(),
             through: through.clone(),
         });

@@ -169,17 +169,15 @@ impl<F: Future> Future for Settling<F> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
     use std::time::Duration;
 
-    use async_graphql::dataloader::{DataLoader, Loader};
+    use async_graphql::dataloader::DataLoader;
     use futures::FutureExt;
     use tokio::sync::oneshot;
 
     use super::*;
-    use crate::error::AppError;
     use crate::graphql::coalesce::Coalesced;
+    use crate::graphql::coalesce::tests::Recording;
 
     /// A branch that is busy: it wakes itself and yields once.
     struct Busy(bool);
@@ -203,32 +201,7 @@ mod tests {
         }
     }
 
-    /// Answers `key * 10` and records each batch of keys it was asked for.
-    #[derive(Clone, Default)]
-    struct Recording {
-        batches: Arc<Mutex<Vec<Vec<i64>>>>,
-    }
-
-    impl Recording {
-        fn batches(&self) -> Vec<Vec<i64>> {
-            self.batches.lock().map(|b| b.clone()).unwrap_or_default()
-        }
-    }
-
-    impl Loader<i64> for Recording {
-        type Value = i64;
-        type Error = AppError;
-
-        async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, i64>, AppError> {
-            let mut keys = keys.to_vec();
-            keys.sort_unstable();
-            if let Ok(mut batches) = self.batches.lock() {
-                batches.push(keys.clone());
-            }
-            Ok(keys.into_iter().map(|key| (key, key * 10)).collect())
-        }
-    }
-
+    /// A request's loader over `inner`, as `graphql::loaders` builds them.
     fn loader(gate: &Arc<Gate>, inner: Recording) -> DataLoader<Coalesced<i64, Recording>> {
         DataLoader::new(Coalesced::new(inner), gate.spawner()).delay(Duration::ZERO)
     }
@@ -280,7 +253,7 @@ mod tests {
     #[tokio::test]
     async fn every_key_of_a_level_goes_in_one_batch() {
         let gate = Gate::new();
-        let inner = Recording::default();
+        let inner = Recording::open();
         let loader = loader(&gate, inner.clone());
         let level = futures::future::join_all((0..20i64).map(|key| {
             let loader = &loader;
@@ -341,7 +314,7 @@ mod tests {
     #[tokio::test]
     async fn a_loader_outside_a_settling_request_does_not_wait() {
         let gate = Gate::new();
-        let inner = Recording::default();
+        let inner = Recording::open();
         let loader = loader(&gate, inner.clone());
         let answer = tokio::time::timeout(Duration::from_secs(5), loader.load_one(4)).await;
         assert_eq!(answer.ok().and_then(Result::ok).flatten(), Some(40));
