@@ -1,8 +1,10 @@
-//! sea-orm migrations of Control Tower. One migration creates the whole schema of SPEC §2.
+//! sea-orm migrations of Control Tower. The first creates the whole schema of SPEC §2; the second
+//! adds the run roll-ups the service keeps for the Control Tower.
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_tables;
+mod m20261128_000002_run_rollups;
 
 /// The ordered list of Control Tower's migrations.
 pub struct Migrator;
@@ -10,6 +12,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_create_tables::Migration)]
+        vec![
+            Box::new(m20261127_000001_create_tables::Migration),
+            Box::new(m20261128_000002_run_rollups::Migration),
+        ]
     }
 }

@@ -2,26 +2,26 @@
 //! window, each part one aggregate statement the database computes with SPEC §2's
 //! indexes, never a load of the runs.
 //!
-//! The run counts — overall, per type, per tenant and per workspace — come from one scan
-//! of the window: `GROUP BY GROUPING SETS` on PostgreSQL, a `UNION ALL` of the four
-//! groupings on SQLite (which has no grouping sets).
+//! The run counts — overall, per type, per tenant and per workspace — come from the
+//! hourly and daily roll-ups and the rows at the window's edges (see `rollup`), so their
+//! cost follows the window's length; the tenants' health takes its runs signal from
+//! the same counts.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{audit_log, operation_run, tenant, workspace};
-use sea_orm::sea_query::{Expr, Query, SelectStatement, UnionType};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait, QueryFilter,
-};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityName, EntityTrait, QueryFilter};
 
 use super::Db;
 use super::health;
+use super::rollup::{self, GroupKey};
 use super::runs::stuck_condition;
-use super::stats::{RunTally, add_tally, count_where, created_within, read_tally};
+use super::stats::{RunTally, count_where};
 use crate::domain::audit::AuditAction;
 use crate::domain::criteria::Criteria;
-use crate::domain::health::LevelCounts;
+use crate::domain::health::{HealthLevel, LevelCounts, RunCounts, runs_level};
 use crate::domain::status::AuditStatus;
 use crate::domain::window::{TimeRange, TimeWindow};
 
@@ -61,12 +61,36 @@ pub(crate) async fn snapshot(
     criteria: Criteria,
 ) -> Result<Snapshot, DbErr> {
     let range = criteria.range(window);
-    let (groups, stuck_total, distribution, access) = futures::try_join!(
-        grouped_tallies(db, range, &criteria),
+    let (tallies, stuck_total, levels, access) = futures::try_join!(
+        rollup::every_grouping(db, range, &criteria),
         count_stuck(db, &criteria),
-        health::distribution(db, None, &criteria, range),
+        health::levels_but_runs(db, &criteria),
         access_counts(db, range),
     )?;
+    let mut groups = Groups::default();
+    for (key, tally) in tallies {
+        match key {
+            GroupKey::All => groups.all = tally,
+            GroupKey::Type(kind) => groups.types.push((kind, tally)),
+            GroupKey::Tenant(tenant) => {
+                groups.tenants.insert(tenant, tally);
+            }
+            GroupKey::Workspace(workspace) => {
+                groups.workspaces.insert(workspace, tally);
+            }
+        }
+    }
+    let mut tenant_health = LevelCounts::default();
+    for (tenant, level) in levels {
+        let runs = groups.tenants.get(&tenant).map_or(HealthLevel::Healthy, |tally| {
+            let counts = RunCounts {
+                failed: tally.failed,
+                stuck: tally.stuck,
+            };
+            runs_level(counts, criteria.health)
+        });
+        tenant_health.add(level.max(runs), 1);
+    }
     let (failing_tenants, failing_workspaces) = futures::try_join!(
         top::<tenant::Entity>(db, &groups.tenants, |model| (&model.name, model.id)),
         top::<workspace::Entity>(db, &groups.workspaces, |model| (&model.name, model.id)),
@@ -82,7 +106,7 @@ pub(crate) async fn snapshot(
         by_type,
         failing_tenants,
         failing_workspaces,
-        tenant_health: distribution.get(&0).copied().unwrap_or_default(),
+        tenant_health,
         access,
     })
 }
@@ -93,93 +117,6 @@ struct Groups {
     types: Vec<(String, RunTally)>,
     tenants: HashMap<i64, RunTally>,
     workspaces: HashMap<i64, RunTally>,
-}
-
-/// Which grouping a row of the grouped statement belongs to.
-const ALL: i32 = 0;
-const BY_TYPE: i32 = 1;
-const BY_TENANT: i32 = 2;
-const BY_WORKSPACE: i32 = 3;
-
-async fn grouped_tallies(db: &Db, range: TimeRange, criteria: &Criteria) -> Result<Groups, DbErr> {
-    use operation_run::Column;
-    let base = |grouping: i32| {
-        let mut query = Query::select();
-        query
-            .from(operation_run::Entity.table_ref())
-            .cond_where(created_within(range));
-        add_tally(&mut query, criteria);
-        (query, grouping)
-    };
-    let query = match db.get_database_backend() {
-        DbBackend::Postgres => {
-            let (mut query, _) = base(ALL);
-            // GROUPING() sets a bit for each column a row is not grouped by.
-            let grouping = Expr::cust(
-                "CASE GROUPING(\"type\", \"tenant_id\", \"workspace_id\") \
-                 WHEN 7 THEN 0 WHEN 3 THEN 1 WHEN 5 THEN 2 ELSE 3 END",
-            );
-            query
-                .expr_as(grouping, "grouping")
-                .expr_as(Expr::col(Column::Type), "type")
-                .expr_as(Expr::col(Column::TenantId), "tenant_id")
-                .expr_as(Expr::col(Column::WorkspaceId), "workspace_id")
-                .add_group_by([Expr::cust(
-                    "GROUPING SETS ((), (\"type\"), (\"tenant_id\"), (\"workspace_id\"))",
-                )]);
-            query
-        }
-        _ => {
-            let grouped = |grouping: i32, by: Option<&str>| -> SelectStatement {
-                let (mut query, grouping) = base(grouping);
-                query.expr_as(Expr::val(grouping), "grouping");
-                for (alias, candidate) in [
-                    ("type", Column::Type),
-                    ("tenant_id", Column::TenantId),
-                    ("workspace_id", Column::WorkspaceId),
-                ] {
-                    if by == Some(alias) {
-                        query
-                            .expr_as(Expr::col(candidate), alias)
-                            .group_by_col(candidate);
-                    } else {
-                        query.expr_as(Expr::cust("NULL"), alias);
-                    }
-                }
-                query
-            };
-            let mut query = grouped(ALL, None);
-            query.unions([
-                (UnionType::All, grouped(BY_TYPE, Some("type"))),
-                (UnionType::All, grouped(BY_TENANT, Some("tenant_id"))),
-                (UnionType::All, grouped(BY_WORKSPACE, Some("workspace_id"))),
-            ]);
-            query
-        }
-    };
-    let mut groups = Groups::default();
-    for row in db.query_all(&query).await? {
-        let tally = read_tally(&row)?;
-        match row.try_get::<i32>("", "grouping")? {
-            ALL => groups.all = tally,
-            BY_TYPE => {
-                if let Some(kind) = row.try_get::<Option<String>>("", "type")? {
-                    groups.types.push((kind, tally));
-                }
-            }
-            BY_TENANT => {
-                if let Some(tenant) = row.try_get::<Option<i64>>("", "tenant_id")? {
-                    groups.tenants.insert(tenant, tally);
-                }
-            }
-            _ => {
-                if let Some(workspace) = row.try_get::<Option<i64>>("", "workspace_id")? {
-                    groups.workspaces.insert(workspace, tally);
-                }
-            }
-        }
-    }
-    Ok(groups)
 }
 
 /// Stuck runs, whatever their age: the oldest are the worst and must stay in view.

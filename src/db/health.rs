@@ -95,8 +95,9 @@ fn permission_level(stale_before: DateTime<Utc>) -> Expr {
 }
 
 /// `SELECT tenant_id, workspace_id, status, level FROM tenants …`: every tenant with its
-/// level, judged by `criteria` with the runs created in `window`.
-fn tenant_levels(criteria: &Criteria, window: TimeRange) -> SelectStatement {
+/// level, judged by `criteria` with the runs created in `window` (with `None`, by all
+/// but its runs).
+fn tenant_levels(criteria: &Criteria, window: Option<TimeRange>) -> SelectStatement {
     let stale_before = criteria.health.stale_before(criteria.now);
 
     let mut connections = Query::select();
@@ -117,20 +118,6 @@ fn tenant_levels(criteria: &Criteria, window: TimeRange) -> SelectStatement {
         .expr_as(permission_level(stale_before).max(), "level")
         .group_by_col(tenant_permission::Column::TenantId);
 
-    let mut runs = Query::select();
-    runs.from(operation_run::Entity)
-        .expr_as(Expr::col(operation_run::Column::TenantId), "tenant_id")
-        .expr_as(count_where(stuck_condition(criteria)), "stuck")
-        .expr_as(
-            count_where(
-                Condition::all()
-                    .add(operation_run::Column::Outcome.eq(RunOutcome::Failed.as_stored())),
-            ),
-            "failures",
-        )
-        .cond_where(created_within(window).add(operation_run::Column::TenantId.is_not_null()))
-        .group_by_col(operation_run::Column::TenantId);
-
     let status = |value: TenantStatus| {
         Expr::col((tenant::Entity, tenant::Column::Status)).eq(value.as_stored())
     };
@@ -148,15 +135,37 @@ fn tenant_levels(criteria: &Criteria, window: TimeRange) -> SelectStatement {
         rank(HealthLevel::Unknown),
     ])
     .into();
-    let stuck: Expr = Func::coalesce([Expr::col(("run_health", "stuck")), Expr::val(0)]).into();
-    let failed: Expr = Func::coalesce([Expr::col(("run_health", "failures")), Expr::val(0)]).into();
-    let critical = i64::from(criteria.health.failed_runs_critical);
-    let run_level: Expr = Expr::case(stuck.gt(0), rank(HealthLevel::Critical))
-        .case(failed.clone().gte(critical), rank(HealthLevel::Critical))
-        .case(failed.gte(1), rank(HealthLevel::Warning))
-        .finally(rank(HealthLevel::Healthy))
-        .into();
-    let level = Func::greatest([status_level, connection_level, permission_level, run_level]);
+    let runs = window.map(|window| {
+        let mut runs = Query::select();
+        runs.from(operation_run::Entity)
+            .expr_as(Expr::col(operation_run::Column::TenantId), "tenant_id")
+            .expr_as(count_where(stuck_condition(criteria)), "stuck")
+            .expr_as(
+                count_where(
+                    Condition::all()
+                        .add(operation_run::Column::Outcome.eq(RunOutcome::Failed.as_stored())),
+                ),
+                "failures",
+            )
+            .cond_where(created_within(window).add(operation_run::Column::TenantId.is_not_null()))
+            .group_by_col(operation_run::Column::TenantId);
+        runs
+    });
+
+    let mut levels = vec![status_level, connection_level, permission_level];
+    if runs.is_some() {
+        let stuck: Expr = Func::coalesce([Expr::col(("run_health", "stuck")), Expr::val(0)]).into();
+        let failed: Expr =
+            Func::coalesce([Expr::col(("run_health", "failures")), Expr::val(0)]).into();
+        let critical = i64::from(criteria.health.failed_runs_critical);
+        let run_level: Expr = Expr::case(stuck.gt(0), rank(HealthLevel::Critical))
+            .case(failed.clone().gte(critical), rank(HealthLevel::Critical))
+            .case(failed.gte(1), rank(HealthLevel::Warning))
+            .finally(rank(HealthLevel::Healthy))
+            .into();
+        levels.push(run_level);
+    }
+    let level = Func::greatest(levels);
 
     let joined_on = |alias: &'static str| {
         Expr::col((Alias::new(alias), Alias::new("tenant_id")))
@@ -186,13 +195,15 @@ fn tenant_levels(criteria: &Criteria, window: TimeRange) -> SelectStatement {
             permissions,
             "permission_health",
             joined_on("permission_health"),
-        )
-        .join_subquery(
+        );
+    if let Some(runs) = runs {
+        query.join_subquery(
             JoinType::LeftJoin,
             runs,
             "run_health",
             joined_on("run_health"),
         );
+    }
     query
 }
 
@@ -204,7 +215,7 @@ pub(crate) fn tenants_at_level(
 ) -> Condition {
     let mut ids = Query::select();
     ids.column("tenant_id")
-        .from_subquery(tenant_levels(criteria, window), "levels")
+        .from_subquery(tenant_levels(criteria, Some(window)), "levels")
         .and_where(Expr::col("level").eq(level.rank()));
     Condition::all().add(Expr::col((tenant::Entity, tenant::Column::Id)).in_subquery(ids))
 }
@@ -221,7 +232,7 @@ pub(crate) async fn distribution(
     query
         .expr_as(Expr::col("level"), "level")
         .expr_as(Expr::col(Asterisk).count(), "tenants")
-        .from_subquery(tenant_levels(criteria, window), "levels")
+        .from_subquery(tenant_levels(criteria, Some(window)), "levels")
         .and_where(Expr::col("status").ne(TenantStatus::Archived.as_stored()))
         .group_by_col("level");
     if let Some(workspaces) = workspaces {
@@ -245,4 +256,29 @@ pub(crate) async fn distribution(
         );
     }
     Ok(counts)
+}
+
+/// Every tenant that is not archived, with the level of all its signals but its runs:
+/// the Control Tower judges the runs from the roll-ups (see `rollup`).
+pub(crate) async fn levels_but_runs(
+    db: &Db,
+    criteria: &Criteria,
+) -> Result<Vec<(i64, HealthLevel)>, DbErr> {
+    let mut query = Query::select();
+    query
+        .expr_as(Expr::col("tenant_id"), "tenant_id")
+        .expr_as(Expr::col("level"), "level")
+        .from_subquery(tenant_levels(criteria, None), "levels")
+        .and_where(Expr::col("status").ne(TenantStatus::Archived.as_stored()));
+    db.query_all(&query)
+        .await?
+        .iter()
+        .map(|row| {
+            let level: i32 = row.try_get("", "level")?;
+            Ok((
+                row.try_get::<i64>("", "tenant_id")?,
+                HealthLevel::from_rank(level.into()),
+            ))
+        })
+        .collect()
 }

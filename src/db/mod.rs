@@ -6,6 +6,7 @@ pub(crate) mod control_tower;
 pub(crate) mod filter;
 pub(crate) mod health;
 pub(crate) mod page;
+pub mod rollup;
 pub(crate) mod runs;
 pub(crate) mod stats;
 pub(crate) mod tables;

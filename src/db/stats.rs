@@ -1,16 +1,10 @@
-//! Run tallies: how many runs are in each status and outcome, and how many are stuck,
-//! computed by the database in one aggregate statement — for all runs of a window, per
-//! parent (tenant or workspace), or per run type.
-
-use std::collections::HashMap;
+//! Run tallies: how many runs are in each status and outcome, and how many are stuck.
+//! Their SQL columns are here; `rollup` computes them for a window.
 
 use entity::operation_run;
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, Query, SelectStatement};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityName, QueryResult};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, SelectStatement};
+use sea_orm::{ColumnTrait, Condition, DbErr, QueryResult};
 
-use super::Db;
-use super::runs::stuck_condition;
-use crate::domain::criteria::Criteria;
 use crate::domain::status::{RunOutcome, RunStatus};
 use crate::domain::window::TimeRange;
 
@@ -37,7 +31,7 @@ impl RunTally {
 
 /// The tally's columns, in [`RunTally`]'s order: the total, one per status, one per
 /// outcome (each named by its stored value), and the stuck runs.
-const COLUMNS: [&str; 9] = [
+pub(crate) const COUNTS: [&str; 9] = [
     "total",
     RunStatus::Queued.as_stored(),
     RunStatus::Running.as_stored(),
@@ -55,10 +49,10 @@ pub(crate) fn count_where(condition: Condition) -> Expr {
     Func::coalesce([case.sum(), Expr::val(0)]).into()
 }
 
-/// Adds the tally's columns to `query` (a query over `operation_runs`).
-pub(crate) fn add_tally(query: &mut SelectStatement, criteria: &Criteria) {
+/// Adds the tally's columns but stuck (which depends on `now`): what the roll-ups keep.
+pub(crate) fn add_counts(query: &mut SelectStatement) {
     use operation_run::Column;
-    query.expr_as(Expr::col(Asterisk).count(), "total");
+    query.expr_as(Expr::col(Asterisk).count(), COUNTS[0]);
     let statuses = [RunStatus::Queued, RunStatus::Running, RunStatus::Completed]
         .map(|status| (Column::Status, status.as_stored()));
     let outcomes = [
@@ -71,13 +65,12 @@ pub(crate) fn add_tally(query: &mut SelectStatement, criteria: &Criteria) {
     for (column, value) in statuses.into_iter().chain(outcomes) {
         query.expr_as(count_where(Condition::all().add(column.eq(value))), value);
     }
-    query.expr_as(count_where(stuck_condition(criteria)), "stuck");
 }
 
 /// Reads a row of [`add_tally`]'s columns.
 pub(crate) fn read_tally(row: &QueryResult) -> Result<RunTally, DbErr> {
     let mut values = [0u64; 9];
-    for (value, column) in values.iter_mut().zip(COLUMNS) {
+    for (value, column) in values.iter_mut().zip(COUNTS) {
         let count: i64 = row.try_get("", column)?;
         *value = u64::try_from(count).unwrap_or(0);
     }
@@ -110,33 +103,4 @@ pub(crate) fn created_within(range: TimeRange) -> Condition {
     Condition::all()
         .add(operation_run::Column::CreatedAt.gte(range.start))
         .add(operation_run::Column::CreatedAt.lte(range.end))
-}
-
-fn runs_query(condition: Condition, criteria: &Criteria) -> SelectStatement {
-    let mut query = Query::select();
-    query
-        .from(operation_run::Entity.table_ref())
-        .cond_where(condition);
-    add_tally(&mut query, criteria);
-    query
-}
-
-/// The tally of each parent's runs in `range`, in one grouped statement; parents
-/// without runs are absent.
-pub(crate) async fn tally_per_parent(
-    db: &Db,
-    parent: operation_run::Column,
-    parents: &[i64],
-    range: TimeRange,
-    criteria: &Criteria,
-) -> Result<HashMap<i64, RunTally>, DbErr> {
-    let condition = created_within(range).add(parent.is_in(parents.iter().copied()));
-    let mut query = runs_query(condition, criteria);
-    query
-        .expr_as(Expr::col(parent), "parent")
-        .group_by_col(parent);
-    let rows = db.query_all(&query).await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get::<i64>("", "parent")?, read_tally(row)?)))
-        .collect()
 }

@@ -292,38 +292,40 @@ pub(crate) fn permissions_signal(
     }
 }
 
-/// `RUNS`: any stuck run in the window is critical, as are `failed_runs_critical` failed
-/// runs; one failed run is a warning.
+/// `RUNS`' level: any stuck run in the window is critical, as are `failed_runs_critical`
+/// failed runs; one failed run is a warning.
+pub(crate) fn runs_level(counts: RunCounts, rules: HealthRules) -> HealthLevel {
+    if counts.stuck > 0 || counts.failed >= u64::from(rules.failed_runs_critical) {
+        HealthLevel::Critical
+    } else if counts.failed >= 1 {
+        HealthLevel::Warning
+    } else {
+        HealthLevel::Healthy
+    }
+}
+
+/// `RUNS`: [`runs_level`], with a message saying why.
 pub(crate) fn runs_signal(counts: RunCounts, window: &str, rules: HealthRules) -> Signal {
     let failed = counts.failed;
-    let (level, message) = if counts.stuck > 0 {
+    let level = runs_level(counts, rules);
+    let message = if counts.stuck > 0 {
         let stuck = counts.stuck;
-        (
-            HealthLevel::Critical,
-            format!(
-                "{stuck} {} stuck, created in {window}",
-                plural(stuck as usize, "run")
-            ),
+        format!(
+            "{stuck} {} stuck, created in {window}",
+            plural(stuck as usize, "run")
         )
     } else if failed >= u64::from(rules.failed_runs_critical) {
-        let message = format!(
+        format!(
             "{failed} runs failed in {window} (critical from {})",
             rules.failed_runs_critical
-        );
-        (HealthLevel::Critical, message)
+        )
     } else if failed >= 1 {
-        (
-            HealthLevel::Warning,
-            format!(
-                "{failed} {} failed in {window}",
-                plural(failed as usize, "run")
-            ),
+        format!(
+            "{failed} {} failed in {window}",
+            plural(failed as usize, "run")
         )
     } else {
-        (
-            HealthLevel::Healthy,
-            format!("No failed or stuck runs in {window}"),
-        )
+        format!("No failed or stuck runs in {window}")
     };
     Signal {
         source: SignalSource::Runs,

@@ -18,7 +18,7 @@ use sea_orm::ConnectionTrait;
 
 use super::coalesce::Coalesced;
 use super::settle::Gate;
-use crate::db::health;
+use crate::db::{health, rollup};
 use crate::db::page::{Direction, Page, PageArgs};
 use crate::db::runs::RunOrder;
 use crate::db::stats::{self, RunTally};
@@ -188,8 +188,7 @@ impl Loader<(i64, TimeWindow)> for RunTallies {
         for (window, parents) in group_by_shape(keys, |(parent, window)| (*window, *parent)) {
             let range = self.criteria.range(window);
             let tallies =
-                stats::tally_per_parent(&self.db, self.parent, &parents, range, &self.criteria)
-                    .await?;
+                rollup::per_parent(&self.db, self.parent, &parents, range, &self.criteria).await?;
             for parent in parents {
                 let tally = tallies.get(&parent).copied().unwrap_or_default();
                 answers.insert((parent, window), tally);

@@ -222,8 +222,9 @@ on_both! {
             nodes { health { level signals { source } } runStats { total failed } week: runStats(window: LAST_7D) { total }
                     recentRuns(first: 2) { type isStuck } } } }";
         // The page; connections, permissions and 24-hour tallies for the badges (the
-        // runStats share the tallies); the 7-day tallies; the recent runs.
-        assert_statements(&app, query, &variables, 7, |size, data| {
+        // runStats share the tallies); the 7-day tallies; the recent runs. Each window's
+        // tallies read its dirty hours first (see `db::rollup`).
+        assert_statements(&app, query, &variables, 9, |size, data| {
             let nodes = data["tenants"]["nodes"].as_array().unwrap();
             assert_eq!(nodes.len(), size);
             for node in nodes {
@@ -248,8 +249,9 @@ on_both! {
         }
         let query = "query($prefix: String) { workspaces(first: 100, filter: {search: $prefix}) {
             nodes { health { level } runStats { total } } } }";
-        // The page, the tenant levels of all workspaces, their run tallies.
-        assert_statements(&app, query, &variables, 4, |size, data| {
+        // The page, the tenant levels of all workspaces, their run tallies (after the
+        // window's dirty hours).
+        assert_statements(&app, query, &variables, 5, |size, data| {
             let nodes = data["workspaces"]["nodes"].as_array().unwrap();
             assert_eq!(nodes.len(), size);
             assert!(nodes.iter().all(|node| node["health"]["level"] == json!("HEALTHY")));
@@ -269,9 +271,10 @@ on_both! {
             );
             let (response, statements) = app.gql_counted(&query, json!({})).await;
             assert!(response.get("errors").is_none(), "{response}");
-            // The session, then grouped tallies, stuck total, health distribution,
-            // access, the failing tenants and the failing workspaces.
-            assert_eq!(statements, 7, "{size} tenants");
+            // The session, then the window's dirty hours and its grouped tallies, the
+            // stuck total, the tenants' levels but runs, access, the failing tenants and
+            // the failing workspaces.
+            assert_eq!(statements, 8, "{size} tenants");
         }
     }
 }
