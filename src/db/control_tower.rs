@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{audit_log, operation_run, tenant, workspace};
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityName, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityName, EntityTrait, QueryFilter,
+};
 
 use super::Db;
 use super::health;
@@ -82,13 +84,16 @@ pub(crate) async fn snapshot(
     }
     let mut tenant_health = LevelCounts::default();
     for (tenant, level) in levels {
-        let runs = groups.tenants.get(&tenant).map_or(HealthLevel::Healthy, |tally| {
-            let counts = RunCounts {
-                failed: tally.failed,
-                stuck: tally.stuck,
-            };
-            runs_level(counts, criteria.health)
-        });
+        let runs = groups
+            .tenants
+            .get(&tenant)
+            .map_or(HealthLevel::Healthy, |tally| {
+                let counts = RunCounts {
+                    failed: tally.failed,
+                    stuck: tally.stuck,
+                };
+                runs_level(counts, criteria.health)
+            });
         tenant_health.add(level.max(runs), 1);
     }
     let (failing_tenants, failing_workspaces) = futures::try_join!(

@@ -604,7 +604,8 @@ async fn refresh_some(db: &Db) -> Result<u64, DbErr> {
     transaction
         .execute(&delete(ROLLUPS, in_buckets(&day_ranges, HOURS_PER_DAY)))
         .await?;
-    let day_of: Expr = Expr::col("bucket").div(HOURS_PER_DAY);
+    // Literal, not bound: PostgreSQL matches the grouped expression by its text.
+    let day_of = Expr::cust(format!("\"bucket\" / {HOURS_PER_DAY}"));
     let mut from_hours = Query::select();
     from_hours
         .from(ROLLUPS)

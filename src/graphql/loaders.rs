@@ -18,13 +18,13 @@ use sea_orm::ConnectionTrait;
 
 use super::coalesce::Coalesced;
 use super::settle::Gate;
-use crate::db::{health, rollup};
 use crate::db::page::{Direction, Page, PageArgs};
 use crate::db::runs::RunOrder;
 use crate::db::stats::{self, RunTally};
 use crate::db::tables::{ChildTable, Table, by_ids, children_of};
 use crate::db::tenants::{TenantFilter, TenantOrder};
 use crate::db::{self, Db};
+use crate::db::{health, rollup};
 use crate::domain::criteria::Criteria;
 use crate::domain::health::LevelCounts;
 use crate::domain::window::TimeWindow;

@@ -231,6 +231,16 @@ impl TestApp {
         Self::start(backend, |_| {}, Some(Arc::new(move || now))).await
     }
 
+    /// Starts a server whose requests all happen at `now`, after `configure` has adjusted
+    /// its configuration.
+    pub async fn spawn_at_with(
+        backend: Backend,
+        now: chrono::DateTime<chrono::Utc>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::start(backend, configure, Some(Arc::new(move || now))).await
+    }
+
     /// Starts a server whose requests happen at the time `clock` says.
     pub async fn spawn_with_clock(backend: Backend, clock: &TestClock) -> Self {
         let clock = clock.clone();

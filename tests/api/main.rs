@@ -25,6 +25,7 @@ mod migrations;
 mod ops;
 mod pagination;
 mod playground;
+mod rollups;
 mod schema_file;
 mod seeding;
 mod statements;
