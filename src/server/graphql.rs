@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::SubsecRound;
 
 use super::AppState;
-use super::authenticate::Credentials;
+use super::authenticate::{Credentials, authenticate};
 use super::completion::Completion;
 use super::document::{self, Admitted};
 use super::persisted::{BadExtension, PersistedQueries};
@@ -374,10 +374,12 @@ pub(super) async fn run(
     };
     let gate = scope.gate.clone();
     let answering = scope.clone();
-    let execution = Settling::new(
-        state.schema.execute(request.data(scope).data(credentials)),
-        gate,
-    );
+    let execution = async {
+        match authenticate(&scope, &credentials).await {
+            Some(refused) => refused,
+            None => Settling::new(state.schema.execute(request.data(scope)), gate).await,
+        }
+    };
     let timeout = Duration::from_secs(u64::from(limits.request_timeout_seconds));
     let mut response = match tokio::time::timeout(timeout, execution).await {
         Ok(response) => response,

@@ -109,8 +109,7 @@ impl AppState {
         let mut builder = schema()
             .limit_complexity(limits.max_complexity as usize)
             .limit_recursive_depth(limits.max_nesting as usize)
-            .limit_directives(limits.max_directives as usize)
-            .extension(authenticate::Authentication);
+            .limit_directives(limits.max_directives as usize);
         if !limits.introspection {
             builder = builder.disable_introspection().disable_suggestions();
         }
