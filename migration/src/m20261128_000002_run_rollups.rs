@@ -8,12 +8,19 @@
 //!   `operation_runs` append the hour of every row inserted, updated or deleted (old and
 //!   new `created_at`), in the writer's own transaction, so no change can be missed, and
 //!   readers compute those hours from the rows until the service has refreshed them.
-//!   Appending (never updating) keeps writers from waiting on one another.
+//!   Appending (never updating) keeps writers from waiting on one another. On
+//!   PostgreSQL a writer appends even when its hour is marked already: a refresh that
+//!   began before the write may be about to consume that marker. SQLite has one writer
+//!   at a time, so there one marker per hour is enough.
+//! - The index leads with the grouping, and ends with `failed` so that the tenants with
+//!   failures are found in the index alone.
 //! - Every hour that already has runs starts out dirty: the service builds the roll-ups
 //!   in the background after migrating.
 //!
-//! Also an index for the stuck rule (`status`, `started_at`, `created_at`), so stuck
-//! counts read only queued and running runs.
+//! Also two indexes for the Control Tower's other parts: one for the stuck rule
+//! (`status`, `started_at`, `created_at`), so stuck counts read only queued and running
+//! runs, and `audit_logs (action, recorded_at, status)`, so its access counts are read
+//! from the index alone.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
@@ -113,7 +120,8 @@ END $$"
 }
 
 fn sqlite_triggers() -> Vec<String> {
-    // One marker per hour is enough: SQLite has one writer at a time.
+    // One marker per hour is enough: SQLite has one writer at a time, so no refresh
+    // can consume a marker between this write and its commit.
     let mark = |row: &str| {
         let hour = hour_of(DbBackend::Sqlite, &format!("{row}.created_at"));
         format!(
@@ -151,16 +159,20 @@ impl MigrationTrait for Migration {
             .col(ColumnDef::new(RunRollups::TenantId).big_integer().null())
             .col(ColumnDef::new(RunRollups::WorkspaceId).big_integer().null());
         for count in COUNTS {
-            rollups.col(ColumnDef::new(Alias::new(count)).big_integer().not_null());
+            // An hour's or a day's count fits in 32 bits, and PostgreSQL sums 32-bit
+            // integers into a 64-bit total, several times faster than 64-bit ones.
+            rollups.col(ColumnDef::new(Alias::new(count)).integer().not_null());
         }
         manager.create_table(rollups.take()).await?;
         manager
             .create_index(
                 Index::create()
-                    .name("idx_run_rollups_span_hours_bucket")
+                    .name("idx_run_rollups_grouping_set_span_hours_bucket_failed")
                     .table(RunRollups::Table)
+                    .col(RunRollups::GroupingSet)
                     .col(RunRollups::SpanHours)
                     .col(RunRollups::Bucket)
+                    .col(Alias::new("failed"))
                     .take(),
             )
             .await?;
@@ -201,6 +213,18 @@ impl MigrationTrait for Migration {
                     .col(Alias::new("status"))
                     .col(Alias::new("started_at"))
                     .col(Alias::new("created_at"))
+                    .take(),
+            )
+            .await?;
+
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_audit_logs_action_recorded_at_status")
+                    .table(Alias::new("audit_logs"))
+                    .col(Alias::new("action"))
+                    .col(Alias::new("recorded_at"))
+                    .col(Alias::new("status"))
                     .take(),
             )
             .await?;

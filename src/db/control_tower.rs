@@ -18,12 +18,12 @@ use sea_orm::{
 
 use super::Db;
 use super::health;
-use super::rollup::{self, GroupKey};
+use super::rollup;
 use super::runs::stuck_condition;
 use super::stats::{RunTally, count_where};
 use crate::domain::audit::AuditAction;
 use crate::domain::criteria::Criteria;
-use crate::domain::health::{HealthLevel, LevelCounts, RunCounts, runs_level};
+use crate::domain::health::{HealthLevel, LevelCounts, runs_level};
 use crate::domain::status::AuditStatus;
 use crate::domain::window::{TimeRange, TimeWindow};
 
@@ -63,50 +63,54 @@ pub(crate) async fn snapshot(
     criteria: Criteria,
 ) -> Result<Snapshot, DbErr> {
     let range = criteria.range(window);
-    let (tallies, stuck_total, levels, access) = futures::try_join!(
-        rollup::every_grouping(db, range, &criteria),
+    let counted = async {
+        let read = rollup::Window::read(db, range).await?;
+        let counts = rollup::every_grouping(db, &read, &criteria).await?;
+        Ok::<_, DbErr>((read, counts))
+    };
+    let ((read, counts), stuck_total, levels, access) = futures::try_join!(
+        counted,
         count_stuck(db, &criteria),
         health::levels_but_runs(db, &criteria),
         access_counts(db, range),
     )?;
-    let mut groups = Groups::default();
-    for (key, tally) in tallies {
-        match key {
-            GroupKey::All => groups.all = tally,
-            GroupKey::Type(kind) => groups.types.push((kind, tally)),
-            GroupKey::Tenant(tenant) => {
-                groups.tenants.insert(tenant, tally);
-            }
-            GroupKey::Workspace(workspace) => {
-                groups.workspaces.insert(workspace, tally);
-            }
-        }
-    }
     let mut tenant_health = LevelCounts::default();
     for (tenant, level) in levels {
-        let runs = groups
+        let runs = counts
             .tenants
             .get(&tenant)
-            .map_or(HealthLevel::Healthy, |tally| {
-                let counts = RunCounts {
-                    failed: tally.failed,
-                    stuck: tally.stuck,
-                };
-                runs_level(counts, criteria.health)
-            });
+            .map_or(HealthLevel::Healthy, |runs| runs_level(*runs, criteria.health));
         tenant_health.add(level.max(runs), 1);
     }
+    // The tenants' counts hold their failures only: the candidates' whole tallies are
+    // read for the ranking.
+    let failed: HashMap<i64, u64> = counts
+        .tenants
+        .iter()
+        .map(|(tenant, runs)| (*tenant, runs.failed))
+        .collect();
+    let failing_tenants = async {
+        let tallies = rollup::per_parent(
+            db,
+            &read,
+            operation_run::Column::TenantId,
+            &candidates(&failed),
+            &criteria,
+        )
+        .await?;
+        top::<tenant::Entity>(db, &tallies, |model| (&model.name, model.id)).await
+    };
     let (failing_tenants, failing_workspaces) = futures::try_join!(
-        top::<tenant::Entity>(db, &groups.tenants, |model| (&model.name, model.id)),
-        top::<workspace::Entity>(db, &groups.workspaces, |model| (&model.name, model.id)),
+        failing_tenants,
+        top::<workspace::Entity>(db, &counts.workspaces, |model| (&model.name, model.id)),
     )?;
-    let mut by_type = groups.types;
+    let mut by_type = counts.types;
     by_type.sort_by(|a, b| b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(&b.0)));
     Ok(Snapshot {
         window,
         range,
         generated_at: criteria.now,
-        runs: groups.all,
+        runs: counts.all,
         stuck_total,
         by_type,
         failing_tenants,
@@ -114,14 +118,6 @@ pub(crate) async fn snapshot(
         tenant_health,
         access,
     })
-}
-
-#[derive(Default)]
-struct Groups {
-    all: RunTally,
-    types: Vec<(String, RunTally)>,
-    tenants: HashMap<i64, RunTally>,
-    workspaces: HashMap<i64, RunTally>,
 }
 
 /// Stuck runs, whatever their age: the oldest are the worst and must stay in view.
@@ -181,6 +177,23 @@ async fn access_counts(db: &Db, range: TimeRange) -> Result<AccessCounts, DbErr>
     })
 }
 
+/// The rows that can make the top: the first [`MAX_TOP`] with a failed run by failures,
+/// and every row tied with the last of them.
+fn candidates(failed: &HashMap<i64, u64>) -> Vec<i64> {
+    let mut failing: Vec<(i64, u64)> = failed
+        .iter()
+        .filter(|(_, failed)| **failed > 0)
+        .map(|(id, failed)| (*id, *failed))
+        .collect();
+    failing.sort_by_key(|(_, failed)| std::cmp::Reverse(*failed));
+    let cut = failing.get(MAX_TOP - 1).map_or(0, |(_, failed)| *failed);
+    failing
+        .iter()
+        .take_while(|(_, failed)| *failed >= cut)
+        .map(|(id, _)| *id)
+        .collect()
+}
+
 /// The rows with at least one failed run, most failed first, ties by name (then id), at
 /// most [`MAX_TOP`]. Only the rows that can make the cut are read: the first
 /// [`MAX_TOP`] by failures and every row tied with the last of them. The statement runs
@@ -193,22 +206,12 @@ async fn top<E>(
 where
     E: EntityTrait + super::tables::Table,
 {
-    let mut failing: Vec<(i64, RunTally)> = tallies
+    let failed: HashMap<i64, u64> = tallies
         .iter()
-        .filter(|(_, tally)| tally.failed > 0)
-        .map(|(id, tally)| (*id, *tally))
-        .collect();
-    failing.sort_by_key(|(_, tally)| std::cmp::Reverse(tally.failed));
-    let cut = failing
-        .get(MAX_TOP - 1)
-        .map_or(0, |(_, tally)| tally.failed);
-    let candidates: Vec<i64> = failing
-        .iter()
-        .take_while(|(_, tally)| tally.failed >= cut)
-        .map(|(id, _)| *id)
+        .map(|(id, tally)| (*id, tally.failed))
         .collect();
     let models = E::find()
-        .filter(E::id_column().is_in(candidates))
+        .filter(E::id_column().is_in(candidates(&failed)))
         .all(db)
         .await?;
     let mut ranked: Vec<(E::Model, RunTally)> = models

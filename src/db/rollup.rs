@@ -42,6 +42,8 @@ use super::Db;
 use super::runs::stuck_condition;
 use super::stats::{COUNTS, RunTally, add_counts, created_within, read_tally};
 use crate::domain::criteria::Criteria;
+use crate::domain::health::RunCounts;
+use crate::domain::status::RunOutcome;
 use crate::domain::window::TimeRange;
 
 const ROLLUPS: &str = "run_rollups";
@@ -80,7 +82,7 @@ impl Grouping {
 
 /// The key of one group's tally: which type, tenant or workspace (or none, for `All`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum GroupKey {
+enum GroupKey {
     All,
     Type(String),
     Tenant(i64),
@@ -297,19 +299,52 @@ fn counted_columns() -> impl Iterator<Item = &'static str> {
     COUNTS.into_iter().filter(|column| *column != STUCK)
 }
 
-/// The run tallies of `range`, per grouping in `groupings`, of the runs matching
+/// Which rows of the tenant grouping's roll-ups a tally reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TenantRows {
+    /// All: every count is right.
+    All,
+    /// Only those with a failed run: right are `failed` and `stuck`, the rest partial.
+    /// The Control Tower needs no more of 5,000 tenants, and reads a fraction of the rows.
+    Failing,
+}
+
+/// A window about to be read: its range, and its plan given its dirty hours.
+#[derive(Debug)]
+pub(crate) struct Window {
+    range: TimeRange,
+    plan: Plan,
+}
+
+impl Window {
+    /// Reads `range`'s dirty hours (one statement) and plans how to read it.
+    pub(crate) async fn read(db: &Db, range: TimeRange) -> Result<Self, DbErr> {
+        let dirty = dirty_hours(db, range).await?;
+        Ok(Self {
+            range,
+            plan: Plan::of(range, &dirty),
+        })
+    }
+}
+
+/// The run tallies of `window`, per grouping in `groupings`, of the runs matching
 /// `narrowed` (a condition on `operation_runs`; the same must hold of the roll-up rows
-/// through `narrowed_rollups`). Two statements: the dirty hours, then the tallies.
+/// through `narrowed_rollups`), in one statement.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each says what to count; a struct would only rename them"
+)]
 async fn tallies(
     db: &Db,
-    range: TimeRange,
+    window: &Window,
     criteria: &Criteria,
     groupings: &[Grouping],
     narrowed: Condition,
     narrowed_rollups: Condition,
+    tenant_rows: TenantRows,
 ) -> Result<HashMap<GroupKey, RunTally>, DbErr> {
     let backend = db.get_database_backend();
-    let plan = Plan::of(range, &dirty_hours(db, range).await?);
+    let (range, plan) = (window.range, &window.plan);
 
     let zero = |query: &mut SelectStatement, columns: &mut dyn Iterator<Item = &'static str>| {
         for column in columns {
@@ -358,20 +393,36 @@ async fn tallies(
                 );
             }
         }
-        let mut rollups = Query::select();
-        rollups
-            .from(ROLLUPS)
-            .column(GROUPING_COLUMN)
-            .columns(KEY_COLUMNS)
-            .columns(counted_columns())
-            .expr_as(Expr::val(0), STUCK)
-            .cond_where(
-                Condition::all()
-                    .add(covered)
-                    .add(Expr::col(GROUPING_COLUMN).is_in(groupings.iter().map(|g| *g as i32)))
-                    .add(narrowed_rollups),
-            );
-        parts.push(rollups);
+        let rollups = |groupings: Vec<i32>, failing: bool| {
+            let mut condition = Condition::all()
+                .add(Expr::col(GROUPING_COLUMN).is_in(groupings))
+                .add(covered.clone())
+                .add(narrowed_rollups.clone());
+            if failing {
+                condition = condition.add(Expr::col(RunOutcome::Failed.as_stored()).gt(0));
+            }
+            let mut rollups = Query::select();
+            rollups
+                .from(ROLLUPS)
+                .column(GROUPING_COLUMN)
+                .columns(KEY_COLUMNS)
+                .columns(counted_columns())
+                .expr_as(Expr::val(0), STUCK)
+                .cond_where(condition);
+            rollups
+        };
+        let failing = tenant_rows == TenantRows::Failing && groupings.contains(&Grouping::Tenant);
+        let others: Vec<i32> = groupings
+            .iter()
+            .filter(|grouping| !(failing && **grouping == Grouping::Tenant))
+            .map(|grouping| *grouping as i32)
+            .collect();
+        if !others.is_empty() {
+            parts.push(rollups(others, false));
+        }
+        if failing {
+            parts.push(rollups(vec![Grouping::Tenant as i32], true));
+        }
     }
 
     let mut outer = Query::select();
@@ -430,30 +481,60 @@ async fn dirty_hours(db: &Db, range: TimeRange) -> Result<BTreeSet<i64>, DbErr> 
         .collect()
 }
 
-/// Every grouping's tallies of `range`: overall, per type, per tenant, per workspace.
+/// What the Control Tower counts of a window's runs.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    pub(crate) all: RunTally,
+    pub(crate) types: Vec<(String, RunTally)>,
+    pub(crate) workspaces: HashMap<i64, RunTally>,
+    /// Per tenant, its failed and stuck runs only (see [`TenantRows::Failing`]).
+    pub(crate) tenants: HashMap<i64, RunCounts>,
+}
+
+/// Every grouping's tallies of `window`: overall, per type, per workspace, and the
+/// failed and stuck runs of each tenant.
 pub(crate) async fn every_grouping(
     db: &Db,
-    range: TimeRange,
+    window: &Window,
     criteria: &Criteria,
-) -> Result<HashMap<GroupKey, RunTally>, DbErr> {
-    tallies(
+) -> Result<Counts, DbErr> {
+    let tallies = tallies(
         db,
-        range,
+        window,
         criteria,
         &Grouping::EVERY,
         Condition::all(),
         Condition::all(),
+        TenantRows::Failing,
     )
-    .await
+    .await?;
+    let mut counts = Counts::default();
+    for (key, tally) in tallies {
+        match key {
+            GroupKey::All => counts.all = tally,
+            GroupKey::Type(kind) => counts.types.push((kind, tally)),
+            GroupKey::Workspace(workspace) => {
+                counts.workspaces.insert(workspace, tally);
+            }
+            GroupKey::Tenant(tenant) => {
+                let runs = RunCounts {
+                    failed: tally.failed,
+                    stuck: tally.stuck,
+                };
+                counts.tenants.insert(tenant, runs);
+            }
+        }
+    }
+    Ok(counts)
 }
 
-/// The tally of each of `parents` in `range`, `parent` being `operation_runs.tenant_id`
+/// The tally of each of `parents` in `window`, `parent` being `operation_runs.tenant_id`
 /// or `workspace_id`; parents without runs are absent.
 pub(crate) async fn per_parent(
     db: &Db,
+    window: &Window,
     parent: operation_run::Column,
     parents: &[i64],
-    range: TimeRange,
     criteria: &Criteria,
 ) -> Result<HashMap<i64, RunTally>, DbErr> {
     let (parent, key_column) = match parent {
@@ -465,11 +546,12 @@ pub(crate) async fn per_parent(
     };
     let tallies = tallies(
         db,
-        range,
+        window,
         criteria,
         &[parent],
         Condition::all().add(column.is_in(parents.iter().copied())),
         Condition::all().add(Expr::col(key_column).is_in(parents.iter().copied())),
+        TenantRows::All,
     )
     .await?;
     Ok(tallies
@@ -543,15 +625,19 @@ async fn refresh_some(db: &Db) -> Result<u64, DbErr> {
         transaction.rollback().await?;
         return Ok(0);
     }
+    // The roll-ups' index leads with the grouping: name them all, so it serves.
     let in_buckets = |ranges: &[(i64, i64)], span: i64| {
-        ranges.iter().fold(Condition::any(), |any, (from, to)| {
+        let buckets = ranges.iter().fold(Condition::any(), |any, (from, to)| {
             any.add(
                 Condition::all()
                     .add(Expr::col("span_hours").eq(span))
                     .add(Expr::col("bucket").gte(*from))
                     .add(Expr::col("bucket").lt(*to)),
             )
-        })
+        });
+        Condition::all()
+            .add(Expr::col(GROUPING_COLUMN).is_in(Grouping::EVERY.map(|grouping| grouping as i32)))
+            .add(buckets)
     };
     let hour_ranges = ranges(hours.iter().copied());
     let days: BTreeSet<i64> = hours

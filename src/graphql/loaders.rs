@@ -187,8 +187,9 @@ impl Loader<(i64, TimeWindow)> for RunTallies {
         let mut answers = HashMap::new();
         for (window, parents) in group_by_shape(keys, |(parent, window)| (*window, *parent)) {
             let range = self.criteria.range(window);
+            let read = rollup::Window::read(&self.db, range).await?;
             let tallies =
-                rollup::per_parent(&self.db, self.parent, &parents, range, &self.criteria).await?;
+                rollup::per_parent(&self.db, &read, self.parent, &parents, &self.criteria).await?;
             for parent in parents {
                 let tally = tallies.get(&parent).copied().unwrap_or_default();
                 answers.insert((parent, window), tally);
