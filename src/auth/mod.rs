@@ -8,6 +8,7 @@ pub mod break_glass;
 pub mod credentials;
 pub(crate) mod login;
 pub mod operators;
+pub(crate) mod request;
 
 use std::collections::BTreeSet;
 use std::fmt;

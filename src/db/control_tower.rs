@@ -79,7 +79,9 @@ pub(crate) async fn snapshot(
         let runs = counts
             .tenants
             .get(&tenant)
-            .map_or(HealthLevel::Healthy, |runs| runs_level(*runs, criteria.health));
+            .map_or(HealthLevel::Healthy, |runs| {
+                runs_level(*runs, criteria.health)
+            });
         tenant_health.add(level.max(runs), 1);
     }
     // The tenants' counts hold their failures only: the candidates' whole tallies are

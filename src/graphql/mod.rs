@@ -1,5 +1,6 @@
 //! The GraphQL schema: types, loaders, connections and the one schema builder.
 
+pub mod authenticated;
 mod coalesce;
 pub(crate) mod connection;
 pub(crate) mod enums;
@@ -17,10 +18,12 @@ pub mod types;
 use async_graphql::{Json, SDLExportOptions, Schema, SchemaBuilder};
 use chrono::{DateTime, Utc};
 
+use self::authenticated::Authenticated;
 use self::query::{Mutation, Query, Subscription};
 
-/// The schema type served by the server.
-pub(crate) type AppSchema = Schema<Query, Mutation, Subscription>;
+/// The schema type served by the server: its query and mutation roots authenticate the
+/// request before their first field.
+pub(crate) type AppSchema = Schema<Authenticated<Query>, Authenticated<Mutation>, Subscription>;
 
 /// What GraphiQL and generated clients show for the `DateTime` scalar (async-graphql's
 /// own description names its Rust implementation).
@@ -33,10 +36,10 @@ passed through as it is stored; values under secret-looking keys read `[REDACTED
 
 /// The schema, without data or limits: the server, the tests and `control-tower schema`
 /// all start from here, so they cannot drift apart.
-pub fn schema() -> SchemaBuilder<Query, Mutation, Subscription> {
+pub fn schema() -> SchemaBuilder<Authenticated<Query>, Authenticated<Mutation>, Subscription> {
     Schema::build(
-        Query::default(),
-        Mutation::default(),
+        Authenticated::default(),
+        Authenticated::default(),
         Subscription::default(),
     )
     .override_output_type_description::<DateTime<Utc>>(DATE_TIME)

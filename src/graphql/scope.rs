@@ -11,6 +11,7 @@ use super::settle::Gate;
 use super::snapshots::SnapshotCache;
 use crate::auth::Viewer;
 use crate::auth::login::Origin;
+use crate::auth::request::{Credentials, authenticate};
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::criteria::Criteria;
@@ -35,6 +36,8 @@ pub(crate) struct Scope {
     /// validation, so a refused document costs no SQL); `None` before login.
     /// Shared by the scope's clones, so the server sees who the request's operator was.
     identity: Arc<OnceLock<Option<Viewer>>>,
+    /// The outcome of authentication: `Some` refusal when the request may not go on.
+    authentication: Arc<tokio::sync::OnceCell<Option<AppError>>>,
     /// Where the request came from, for the audit trail.
     pub(crate) origin: Origin,
 }
@@ -60,14 +63,35 @@ impl Scope {
             snapshots,
             metrics,
             identity: Arc::default(),
+            authentication: Arc::default(),
             origin,
         }
     }
 
-    /// Records who the request's operator is (once).
-    pub(crate) fn identify(&self, viewer: Option<Viewer>) {
-        // Set once per request, by the authentication step; a second call changes nothing.
-        let _ = self.identity.set(viewer);
+    /// Authenticates the request, once, however many root fields ask: the refusal, if
+    /// it may not go on (also kept for [`Scope::refusal`]).
+    pub(crate) async fn authenticated(
+        &self,
+        credentials: Option<&Credentials>,
+    ) -> Option<AppError> {
+        let outcome = self
+            .authentication
+            .get_or_init(|| async {
+                match authenticate(&self.db, credentials, self.now).await {
+                    Ok(viewer) => {
+                        let _ = self.identity.set(viewer);
+                        None
+                    }
+                    Err(refusal) => Some(refusal),
+                }
+            })
+            .await;
+        outcome.clone()
+    }
+
+    /// Why the request was refused at authentication, if it was.
+    pub(crate) fn refusal(&self) -> Option<AppError> {
+        self.authentication.get().cloned().flatten()
     }
 
     /// The operator of the request, if any.

@@ -24,11 +24,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::SubsecRound;
 
 use super::AppState;
-use super::authenticate::{Credentials, authenticate};
 use super::completion::Completion;
 use super::document::{self, Admitted};
 use super::persisted::{BadExtension, PersistedQueries};
 use crate::auth::login::Origin;
+use crate::auth::request::Credentials;
 use crate::db::Db;
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::scope::Scope;
@@ -374,12 +374,10 @@ pub(super) async fn run(
     };
     let gate = scope.gate.clone();
     let answering = scope.clone();
-    let execution = async {
-        match authenticate(&scope, &credentials).await {
-            Some(refused) => refused,
-            None => Settling::new(state.schema.execute(request.data(scope)), gate).await,
-        }
-    };
+    let execution = Settling::new(
+        state.schema.execute(request.data(scope).data(credentials)),
+        gate,
+    );
     let timeout = Duration::from_secs(u64::from(limits.request_timeout_seconds));
     let mut response = match tokio::time::timeout(timeout, execution).await {
         Ok(response) => response,
@@ -392,6 +390,10 @@ pub(super) async fn run(
             GraphQLResponse::from_errors(vec![server_error(&error)])
         }
     };
+    if let Some(refusal) = answering.refusal() {
+        // Every root field met the same refusal: it is said once, with no data.
+        response = GraphQLResponse::from_errors(vec![server_error(&refusal)]);
+    }
     let completion = Completion {
         document: &admitted.document,
         variables: &variables,

@@ -2,7 +2,6 @@
 //! probes and graceful shutdown.
 
 mod access;
-mod authenticate;
 mod completion;
 mod document;
 mod graphql;

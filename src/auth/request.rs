@@ -1,18 +1,11 @@
-//! Authentication, before any resolver and after the document checks (so a document
-//! refused for its depth or cost runs no SQL at all). Everything but `login` (and
-//! introspection) needs a live session.
-//!
-//! It is a step of the handler, not an async-graphql extension: with any extension in
-//! the schema, async-graphql resolves every field through its slower per-field path,
-//! which cost a tenth of the tenant board's time (issue #13).
+//! Authenticating one request: the bearer token of its `Authorization` header, checked
+//! against its session on every request (no answer is cached).
 
-use async_graphql::{Response, ServerError};
 use chrono::{DateTime, Utc};
 
-use crate::auth::{self, Viewer, break_glass};
+use super::{Viewer, break_glass};
 use crate::db::Db;
 use crate::error::AppError;
-use crate::graphql::scope::Scope;
 
 /// What the request brought to authenticate with.
 pub(crate) struct Credentials {
@@ -22,33 +15,33 @@ pub(crate) struct Credentials {
     pub(crate) needs_session: bool,
 }
 
-/// Identifies the request's operator into `scope`; the response to send instead of
-/// running the document when it may not run.
-pub(crate) async fn authenticate(scope: &Scope, credentials: &Credentials) -> Option<Response> {
-    let viewer = match identify(&scope.db, credentials.authorization.as_deref(), scope.now).await {
+/// Identifies the request's operator; the refusal, when the request may not go on.
+pub(crate) async fn authenticate(
+    db: &Db,
+    credentials: Option<&Credentials>,
+    now: DateTime<Utc>,
+) -> Result<Option<Viewer>, AppError> {
+    let Some(credentials) = credentials else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "request credentials are missing"
+        )));
+    };
+    let viewer = match identify(db, credentials.authorization.as_deref(), now).await {
         Ok(viewer) => viewer,
         // A stale token does not stop a login.
         Err(AppError::Unauthenticated(_)) if !credentials.needs_session => None,
-        Err(error) => return Some(refused(error)),
+        Err(error) => return Err(error),
     };
     if credentials.needs_session && viewer.is_none() {
-        return Some(refused(AppError::Unauthenticated(
+        return Err(AppError::Unauthenticated(
             "log in first: send `Authorization: Bearer <token>`".to_owned(),
-        )));
+        ));
     }
     if let Some(viewer) = &viewer {
         // Every later line of the request's log names its operator.
         tracing::Span::current().record("operator_id", viewer.user.id);
     }
-    scope.identify(viewer);
-    None
-}
-
-fn refused(error: AppError) -> Response {
-    let error: async_graphql::Error = error.into();
-    let mut server_error = ServerError::new(error.message, None);
-    server_error.extensions = error.extensions;
-    Response::from_errors(vec![server_error])
+    Ok(viewer)
 }
 
 /// The operator a bearer token names, if the request has one. A header with a refused
@@ -61,10 +54,10 @@ async fn identify(
     let Some(header) = authorization else {
         return Ok(None);
     };
-    let token = auth::bearer_token(header).ok_or_else(|| {
+    let token = super::bearer_token(header).ok_or_else(|| {
         AppError::Unauthenticated("the Authorization header must be `Bearer <token>`".to_owned())
     })?;
-    let viewer = match auth::authenticate(db, token, now).await? {
+    let viewer = match super::authenticate(db, token, now).await? {
         Ok(viewer) => viewer,
         Err(refusal) => return Err(AppError::Unauthenticated(refusal.message().to_owned())),
     };
