@@ -177,6 +177,31 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
+        // One tenant's or workspace's hours, for `runStats` and the Control Tower's top.
+        for (name, key) in [
+            (
+                "idx_run_rollups_grouping_set_tenant_id_span_hours_bucket",
+                RunRollups::TenantId,
+            ),
+            (
+                "idx_run_rollups_grouping_set_workspace_id_span_hours_bucket",
+                RunRollups::WorkspaceId,
+            ),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(RunRollups::Table)
+                        .col(RunRollups::GroupingSet)
+                        .col(key)
+                        .col(RunRollups::SpanHours)
+                        .col(RunRollups::Bucket)
+                        .take(),
+                )
+                .await?;
+        }
+
         manager
             .create_table(
                 Table::create()

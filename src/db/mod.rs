@@ -103,12 +103,19 @@ fn options(config: &Config, purpose: Purpose) -> ConnectOptions {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
         });
-    if purpose == Purpose::Requests {
-        let timeout = config.database_statement_timeout_ms.to_string();
-        options.map_sqlx_postgres_opts(move |options| {
-            options.options([("statement_timeout", timeout.as_str())])
-        });
-    }
+    // Every statement is planned for its own values. sqlx prepares statements, and after
+    // five runs PostgreSQL may switch one to a generic plan, blind to how many rows a
+    // window or a list holds: the Control Tower's edges of a window then scanned the
+    // runs, and its cost doubled after warming up (issue #13).
+    let timeout =
+        (purpose == Purpose::Requests).then(|| config.database_statement_timeout_ms.to_string());
+    options.map_sqlx_postgres_opts(move |options| {
+        let options = options.options([("plan_cache_mode", "force_custom_plan")]);
+        match &timeout {
+            Some(timeout) => options.options([("statement_timeout", timeout.as_str())]),
+            None => options,
+        }
+    });
     options
 }
 
