@@ -52,7 +52,7 @@ for _ in $(seq 600); do
   [ "$(psql -X -qtA "$url" -c "SELECT COUNT(*) FROM run_rollup_dirty")" = 0 ] && break
   sleep 1
 done
-psql -X -q "$url" -c "ANALYZE run_rollups"
+psql -X -q "$url" -c "VACUUM ANALYZE run_rollups, audit_logs"
 
 python3 bench/driver.py --cold http://127.0.0.1:18091/graphql --cached http://127.0.0.1:18092/graphql \
   --database-url "$url" --email "$email" --password "$password" "$@"

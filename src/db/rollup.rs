@@ -330,10 +330,6 @@ impl Window {
 /// The run tallies of `window`, per grouping in `groupings`, of the runs matching
 /// `narrowed` (a condition on `operation_runs`; the same must hold of the roll-up rows
 /// through `narrowed_rollups`), in one statement.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "each says what to count; a struct would only rename them"
-)]
 async fn tallies(
     db: &Db,
     window: &Window,
