@@ -566,13 +566,18 @@ const HOURS_PER_TRANSACTION: u64 = 24;
 const ADVISORY_LOCK: i64 = 0x6374_5f72_6f6c_6c75;
 
 /// Brings the roll-ups of every dirty hour (and its day) up to date. Returns how many
-/// hours it recomputed; 0 also when another instance is refreshing.
+/// hours it recomputed; 0 also when another instance is refreshing. Hours dirtied while
+/// it runs may be left for the next refresh.
 pub async fn refresh(db: &Db) -> Result<u64, DbErr> {
     let mut refreshed = 0;
     loop {
-        match refresh_some(db).await? {
-            0 => return Ok(refreshed),
-            hours => refreshed += hours,
+        let hours = refresh_some(db).await?;
+        refreshed += hours;
+        // A batch that was not full took every hour dirty when it began: stop there, or
+        // steady writers, who dirty the current hour again and again, would keep this
+        // going for ever.
+        if hours < HOURS_PER_TRANSACTION {
+            return Ok(refreshed);
         }
     }
 }
