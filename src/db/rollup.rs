@@ -310,6 +310,10 @@ enum TenantRows {
 }
 
 /// A window about to be read: its range, and its plan given its dirty hours.
+///
+/// The dirty hours are read by a statement of their own, before the counts: an hour a
+/// writer changes between the two is counted as it was when the first ran. Answers are
+/// exact for every change committed before a request began.
 #[derive(Debug)]
 pub(crate) struct Window {
     range: TimeRange,

@@ -5,14 +5,11 @@
 //! introspection) needs a live session.
 //!
 //! Not an async-graphql extension: with any extension in the schema, async-graphql
-//! resolves every field through its slower per-field path, which cost the tenant board
-//! a tenth of its time (issue #13).
+//! resolves every field through its slower per-field path (a registry lookup and a
+//! boxed future per field), one of the leads of the tenant board's profile (issue #13).
 
 use std::borrow::Cow;
 
-use super::scope::Scope;
-use crate::auth::request::Credentials;
-use crate::error::AppError;
 use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::resolve_container;
@@ -20,6 +17,10 @@ use async_graphql::{
     ContainerType, Context, ContextSelectionSet, ObjectType, OutputType, Positioned, ServerResult,
     Value,
 };
+
+use super::scope::Scope;
+use crate::auth::request::Credentials;
+use crate::error::AppError;
 
 /// A root type whose fields resolve only once the request is authenticated.
 #[derive(Default)]
