@@ -97,7 +97,7 @@ pub async fn create(
         name: Set(name.to_owned()),
         email: Set(email),
         password_hash: Set(hash),
-        capabilities: Set(Some(Document(json!(names)))),
+        capabilities: Set(Some(Document::from(json!(names)))),
         is_active: Set(true),
         last_login_at: Set(None),
         created_at: Set(now),

@@ -125,7 +125,7 @@ pub(crate) async fn record(
         actor_email: Set(actor_email),
         action: Set(entry.action.as_stored().to_owned()),
         status: Set(status.as_stored().to_owned()),
-        metadata: Set(Some(entity::Document(entry.metadata))),
+        metadata: Set(Some(entity::Document::from(entry.metadata))),
         recorded_at: Set(now),
         created_at: Set(now),
         ..Default::default()

@@ -116,6 +116,17 @@ pub(crate) struct Page<T> {
     pub(crate) has_previous: bool,
 }
 
+impl<T> Page<T> {
+    /// The same page, its rows shared (handed out without being copied).
+    pub(crate) fn shared(self) -> Page<std::sync::Arc<T>> {
+        Page {
+            rows: self.rows.into_iter().map(std::sync::Arc::new).collect(),
+            has_next: self.has_next,
+            has_previous: self.has_previous,
+        }
+    }
+}
+
 impl<T> Default for Page<T> {
     /// An empty page with nothing around it.
     fn default() -> Self {

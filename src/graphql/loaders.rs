@@ -30,7 +30,8 @@ use crate::domain::health::LevelCounts;
 use crate::domain::window::TimeWindow;
 use crate::error::AppError;
 
-/// Rows of one table by id.
+/// Rows of one table by id, shared: a row is handed to every field that asks for it
+/// without being copied.
 pub(crate) struct ById<E> {
     db: Db,
     table: PhantomData<fn() -> E>,
@@ -40,16 +41,19 @@ impl<E: Table> Loader<i64> for ById<E>
 where
     E::Model: Clone + Send + Sync,
 {
-    type Value = E::Model;
+    type Value = Arc<E::Model>;
     type Error = AppError;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, E::Model>, AppError> {
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Arc<E::Model>>, AppError> {
         let rows = by_ids::<E>(&self.db, keys).await?;
-        Ok(rows.into_iter().map(|row| (E::id_of(&row), row)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|row| (E::id_of(&row), Arc::new(row)))
+            .collect())
     }
 }
 
-/// All children of a parent, in the child table's order.
+/// All children of a parent, in the child table's order, shared as [`ById`]'s rows are.
 pub(crate) struct Children<E> {
     db: Db,
     table: PhantomData<fn() -> E>,
@@ -59,15 +63,21 @@ impl<E: ChildTable> Loader<i64> for Children<E>
 where
     E::Model: Clone + Send + Sync,
 {
-    type Value = Vec<E::Model>;
+    type Value = Arc<[Arc<E::Model>]>;
     type Error = AppError;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<E::Model>>, AppError> {
-        let mut grouped: HashMap<i64, Vec<E::Model>> = HashMap::new();
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Arc<[Arc<E::Model>]>>, AppError> {
+        let mut grouped: HashMap<i64, Vec<Arc<E::Model>>> = HashMap::new();
         for row in children_of::<E>(&self.db, keys).await? {
-            grouped.entry(E::parent_of(&row)).or_default().push(row);
+            grouped
+                .entry(E::parent_of(&row))
+                .or_default()
+                .push(Arc::new(row));
         }
-        Ok(grouped)
+        Ok(grouped
+            .into_iter()
+            .map(|(parent, rows)| (parent, rows.into()))
+            .collect())
     }
 }
 
@@ -92,13 +102,13 @@ pub(crate) struct TenantPages {
 }
 
 impl Loader<TenantPageKey> for TenantPages {
-    type Value = Page<tenant::Model>;
+    type Value = Page<Arc<tenant::Model>>;
     type Error = AppError;
 
     async fn load(
         &self,
         keys: &[TenantPageKey],
-    ) -> Result<HashMap<TenantPageKey, Page<tenant::Model>>, AppError> {
+    ) -> Result<HashMap<TenantPageKey, Page<Arc<tenant::Model>>>, AppError> {
         let backend = self.db.get_database_backend();
         let mut answers = HashMap::new();
         for (list, workspaces) in group_by_shape(keys, |key| (key.list.clone(), key.workspace_id)) {
@@ -117,7 +127,7 @@ impl Loader<TenantPageKey> for TenantPages {
                     workspace_id,
                     list: list.clone(),
                 };
-                answers.insert(key, page);
+                answers.insert(key, page.shared());
             }
         }
         Ok(answers)
@@ -343,13 +353,13 @@ pub(crate) struct Loaders {
 
 impl Loaders {
     /// Remembers workspaces a list already fetched, so edges back to them cost nothing.
-    pub(crate) fn prime_workspaces(&self, rows: &[workspace::Model]) {
+    pub(crate) fn prime_workspaces(&self, rows: &[Arc<workspace::Model>]) {
         let rows = rows.iter().map(|row| (row.id, row.clone()));
         self.workspaces.loader().prime(rows);
     }
 
     /// Remembers tenants a list already fetched, so edges back to them cost nothing.
-    pub(crate) fn prime_tenants(&self, rows: &[tenant::Model]) {
+    pub(crate) fn prime_tenants(&self, rows: &[Arc<tenant::Model>]) {
         let rows = rows.iter().map(|row| (row.id, row.clone()));
         self.tenants.loader().prime(rows);
     }

@@ -247,13 +247,13 @@ impl Generator {
                     environment: Set(environment.to_owned()),
                     rbac_last_checked_at: Set(checked),
                     rbac_last_setup_at: Set(Some(created_at + Duration::hours(2))),
-                    rbac_canary_results: Set(Some(Document(json!({
+                    rbac_canary_results: Set(Some(Document::from(json!({
                         "readDevices": {"ok": true, "latencyMs": 180 + id % 200},
                         "readPolicies": {"ok": id % 17 != 0, "error": if id % 17 == 0 { "403" } else { "" }},
                         "servicePrincipal": {"appId": format!("app-{}", id * 7919 % 100_000), "clientSecret": format!("s3cr3t-{secret_hint}")}
                     })))),
-                    rbac_last_warnings: Set(Some(Document(warnings))),
-                    metadata: Set(Some(Document(json!({
+                    rbac_last_warnings: Set(Some(Document::from(warnings))),
+                    metadata: Set(Some(Document::from(json!({
                         "region": region,
                         "tier": if id % 4 == 0 { "premium" } else { "standard" },
                         "contact": {"team": format!("{unit} IT"), "apiKey": format!("ak_{secret_hint}")}
@@ -304,12 +304,12 @@ impl Generator {
                     is_default: Set(position == 0),
                     status: Set(status.as_stored().to_owned()),
                     health_status: Set(health.as_stored().to_owned()),
-                    scopes_granted: Set(Some(Document(json!([
+                    scopes_granted: Set(Some(Document::from(json!([
                         "https://graph.microsoft.com/.default",
                         "offline_access"
                     ])))),
                     last_health_check_at: Set(checked),
-                    metadata: Set(Some(Document(json!({
+                    metadata: Set(Some(Document::from(json!({
                         "consentedBy": "admin@tenant.example",
                         "refreshToken": token,
                         "endpoint": "https://graph.microsoft.com/v1.0"
@@ -343,7 +343,7 @@ impl Generator {
                     tenant_id: Set(tenant_id),
                     key: Set(key.to_owned()),
                     status: Set(status.as_stored().to_owned()),
-                    details: Set(Some(Document(
+                    details: Set(Some(Document::from(
                         json!({"source": "graph", "checkedScopes": 1}),
                     ))),
                     last_checked_at: Set(checked),
@@ -368,7 +368,7 @@ impl Generator {
                     name: Set((*name).to_owned()),
                     email: Set((*email).to_owned()),
                     password_hash: Set("!seeded: no password".to_owned()),
-                    capabilities: Set(Some(Document(json!([
+                    capabilities: Set(Some(Document::from(json!([
                         "console.view",
                         "audit.view",
                         "runs.triage"
@@ -514,9 +514,9 @@ impl Generator {
             r#type: Set(run_type.to_owned()),
             status: Set(status.as_stored().to_owned()),
             outcome: Set(outcome.as_stored().to_owned()),
-            summary_counts: Set(Some(Document(summary))),
-            failure_summary: Set(Some(Document(failures))),
-            context: Set(Some(Document(context))),
+            summary_counts: Set(Some(Document::from(summary))),
+            failure_summary: Set(Some(Document::from(failures))),
+            context: Set(Some(Document::from(context))),
             created_at: Set(created_at),
             started_at: Set(started_at),
             completed_at: Set(completed_at),
@@ -645,7 +645,7 @@ impl Generator {
             actor_email: Set(entry.actor_email),
             action: Set(entry.action.to_owned()),
             status: Set(entry.status.as_stored().to_owned()),
-            metadata: Set(Some(Document(entry.metadata))),
+            metadata: Set(Some(Document::from(entry.metadata))),
             recorded_at: Set(recorded_at),
             created_at: Set(recorded_at),
         }

@@ -120,23 +120,32 @@ impl Completion<'_> {
     }
 }
 
+/// The fields [`Walk::collect`] found for a type and selection sets.
+struct Collection<'d> {
+    ty: String,
+    sets: Vec<*const SelectionSet>,
+    fields: Rc<[Collected<'d>]>,
+}
+
 struct Walk<'a, 'd> {
     completion: &'a Completion<'d>,
     failures: &'a Failures,
     path: Vec<Step>,
     /// What [`Walk::collect`] found, by type and selection sets: every item of a list
     /// collects the same fields.
-    collected: HashMap<(String, Vec<*const SelectionSet>), Rc<[Collected<'d>]>>,
+    /// Looked up by a hash of the type and the sets' addresses, so that finding a known
+    /// entry (once per object of the response) allocates nothing.
+    collected: HashMap<u64, Vec<Collection<'d>>>,
 }
 
 impl<'d> Walk<'_, 'd> {
     /// Completes the value of a field of type `ty`; returns whether it is null.
     fn value(&mut self, ty: &'d Type, sets: &[&'d SelectionSet], value: &mut Value) -> bool {
-        if self.failures.failed.contains(&self.path) {
+        if self.failed() {
             return matches!(value, Value::Null);
         }
         match (&ty.base, &mut *value) {
-            (_, Value::Null) if !self.failures.above.contains(&self.path) => {
+            (_, Value::Null) if !self.failure_below() => {
                 // A null the resolver returned, or an object whose every field was
                 // skipped; the latter is `{}`, and cannot be null when non-null.
                 if ty.nullable || sets.is_empty() {
@@ -150,9 +159,9 @@ impl<'d> Walk<'_, 'd> {
             }
             (BaseType::List(item), Value::List(items)) => {
                 for (index, element) in items.iter_mut().enumerate() {
-                    self.path.push(Step::Index(index));
+                    self.enter(|| Step::Index(index));
                     let null = self.value(item, sets, element);
-                    self.path.pop();
+                    self.leave();
                     if null && !item.nullable {
                         *value = Value::Null;
                         return true;
@@ -179,33 +188,78 @@ impl<'d> Walk<'_, 'd> {
             return matches!(value, Value::Null);
         };
         let collected = self.collect(ty, sets);
-        let mut unordered = std::mem::take(map);
         let mut nulled = false;
-        for field in collected.iter() {
-            self.path.push(Step::Field(field.key.to_string()));
-            let child = match unordered.shift_remove(field.key) {
-                Some(child) => Some(child),
-                None if self.failures.failed.contains(&self.path) => Some(Value::Null),
-                // Skipped by its type condition, or never due.
-                None => None,
-            };
-            if let Some(mut child) = child {
-                if let Some(ty) = field.ty {
-                    let null = self.value(ty, &field.sets, &mut child);
-                    nulled |= null && !ty.nullable;
-                } else if field.name == "__schema" {
-                    self.forget_schema_description(&field.sets, &mut child);
-                }
-                map.insert(field.key.clone(), child);
+        let in_order = map.len() == collected.len()
+            && map
+                .keys()
+                .zip(collected.iter())
+                .all(|(key, field)| key == field.key);
+        if in_order {
+            // The usual case: every key is there, in the selection's order.
+            for (field, child) in collected.iter().zip(map.values_mut()) {
+                self.enter(|| Step::Field(field.key.to_string()));
+                nulled |= self.field(field, child);
+                self.leave();
             }
-            self.path.pop();
+        } else {
+            let mut unordered = std::mem::take(map);
+            for field in collected.iter() {
+                self.enter(|| Step::Field(field.key.to_string()));
+                let child = match unordered.shift_remove(field.key) {
+                    Some(child) => Some(child),
+                    None if self.failed() => Some(Value::Null),
+                    // Skipped by its type condition, or never due.
+                    None => None,
+                };
+                if let Some(mut child) = child {
+                    nulled |= self.field(field, &mut child);
+                    map.insert(field.key.clone(), child);
+                }
+                self.leave();
+            }
+            // Anything the walk did not foresee keeps its place after the rest.
+            map.extend(unordered);
         }
-        // Anything the walk did not foresee keeps its place after the rest.
-        map.extend(unordered);
         if nulled {
             *value = Value::Null;
         }
         nulled
+    }
+
+    /// Completes the value of `field`; returns whether it is null where its type says
+    /// it cannot be.
+    fn field(&mut self, field: &Collected<'d>, child: &mut Value) -> bool {
+        if let Some(ty) = field.ty {
+            let null = self.value(ty, &field.sets, child);
+            return null && !ty.nullable;
+        }
+        if field.name == "__schema" {
+            self.forget_schema_description(&field.sets, child);
+        }
+        false
+    }
+
+    /// Steps down to `step`. The path is kept only when some error names a path: it is
+    /// only ever compared with those.
+    fn enter(&mut self, step: impl FnOnce() -> Step) {
+        if !self.failures.failed.is_empty() {
+            self.path.push(step());
+        }
+    }
+
+    /// Steps back up.
+    fn leave(&mut self) {
+        self.path.pop();
+    }
+
+    /// Whether an error names the current path.
+    fn failed(&self) -> bool {
+        !self.failures.failed.is_empty() && self.failures.failed.contains(&self.path)
+    }
+
+    /// Whether an error names a path below the current one.
+    fn failure_below(&self) -> bool {
+        !self.failures.failed.is_empty() && self.failures.above.contains(&self.path)
     }
 
     /// Nulls `description` in an answer of `__schema`.
@@ -227,25 +281,40 @@ impl<'d> Walk<'_, 'd> {
     /// the first spread did not, so each is visited once. Worked out once per type and
     /// selection sets.
     fn collect(&mut self, ty: &str, sets: &[&'d SelectionSet]) -> Rc<[Collected<'d>]> {
-        let key = (
-            ty.to_owned(),
-            sets.iter().map(|set| std::ptr::from_ref(*set)).collect(),
-        );
-        let completion = self.completion;
-        self.collected
-            .entry(key)
-            .or_insert_with(|| {
-                let mut collector = Collector {
-                    completion,
-                    fields: Vec::new(),
-                    visited: HashSet::new(),
-                };
-                for set in sets {
-                    collector.set(set, ty);
-                }
-                collector.fields.into()
-            })
-            .clone()
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let same = |known: &Collection<'d>| {
+            known.ty == ty
+                && known.sets.len() == sets.len()
+                && known
+                    .sets
+                    .iter()
+                    .zip(sets)
+                    .all(|(known, set)| std::ptr::eq(*known, *set))
+        };
+        let mut hasher = self.collected.hasher().build_hasher();
+        ty.hash(&mut hasher);
+        for set in sets {
+            std::ptr::from_ref(*set).hash(&mut hasher);
+        }
+        let bucket = self.collected.entry(hasher.finish()).or_default();
+        if let Some(known) = bucket.iter().find(|known| same(known)) {
+            return known.fields.clone();
+        }
+        let mut collector = Collector {
+            completion: self.completion,
+            fields: Vec::new(),
+            visited: HashSet::new(),
+        };
+        for set in sets {
+            collector.set(set, ty);
+        }
+        let fields: Rc<[Collected<'d>]> = collector.fields.into();
+        bucket.push(Collection {
+            ty: ty.to_owned(),
+            sets: sets.iter().map(|set| std::ptr::from_ref(*set)).collect(),
+            fields: fields.clone(),
+        });
+        fields
     }
 }
 

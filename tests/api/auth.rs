@@ -51,7 +51,7 @@ on_both! {
         create_operator(&app, "dana@ops.test", &[Capability::ConsoleView, Capability::BreakGlassUse]).await;
         let acme = workspace(&app.db, "Acme").await;
         tenant_with(&app.db, acme.id, "Contoso", |row| {
-            row.metadata = sea_orm::ActiveValue::Set(Some(entity::Document(json!({"region": "eu", "apiKey": "k"}))));
+            row.metadata = sea_orm::ActiveValue::Set(Some(entity::Document::from(json!({"region": "eu", "apiKey": "k"}))));
         })
         .await;
 

@@ -398,7 +398,7 @@ pub async fn operator_token(
         name: Set(format!("Operator {email}")),
         email: Set(email.to_owned()),
         password_hash: Set("!test: no password".to_owned()),
-        capabilities: Set(Some(entity::Document(json!(names)))),
+        capabilities: Set(Some(entity::Document::from(json!(names)))),
         is_active: Set(true),
         last_login_at: Set(None),
         created_at: Set(now),

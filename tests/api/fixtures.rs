@@ -114,7 +114,7 @@ pub async fn connection_with(
         is_default: Set(true),
         status: Set("connected".to_owned()),
         health_status: Set("ok".to_owned()),
-        scopes_granted: Set(Some(Document(json!(["offline_access"])))),
+        scopes_granted: Set(Some(Document::from(json!(["offline_access"])))),
         last_health_check_at: Set(Some(now())),
         metadata: Set(None),
         created_at: Set(now()),

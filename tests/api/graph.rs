@@ -112,8 +112,8 @@ on_both! {
         let acme = workspace(&app.db, "Acme").await;
         let run = run_with(&app.db, acme.id, None, |row| {
             row.outcome = Set("failed".to_owned());
-            row.summary_counts = Set(Some(Document(json!({"updated": "7", "created": 3.0, "ratio": 0.5, "note": "n/a"}))));
-            row.failure_summary = Set(Some(Document(json!([
+            row.summary_counts = Set(Some(Document::from(json!({"updated": "7", "created": 3.0, "ratio": 0.5, "note": "n/a"}))));
+            row.failure_summary = Set(Some(Document::from(json!([
                 {"code": "GRAPH_401", "reason": "auth", "message": "call failed with Authorization: Bearer abc.def.ghi", "trace": "…"},
                 "worker crashed",
             ]))));
@@ -142,20 +142,20 @@ on_both! {
     async fn json_documents_are_redacted(app: TestApp) {
         let acme = workspace(&app.db, "Acme").await;
         let contoso = tenant_with(&app.db, acme.id, "Contoso", |row| {
-            row.metadata = Set(Some(Document(json!({"region": "eu", "contact": {"apiKey": "k-123", "name": "IT"}}))));
-            row.rbac_canary_results = Set(Some(Document(json!({"sp": {"clientSecret": "s3cr3t", "ok": true}}))));
+            row.metadata = Set(Some(Document::from(json!({"region": "eu", "contact": {"apiKey": "k-123", "name": "IT"}}))));
+            row.rbac_canary_results = Set(Some(Document::from(json!({"sp": {"clientSecret": "s3cr3t", "ok": true}}))));
         })
         .await;
         connection_with(&app.db, contoso.id, |row| {
-            row.metadata = Set(Some(Document(json!({"refresh_token": "rt", "endpoint": "https://graph"}))));
+            row.metadata = Set(Some(Document::from(json!({"refresh_token": "rt", "endpoint": "https://graph"}))));
         })
         .await;
         permission_with(&app.db, contoso.id, "Directory.Read.All", |row| {
-            row.details = Set(Some(Document(json!({"Cookie": "c", "scope": "x"}))));
+            row.details = Set(Some(Document::from(json!({"Cookie": "c", "scope": "x"}))));
         })
         .await;
         run_with(&app.db, acme.id, Some(contoso.id), |row| {
-            row.context = Set(Some(Document(json!({"Password": "hunter2", "options": {"full": true}}))));
+            row.context = Set(Some(Document::from(json!({"Password": "hunter2", "options": {"full": true}}))));
         })
         .await;
         let data = app

@@ -1,5 +1,7 @@
 //! `AuditLog` and the `auditLogs` query root.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Json, Object};
 use chrono::{DateTime, Utc};
 use entity::audit_log;
@@ -22,14 +24,10 @@ use crate::graphql::text::Text;
 
 #[derive(Clone)]
 pub(crate) struct AuditLog {
-    pub(crate) model: audit_log::Model,
+    pub(crate) model: Arc<audit_log::Model>,
 }
 
-impl From<audit_log::Model> for AuditLog {
-    fn from(model: audit_log::Model) -> Self {
-        Self { model }
-    }
-}
+super::row_object!(AuditLog, audit_log);
 
 /// One entry of the audit trail: who did what, when, and whether it worked. Entries are
 /// never changed once recorded.

@@ -21,6 +21,27 @@ use serde_json::Value;
 use crate::domain::redact::redact_document;
 use crate::error::{AppError, AppResult};
 
+/// `From` a row, owned or shared, for a GraphQL object that wraps it. Rows are shared
+/// (`Arc`) so that the loaders hand them out without copying them.
+macro_rules! row_object {
+    ($object:ident, $module:ident) => {
+        impl From<$module::Model> for $object {
+            fn from(model: $module::Model) -> Self {
+                Self {
+                    model: Arc::new(model),
+                }
+            }
+        }
+
+        impl From<Arc<$module::Model>> for $object {
+            fn from(model: Arc<$module::Model>) -> Self {
+                Self { model }
+            }
+        }
+    };
+}
+pub(crate) use row_object;
+
 /// A stored JSON document as the API shows it: always redacted (SPEC §4).
 pub(crate) fn shown(document: Option<&Document>) -> Option<Json<Value>> {
     document.map(|document| Json(redact_document(document.value())))

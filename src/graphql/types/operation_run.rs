@@ -1,5 +1,7 @@
 //! `OperationRun`, its summary and failures, and the run query roots.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::operation_run;
@@ -30,14 +32,10 @@ use crate::graphql::text::Text;
 
 #[derive(Clone)]
 pub(crate) struct OperationRun {
-    pub(crate) model: operation_run::Model,
+    pub(crate) model: Arc<operation_run::Model>,
 }
 
-impl From<operation_run::Model> for OperationRun {
-    fn from(model: operation_run::Model) -> Self {
-        Self { model }
-    }
-}
+super::row_object!(OperationRun, operation_run);
 
 /// One execution of a platform operation (an inventory sync, a compliance scan, …) in a
 /// workspace, usually for one tenant.

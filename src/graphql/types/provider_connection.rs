@@ -1,5 +1,7 @@
 //! `ProviderConnection`.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Json, Object};
 use chrono::{DateTime, Utc};
 use entity::provider_connection;
@@ -16,14 +18,10 @@ use crate::graphql::scope::Scope;
 
 #[derive(Clone)]
 pub(crate) struct ProviderConnection {
-    pub(crate) model: provider_connection::Model,
+    pub(crate) model: Arc<provider_connection::Model>,
 }
 
-impl From<provider_connection::Model> for ProviderConnection {
-    fn from(model: provider_connection::Model) -> Self {
-        Self { model }
-    }
-}
+super::row_object!(ProviderConnection, provider_connection);
 
 /// A tenant's connection to an identity or cloud provider, through which the platform
 /// operates in the tenant.

@@ -1,5 +1,7 @@
 //! `Tenant`, `TenantRbac` and the tenant query roots.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::tenant;
@@ -25,14 +27,10 @@ use crate::graphql::text::Text;
 
 #[derive(Clone)]
 pub(crate) struct Tenant {
-    pub(crate) model: tenant::Model,
+    pub(crate) model: Arc<tenant::Model>,
 }
 
-impl From<tenant::Model> for Tenant {
-    fn from(model: tenant::Model) -> Self {
-        Self { model }
-    }
-}
+super::row_object!(Tenant, tenant);
 
 /// A customer tenant the platform manages, inside one workspace.
 #[Object]
@@ -112,7 +110,8 @@ impl Tenant {
             .await?;
         Ok(rows
             .unwrap_or_default()
-            .into_iter()
+            .iter()
+            .cloned()
             .map(ProviderConnection::from)
             .collect())
     }
@@ -127,7 +126,8 @@ impl Tenant {
             .await?;
         Ok(rows
             .unwrap_or_default()
-            .into_iter()
+            .iter()
+            .cloned()
             .map(TenantPermission::from)
             .collect())
     }
@@ -155,12 +155,12 @@ impl Tenant {
         let connections: Vec<_> = connections
             .unwrap_or_default()
             .iter()
-            .map(connection_facts)
+            .map(|row| connection_facts(row))
             .collect();
         let permissions: Vec<_> = permissions
             .unwrap_or_default()
             .iter()
-            .map(permission_facts)
+            .map(|row| permission_facts(row))
             .collect();
         let criteria = scope.criteria();
         let window = TimeWindow::chosen(window);
@@ -300,6 +300,7 @@ impl TenantQuery {
             .to_db(&scope.criteria())?
             .condition(scope.db.get_database_backend());
         let (page, total) = root_page::<tenant::Entity>(scope, condition, &spec, &args).await?;
+        let page = page.shared();
         scope.loaders.prime_tenants(&page.rows);
         Ok(Connection::new(
             page,

@@ -1,5 +1,7 @@
 //! `TenantPermission`.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Json, Object};
 use chrono::{DateTime, Utc};
 use entity::tenant_permission;
@@ -14,14 +16,10 @@ use crate::graphql::scope::Scope;
 
 #[derive(Clone)]
 pub(crate) struct TenantPermission {
-    pub(crate) model: tenant_permission::Model,
+    pub(crate) model: Arc<tenant_permission::Model>,
 }
 
-impl From<tenant_permission::Model> for TenantPermission {
-    fn from(model: tenant_permission::Model) -> Self {
-        Self { model }
-    }
-}
+super::row_object!(TenantPermission, tenant_permission);
 
 /// A permission the platform needs in a tenant, and whether it holds it.
 #[Object]

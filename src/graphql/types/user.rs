@@ -1,5 +1,7 @@
 //! `User`: a person of the tenant plane.
 
+use std::sync::Arc;
+
 use async_graphql::{ID, Object};
 use entity::user;
 
@@ -7,14 +9,10 @@ use crate::graphql::ids::NodeKind;
 
 #[derive(Clone)]
 pub(crate) struct User {
-    pub(crate) model: user::Model,
+    pub(crate) model: Arc<user::Model>,
 }
 
-impl From<user::Model> for User {
-    fn from(model: user::Model) -> Self {
-        Self { model }
-    }
-}
+super::row_object!(User, user);
 
 /// A person of the tenant plane: a member of workspaces who may start runs. (Operators of
 /// this console are `Operator`s, not users.)

@@ -26,14 +26,10 @@ use crate::graphql::text::Text;
 
 #[derive(Clone)]
 pub(crate) struct Workspace {
-    pub(crate) model: workspace::Model,
+    pub(crate) model: Arc<workspace::Model>,
 }
 
-impl From<workspace::Model> for Workspace {
-    fn from(model: workspace::Model) -> Self {
-        Self { model }
-    }
-}
+super::row_object!(Workspace, workspace);
 
 /// A workspace: the top-level grouping of tenants, with its members.
 #[Object]
@@ -189,7 +185,8 @@ impl Workspace {
             .await?;
         Ok(rows
             .unwrap_or_default()
-            .into_iter()
+            .iter()
+            .cloned()
             .map(WorkspaceMembership::from)
             .collect())
     }
@@ -197,14 +194,10 @@ impl Workspace {
 
 #[derive(Clone)]
 pub(crate) struct WorkspaceMembership {
-    pub(crate) model: workspace_membership::Model,
+    pub(crate) model: Arc<workspace_membership::Model>,
 }
 
-impl From<workspace_membership::Model> for WorkspaceMembership {
-    fn from(model: workspace_membership::Model) -> Self {
-        Self { model }
-    }
-}
+super::row_object!(WorkspaceMembership, workspace_membership);
 
 /// A user's membership of a workspace.
 #[Object]
@@ -293,11 +286,12 @@ impl WorkspaceQuery {
             .to_db()?
             .condition(scope.db.get_database_backend());
         let (page, total) = root_page::<workspace::Entity>(scope, condition, &spec, &args).await?;
+        let page = page.shared();
         scope.loaders.prime_workspaces(&page.rows);
         Ok(Connection::new(
             page,
             &spec,
-            workspaces::sort_key,
+            |row| workspaces::sort_key(row),
             Workspace::from,
             total,
         ))
