@@ -6,6 +6,11 @@
 #   bash bench/board.sh                      # postgres://postgres@127.0.0.1:5432/ct_bench, 15 s rounds
 #   DURATION=10 BENCH_DATABASE_URL=postgres://… bash bench/board.sh
 #
+# Both servers connect with the same URL. Unless it names an `sslmode`, `sslmode=disable`
+# is added: PostGraphile's driver (node-postgres) speaks plain TCP unless told otherwise,
+# while ours (sqlx) prefers TLS whenever the server offers it, as Debian's PostgreSQL
+# does; on loopback, TLS would only charge encryption to one side.
+#
 # What it does
 # - Uses the existing release binary (no cargo build) and an already seeded database
 #   (bench/run.sh seeds it); refuses to start while `control-tower … seed` runs.
@@ -66,6 +71,12 @@ password=bench-password-not-secret
 postgraphile_version=4.14.1
 hz=$(getconf CLK_TCK)
 
+case "$url" in
+  *sslmode=*) server_url="$url" ;;
+  *\?*) server_url="$url&sslmode=disable" ;;
+  *) server_url="$url?sslmode=disable" ;;
+esac
+
 psql_q() { psql -X -q -tA -v ON_ERROR_STOP=1 "$url" -c "$1"; }
 die() { echo "board.sh: $*" >&2; exit 1; }
 
@@ -120,15 +131,15 @@ installed=$(node -p "require('$pg_dir/node_modules/postgraphile/package.json').v
 # --- servers ------------------------------------------------------------------------
 
 if [ -n "$ours_log_filter" ]; then
-  RUST_LOG="$ours_log_filter" "$binary" --database-url "$url" --listen "127.0.0.1:$ours_port" serve \
+  RUST_LOG="$ours_log_filter" "$binary" --database-url "$server_url" --listen "127.0.0.1:$ours_port" serve \
     >"$logs/ours.log" 2>&1 &
 else
-  "$binary" --database-url "$url" --listen "127.0.0.1:$ours_port" serve >"$logs/ours.log" 2>&1 &
+  "$binary" --database-url "$server_url" --listen "127.0.0.1:$ours_port" serve >"$logs/ours.log" 2>&1 &
 fi
 ours_pid=$!
 # `node` itself (not npx), so $! is the process that serves.
 NODE_ENV=production node "$pg_dir/node_modules/postgraphile/cli.js" \
-  --connection "$url" --schema public --host 127.0.0.1 --port "$theirs_port" \
+  --connection "$server_url" --schema public --host 127.0.0.1 --port "$theirs_port" \
   --disable-graphiql --disable-query-log --no-setof-functions-contain-nulls --max-pool-size 10 \
   >"$logs/theirs.log" 2>&1 &
 theirs_pid=$!

@@ -1,12 +1,15 @@
 //! What the generic loaders need to know of each table: its id, and for child tables
 //! their parent and the order children are listed in.
 
+use chrono::{DateTime, Utc};
 use entity::{
     audit_log, operation_run, platform_user, provider_connection, tenant, tenant_permission, user,
     workspace, workspace_membership,
 };
 use sea_orm::sea_query::{ExprTrait, Order};
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, DbErr, DerivePartialModel, EntityTrait, QueryFilter, QueryOrder, Select,
+};
 
 use super::Db;
 
@@ -107,9 +110,39 @@ pub(crate) async fn children_of<E: ChildTable>(
     db: &Db,
     parents: &[i64],
 ) -> Result<Vec<E::Model>, DbErr> {
+    children_select::<E>(parents).all(db).await
+}
+
+/// The children of every parent in `parents`, in child order.
+fn children_select<E: ChildTable>(parents: &[i64]) -> Select<E> {
     let mut select = E::find().filter(E::parent_column().is_in(parents.iter().copied()));
     for (column, order) in E::child_order() {
         select = select.order_by(column, order);
     }
-    select.all(db).await
+    select
+}
+
+/// A permission as lists and health badges read it: every column but its details and
+/// its row times. A list of permissions asks for its `details` far less often than for
+/// names and statuses, and reading whole rows (a JSON document and three timestamps
+/// each) was most of the cost of the tenant board's 300 permissions (issue #13).
+#[derive(Clone, Debug, DerivePartialModel)]
+#[sea_orm(entity = "tenant_permission::Entity", from_query_result)]
+pub(crate) struct PermissionSummary {
+    pub(crate) id: i64,
+    pub(crate) tenant_id: i64,
+    pub(crate) key: String,
+    pub(crate) status: String,
+    pub(crate) last_checked_at: Option<DateTime<Utc>>,
+}
+
+/// [`children_of`] the tenants in `tenants`, summarized.
+pub(crate) async fn permission_summaries_of(
+    db: &Db,
+    tenants: &[i64],
+) -> Result<Vec<PermissionSummary>, DbErr> {
+    children_select::<tenant_permission::Entity>(tenants)
+        .into_partial_model::<PermissionSummary>()
+        .all(db)
+        .await
 }

@@ -106,8 +106,9 @@ pub(crate) fn page_cost(size: Option<i32>, child_complexity: usize) -> usize {
     size.saturating_mul(child_complexity).saturating_add(1)
 }
 
-/// Encodes a row's position in an order as an opaque cursor.
-pub(crate) fn encode_cursor(spec: &SortSpec, key: &[KeyValue]) -> String {
+/// Encodes a row's position in an order (tagged `tag`, see [`SortSpec::tag`]) as an opaque
+/// cursor.
+fn encode_cursor(tag: &str, key: &[KeyValue]) -> String {
     let values: Vec<Value> = key
         .iter()
         .map(|value| match value {
@@ -119,7 +120,7 @@ pub(crate) fn encode_cursor(spec: &SortSpec, key: &[KeyValue]) -> String {
             KeyValue::Null => Value::Null,
         })
         .collect();
-    let document = serde_json::json!({ "o": spec.tag, "k": values });
+    let document = serde_json::json!({ "o": tag, "k": values });
     URL_SAFE_NO_PAD.encode(document.to_string())
 }
 
@@ -204,19 +205,21 @@ impl<N: Clone> Connection<N> {
         node: impl Fn(R) -> N,
         total: TotalCount,
     ) -> Self {
+        let tag: Arc<str> = spec.tag.as_str().into();
         let edges: Vec<Edge<N>> = page
             .rows
             .into_iter()
             .map(|row| Edge {
-                cursor: encode_cursor(spec, &key(&row)),
+                tag: tag.clone(),
+                key: key(&row),
                 node: node(row),
             })
             .collect();
         let page_info = PageInfo {
             has_next_page: page.has_next,
             has_previous_page: page.has_previous,
-            start_cursor: edges.first().map(|edge| edge.cursor.clone()),
-            end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+            start_cursor: edges.first().map(Edge::cursor_text),
+            end_cursor: edges.last().map(Edge::cursor_text),
         };
         Self {
             edges,
@@ -259,10 +262,20 @@ impl<N: OutputType + Clone> Connection<N> {
     }
 }
 
-/// One item of a page and the cursor that points at it.
+/// One item of a page and the cursor that points at it. The cursor is written only when
+/// asked for: most queries select `nodes`.
 pub(crate) struct Edge<N> {
-    cursor: String,
+    /// The order's tag (see [`SortSpec::tag`]).
+    tag: Arc<str>,
+    /// The item's sort key.
+    key: Vec<KeyValue>,
     node: N,
+}
+
+impl<N> Edge<N> {
+    fn cursor_text(&self) -> String {
+        encode_cursor(&self.tag, &self.key)
+    }
 }
 
 impl<N: OutputType> TypeName for Edge<N> {
@@ -276,8 +289,8 @@ impl<N: OutputType> TypeName for Edge<N> {
 impl<N: OutputType + Clone> Edge<N> {
     /// An opaque position in the list: pass it as `after` (or `before`) to continue from
     /// this item.
-    async fn cursor(&self) -> &str {
-        &self.cursor
+    async fn cursor(&self) -> String {
+        self.cursor_text()
     }
 
     /// The item.
@@ -333,7 +346,7 @@ mod tests {
             vec![KeyValue::Time(time), KeyValue::Int(7)],
             vec![KeyValue::Null, KeyValue::Int(8)],
         ] {
-            let cursor = encode_cursor(&spec(), &key);
+            let cursor = encode_cursor(&spec().tag, &key);
             assert_eq!(decode_cursor(&cursor, &spec(), "after").unwrap(), key);
         }
     }
@@ -342,7 +355,7 @@ mod tests {
     fn a_cursor_of_another_order_is_refused() {
         let mut other = spec();
         other.tag = "things:started_at:asc".into();
-        let cursor = encode_cursor(&other, &[KeyValue::Null, KeyValue::Int(1)]);
+        let cursor = encode_cursor(&other.tag, &[KeyValue::Null, KeyValue::Int(1)]);
         assert!(decode_cursor(&cursor, &spec(), "after").is_err());
     }
 

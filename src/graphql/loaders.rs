@@ -21,7 +21,9 @@ use super::settle::Gate;
 use crate::db::page::{Direction, Page, PageArgs};
 use crate::db::runs::RunOrder;
 use crate::db::stats::{self, RunTally};
-use crate::db::tables::{ChildTable, Table, by_ids, children_of};
+use crate::db::tables::{
+    ChildTable, PermissionSummary, Table, by_ids, children_of, permission_summaries_of,
+};
 use crate::db::tenants::{TenantFilter, TenantOrder};
 use crate::db::{self, Db};
 use crate::db::{health, rollup};
@@ -67,18 +69,39 @@ where
     type Error = AppError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Arc<[Arc<E::Model>]>>, AppError> {
-        let mut grouped: HashMap<i64, Vec<Arc<E::Model>>> = HashMap::new();
-        for row in children_of::<E>(&self.db, keys).await? {
-            grouped
-                .entry(E::parent_of(&row))
-                .or_default()
-                .push(Arc::new(row));
-        }
-        Ok(grouped
-            .into_iter()
-            .map(|(parent, rows)| (parent, rows.into()))
-            .collect())
+        let rows = children_of::<E>(&self.db, keys).await?;
+        Ok(by_parent(rows, E::parent_of))
     }
+}
+
+/// The permissions of tenants, summarized (see [`PermissionSummary`]).
+pub(crate) struct PermissionSummaries {
+    db: Db,
+}
+
+impl Loader<i64> for PermissionSummaries {
+    type Value = Arc<[Arc<PermissionSummary>]>;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[i64],
+    ) -> Result<HashMap<i64, Arc<[Arc<PermissionSummary>]>>, AppError> {
+        let rows = permission_summaries_of(&self.db, keys).await?;
+        Ok(by_parent(rows, |row| row.tenant_id))
+    }
+}
+
+/// Children rows grouped under their parents, in the order they came, shared.
+fn by_parent<R>(rows: Vec<R>, parent: impl Fn(&R) -> i64) -> HashMap<i64, Arc<[Arc<R>]>> {
+    let mut grouped: HashMap<i64, Vec<Arc<R>>> = HashMap::new();
+    for row in rows {
+        grouped.entry(parent(&row)).or_default().push(Arc::new(row));
+    }
+    grouped
+        .into_iter()
+        .map(|(parent, rows)| (parent, rows.into()))
+        .collect()
 }
 
 /// A page of a workspace's tenants, for `Workspace.tenants`.
@@ -342,6 +365,7 @@ pub(crate) struct Loaders {
     pub(crate) memberships_by_workspace: RequestLoader<i64, Children<workspace_membership::Entity>>,
     pub(crate) connections_by_tenant: RequestLoader<i64, Children<provider_connection::Entity>>,
     pub(crate) permissions_by_tenant: RequestLoader<i64, Children<tenant_permission::Entity>>,
+    pub(crate) permission_summaries_by_tenant: RequestLoader<i64, PermissionSummaries>,
     pub(crate) tenant_pages: RequestLoader<TenantPageKey, TenantPages>,
     pub(crate) tenant_tallies: RequestLoader<(i64, TimeWindow), RunTallies>,
     pub(crate) workspace_tallies: RequestLoader<(i64, TimeWindow), RunTallies>,
@@ -384,6 +408,7 @@ impl Loaders {
             memberships_by_workspace: children(gate, db),
             connections_by_tenant: children(gate, db),
             permissions_by_tenant: children(gate, db),
+            permission_summaries_by_tenant: loader(gate, PermissionSummaries { db: db.clone() }),
             tenant_pages: loader(gate, TenantPages { db: db.clone() }),
             tenant_counts: loader(gate, TenantCounts { db: db.clone() }),
             tenant_tallies: loader(gate, tallies(operation_run::Column::TenantId)),

@@ -54,6 +54,38 @@ on_both! {
 }
 
 on_both! {
+    async fn permissions_read_whole_or_summarized_cost_one_statement(app: TestApp) {
+        let mut variables = Vec::new();
+        for size in SIZES {
+            let group = workspace(&app.db, &format!("Checked {size}")).await;
+            tenants_with_children(&app.db, group.id, "Checked", size, 0, 3).await;
+            variables.push((size, json!({"workspace": NodeKind::Workspace.id(group.id)})));
+        }
+        // A list that reads `details` (here through a fragment) loads whole rows; one that
+        // does not, summaries; the tenant's health reads summaries too. Either way, one
+        // statement per list of permissions.
+        let whole = "query($workspace: ID!) { tenants(first: 100, filter: {workspaceId: $workspace}) {
+            nodes { permissions { key ...checked } } } }
+            fragment checked on TenantPermission { details lastCheckedAt }";
+        assert_statements(&app, whole, &variables, 3, |size, data| {
+            let nodes = data["tenants"]["nodes"].as_array().unwrap();
+            assert_eq!(nodes.len(), size);
+            assert!(nodes.iter().all(|node| node["permissions"].as_array().unwrap().len() == 3));
+        })
+        .await;
+        let summarized = "query($workspace: ID!) { tenants(first: 100, filter: {workspaceId: $workspace}) {
+            nodes { permissions { key status lastCheckedAt } health { level } } } }";
+        assert_statements(&app, summarized, &variables, 6, |size, data| {
+            let nodes = data["tenants"]["nodes"].as_array().unwrap();
+            assert_eq!(nodes.len(), size);
+            assert!(nodes.iter().all(|node| node["permissions"].as_array().unwrap().len() == 3));
+            assert!(nodes.iter().all(|node| node["health"]["level"].is_string()));
+        })
+        .await;
+    }
+}
+
+on_both! {
     async fn a_hundred_parents_without_children_cost_the_same(app: TestApp) {
         let mut variables = Vec::new();
         for size in SIZES {

@@ -139,7 +139,7 @@ pub(crate) fn connection_facts(
 
 /// What the health rules read of a permission row.
 pub(crate) fn permission_facts(
-    model: &entity::tenant_permission::Model,
+    model: &crate::db::tables::PermissionSummary,
 ) -> health::PermissionFacts {
     health::PermissionFacts {
         key: model.key.clone(),

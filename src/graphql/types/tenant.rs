@@ -32,6 +32,13 @@ pub(crate) struct Tenant {
 
 super::row_object!(Tenant, tenant);
 
+/// The GraphQL objects of a parent's child rows, as a loader answered them (none when
+/// the parent has none).
+fn shown_rows<R: Clone, T: From<R>>(rows: Option<Arc<[R]>>) -> Vec<T> {
+    rows.map(|rows| rows.iter().cloned().map(T::from).collect())
+        .unwrap_or_default()
+}
+
 /// A customer tenant the platform manages, inside one workspace.
 #[Object]
 impl Tenant {
@@ -108,28 +115,31 @@ impl Tenant {
             .connections_by_tenant
             .load_one(self.model.id)
             .await?;
-        Ok(rows
-            .unwrap_or_default()
-            .iter()
-            .cloned()
-            .map(ProviderConnection::from)
-            .collect())
+        Ok(shown_rows(rows))
     }
 
     /// The permissions the platform needs in the tenant, by name.
     async fn permissions(&self, ctx: &Context<'_>) -> AppResult<Vec<TenantPermission>> {
         let scope = Scope::of(ctx)?;
-        let rows = scope
-            .loaders
-            .permissions_by_tenant
+        let loaders = &scope.loaders;
+        // Whole rows only when the selection reads their details (fragments included,
+        // `@skip` not evaluated: when in doubt, whole).
+        let whole = ctx
+            .field()
+            .selection_set()
+            .any(|field| field.name() == "details");
+        if whole {
+            let rows = loaders
+                .permissions_by_tenant
+                .load_one(self.model.id)
+                .await?;
+            return Ok(shown_rows(rows));
+        }
+        let rows = loaders
+            .permission_summaries_by_tenant
             .load_one(self.model.id)
             .await?;
-        Ok(rows
-            .unwrap_or_default()
-            .iter()
-            .cloned()
-            .map(TenantPermission::from)
-            .collect())
+        Ok(shown_rows(rows))
     }
 
     /// The tenant's health badge in `window`: the worst of its status, its provider
@@ -147,7 +157,9 @@ impl Tenant {
         let loaders = &scope.loaders;
         let (connections, permissions, tally) = futures::try_join!(
             loaders.connections_by_tenant.load_one(self.model.id),
-            loaders.permissions_by_tenant.load_one(self.model.id),
+            loaders
+                .permission_summaries_by_tenant
+                .load_one(self.model.id),
             loaders
                 .tenant_tallies
                 .load_one((self.model.id, TimeWindow::chosen(window))),

@@ -8,56 +8,114 @@ use entity::tenant_permission;
 use serde_json::Value;
 
 use super::tenant::Tenant;
+use crate::db::tables::PermissionSummary;
 use crate::domain::status;
 use crate::error::AppResult;
 use crate::graphql::enums::PermissionStatus;
 use crate::graphql::ids::NodeKind;
 use crate::graphql::scope::Scope;
 
+/// A permission row: whole, or summarized when its list did not ask for `details`
+/// (see [`PermissionSummary`]).
 #[derive(Clone)]
-pub(crate) struct TenantPermission {
-    pub(crate) model: Arc<tenant_permission::Model>,
+pub(crate) enum TenantPermission {
+    Whole(Arc<tenant_permission::Model>),
+    Summary(Arc<PermissionSummary>),
 }
 
-super::row_object!(TenantPermission, tenant_permission);
+impl From<tenant_permission::Model> for TenantPermission {
+    fn from(model: tenant_permission::Model) -> Self {
+        Self::Whole(Arc::new(model))
+    }
+}
+
+impl From<Arc<tenant_permission::Model>> for TenantPermission {
+    fn from(model: Arc<tenant_permission::Model>) -> Self {
+        Self::Whole(model)
+    }
+}
+
+impl From<Arc<PermissionSummary>> for TenantPermission {
+    fn from(summary: Arc<PermissionSummary>) -> Self {
+        Self::Summary(summary)
+    }
+}
+
+impl TenantPermission {
+    fn row_id(&self) -> i64 {
+        match self {
+            Self::Whole(model) => model.id,
+            Self::Summary(summary) => summary.id,
+        }
+    }
+
+    fn tenant_id(&self) -> i64 {
+        match self {
+            Self::Whole(model) => model.tenant_id,
+            Self::Summary(summary) => summary.tenant_id,
+        }
+    }
+
+    /// The whole row; a summary's is loaded (one statement for all of a list's rows).
+    async fn whole(&self, ctx: &Context<'_>) -> AppResult<Arc<tenant_permission::Model>> {
+        let id = match self {
+            Self::Whole(model) => return Ok(model.clone()),
+            Self::Summary(summary) => summary.id,
+        };
+        let row = Scope::of(ctx)?.loaders.permissions.load_one(id).await?;
+        super::existing(row, || format!("permission {id}"))
+    }
+}
 
 /// A permission the platform needs in a tenant, and whether it holds it.
 #[Object]
 impl TenantPermission {
     /// The global id, for `node(id:)`.
     pub(crate) async fn id(&self) -> ID {
-        NodeKind::TenantPermission.id(self.model.id)
+        NodeKind::TenantPermission.id(self.row_id())
     }
 
     /// The id of the row in the database.
     pub(crate) async fn database_id(&self) -> i64 {
-        self.model.id
+        self.row_id()
     }
 
     /// The permission's name, e.g. `DeviceManagementConfiguration.Read.All`.
     async fn key(&self) -> &str {
-        &self.model.key
+        match self {
+            Self::Whole(model) => &model.key,
+            Self::Summary(summary) => &summary.key,
+        }
     }
 
     /// Whether the permission is held.
     async fn status(&self) -> PermissionStatus {
-        status::PermissionStatus::from_stored(&self.model.status).into()
+        let stored = match self {
+            Self::Whole(model) => &model.status,
+            Self::Summary(summary) => &summary.status,
+        };
+        status::PermissionStatus::from_stored(stored).into()
     }
 
     /// Details of the last check, redacted.
-    async fn details(&self) -> Option<Json<Value>> {
-        super::shown(self.model.details.as_ref())
+    async fn details(&self, ctx: &Context<'_>) -> AppResult<Option<Json<Value>>> {
+        let row = self.whole(ctx).await?;
+        Ok(super::shown(row.details.as_ref()))
     }
 
     /// When the permission was last checked; null if never.
     async fn last_checked_at(&self) -> Option<DateTime<Utc>> {
-        self.model.last_checked_at
+        match self {
+            Self::Whole(model) => model.last_checked_at,
+            Self::Summary(summary) => summary.last_checked_at,
+        }
     }
 
     /// The tenant the permission is needed in.
     async fn tenant(&self, ctx: &Context<'_>) -> AppResult<Tenant> {
         let scope = Scope::of(ctx)?;
-        let row = scope.loaders.tenants.load_one(self.model.tenant_id).await?;
-        super::existing(row, || format!("tenant {}", self.model.tenant_id)).map(Tenant::from)
+        let tenant_id = self.tenant_id();
+        let row = scope.loaders.tenants.load_one(tenant_id).await?;
+        super::existing(row, || format!("tenant {tenant_id}")).map(Tenant::from)
     }
 }
