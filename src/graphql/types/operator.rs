@@ -1,6 +1,8 @@
 //! `Operator`, `BreakGlass`, `LoginPayload`, the `viewer` root and the session
 //! mutations: `login`, `logout`, `enterBreakGlass`, `exitBreakGlass`.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 use entity::{platform_session, platform_user};
@@ -16,8 +18,9 @@ use crate::metrics::LoginOutcome;
 /// An operator of this console, seen through one of their sessions.
 #[derive(Clone)]
 pub(crate) struct Operator {
-    user: platform_user::Model,
-    session: platform_session::Model,
+    // Shared, so that a `Node` (which may hold an operator) stays small.
+    user: Arc<platform_user::Model>,
+    session: Arc<platform_session::Model>,
     now: DateTime<Utc>,
 }
 
@@ -74,16 +77,16 @@ impl Operator {
     /// The operator of `viewer`'s session.
     pub(crate) fn of_viewer(viewer: &auth::Viewer, now: DateTime<Utc>) -> Self {
         Self {
-            user: viewer.user.clone(),
-            session: viewer.session.clone(),
+            user: Arc::new(viewer.user.clone()),
+            session: Arc::new(viewer.session.clone()),
             now,
         }
     }
 
     fn viewer(&self) -> auth::Viewer {
         auth::Viewer {
-            user: self.user.clone(),
-            session: self.session.clone(),
+            user: (*self.user).clone(),
+            session: (*self.session).clone(),
             now: self.now,
         }
     }
@@ -184,8 +187,8 @@ impl SessionMutation {
             token: session.token,
             expires_at: session.session.expires_at,
             operator: Operator {
-                user: session.user,
-                session: session.session,
+                user: Arc::new(session.user),
+                session: Arc::new(session.session),
                 now: scope.now,
             },
         })
