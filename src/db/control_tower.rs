@@ -62,6 +62,7 @@ pub(crate) async fn snapshot(
     window: TimeWindow,
     criteria: Criteria,
 ) -> Result<Snapshot, DbErr> {
+    let db = &db.aggregates();
     let range = criteria.range(window);
     let counted = async {
         let read = rollup::Window::read(db, range).await?;

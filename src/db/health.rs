@@ -248,6 +248,7 @@ pub(crate) async fn distribution(
     criteria: &Criteria,
     window: TimeRange,
 ) -> Result<HashMap<i64, LevelCounts>, DbErr> {
+    let db = &db.aggregates();
     let mut query = Query::select();
     query
         .expr_as(Expr::col("level"), "level")
@@ -284,6 +285,7 @@ pub(crate) async fn levels_but_runs(
     db: &Db,
     criteria: &Criteria,
 ) -> Result<Vec<(i64, HealthLevel)>, DbErr> {
+    let db = &db.aggregates();
     let mut query = Query::select();
     query
         .expr_as(Expr::col("tenant_id"), "tenant_id")

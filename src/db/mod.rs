@@ -41,6 +41,17 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options(config, Purpose::Requests)).await
 }
 
+/// On PostgreSQL, the pool of the aggregates (see [`Db::aggregates`]), opened without
+/// connecting; on SQLite, none (SQLite plans every statement anew anyway).
+pub async fn connect_aggregates(config: &Config) -> Result<Option<DatabaseConnection>, DbErr> {
+    if !config.database_url.starts_with("postgres") {
+        return Ok(None);
+    }
+    let mut options = options(config, Purpose::Aggregates);
+    options.connect_lazy(true);
+    Database::connect(options).await.map(Some)
+}
+
 /// The same pool, opened without connecting: connections are made when first needed,
 /// so the service can start before its database.
 pub(crate) async fn connect_lazily(config: &Config) -> Result<DatabaseConnection, DbErr> {
@@ -83,6 +94,8 @@ pub(crate) async fn reach(config: &Config) -> Result<(), DbErr> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Purpose {
     Requests,
+    /// The statements over the runs' roll-ups and health (see [`Db::aggregates`]).
+    Aggregates,
     Maintenance,
 }
 
@@ -103,14 +116,21 @@ fn options(config: &Config, purpose: Purpose) -> ConnectOptions {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
         });
-    // Every statement is planned for its own values. sqlx prepares statements, and after
-    // five runs PostgreSQL may switch one to a generic plan, blind to how many rows a
-    // window or a list holds: the Control Tower's edges of a window then scanned the
-    // runs, and its cost doubled after warming up (issue #13).
+    // The aggregates' statements are planned for their own values. sqlx prepares
+    // statements, and after five runs PostgreSQL may switch one to a generic plan, blind
+    // to how many rows a window holds: the Control Tower's edges of a window then scanned
+    // the runs, and its cost doubled after warming up (issue #13). Every other statement
+    // keeps PostgreSQL's choice: planning the tenant board's five statements anew on
+    // every request cost a quarter of PostgreSQL's time on it.
     let timeout =
-        (purpose == Purpose::Requests).then(|| config.database_statement_timeout_ms.to_string());
+        (purpose != Purpose::Maintenance).then(|| config.database_statement_timeout_ms.to_string());
+    let custom_plans = purpose != Purpose::Requests;
     options.map_sqlx_postgres_opts(move |options| {
-        let options = options.options([("plan_cache_mode", "force_custom_plan")]);
+        let options = if custom_plans {
+            options.options([("plan_cache_mode", "force_custom_plan")])
+        } else {
+            options
+        };
         match &timeout {
             Some(timeout) => options.options([("statement_timeout", timeout.as_str())]),
             None => options,
@@ -145,6 +165,8 @@ pub(crate) async fn migrate(connection: &DatabaseConnection) -> Result<(), DbErr
 #[derive(Clone, Debug)]
 pub struct Db {
     connection: DatabaseConnection,
+    /// The pool of [`Db::aggregates`], when it has one of its own.
+    aggregates: Option<DatabaseConnection>,
     statements: Counter,
     /// Shared by every handle on the pool.
     users: PoolUsers,
@@ -192,16 +214,41 @@ impl Db {
     pub fn new(connection: DatabaseConnection) -> Self {
         Self {
             connection,
+            aggregates: None,
             statements: Counter::default(),
             users: PoolUsers::default(),
         }
+    }
+
+    /// The same, with `aggregates` (from [`connect_aggregates`]) as the pool of
+    /// [`Db::aggregates`].
+    pub fn with_aggregates(mut self, aggregates: Option<DatabaseConnection>) -> Self {
+        self.aggregates = aggregates;
+        self
     }
 
     /// The same pool with a counter of its own.
     pub(crate) fn for_request(&self) -> Self {
         Self {
             connection: self.connection.clone(),
+            aggregates: self.aggregates.clone(),
             statements: Counter::default(),
+            users: self.users.clone(),
+        }
+    }
+
+    /// The handle for statements over the runs' roll-ups and health, counted with this
+    /// one's. On PostgreSQL they have a pool of their own whose connections plan every
+    /// statement for its values (`plan_cache_mode = force_custom_plan`): how many rows a
+    /// window's edges hold decides their plan.
+    pub(crate) fn aggregates(&self) -> Self {
+        Self {
+            connection: self
+                .aggregates
+                .clone()
+                .unwrap_or_else(|| self.connection.clone()),
+            aggregates: self.aggregates.clone(),
+            statements: self.statements.clone(),
             users: self.users.clone(),
         }
     }

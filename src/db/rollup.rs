@@ -323,6 +323,7 @@ pub(crate) struct Window {
 impl Window {
     /// Reads `range`'s dirty hours (one statement) and plans how to read it.
     pub(crate) async fn read(db: &Db, range: TimeRange) -> Result<Self, DbErr> {
+        let db = &db.aggregates();
         let dirty = dirty_hours(db, range).await?;
         Ok(Self {
             range,
@@ -498,6 +499,7 @@ pub(crate) async fn every_grouping(
     window: &Window,
     criteria: &Criteria,
 ) -> Result<Counts, DbErr> {
+    let db = &db.aggregates();
     let tallies = tallies(
         db,
         window,
@@ -537,6 +539,7 @@ pub(crate) async fn per_parent(
     parents: &[i64],
     criteria: &Criteria,
 ) -> Result<HashMap<i64, RunTally>, DbErr> {
+    let db = &db.aggregates();
     let (parent, key_column) = match parent {
         operation_run::Column::TenantId => (Grouping::Tenant, "tenant_id"),
         _ => (Grouping::Workspace, "workspace_id"),
@@ -573,6 +576,7 @@ const ADVISORY_LOCK: i64 = 0x6374_5f72_6f6c_6c75;
 /// hours it recomputed; 0 also when another instance is refreshing. Hours dirtied while
 /// it runs may be left for the next refresh.
 pub async fn refresh(db: &Db) -> Result<u64, DbErr> {
+    let db = &db.aggregates();
     let mut refreshed = 0;
     loop {
         let hours = refresh_some(db).await?;
