@@ -271,7 +271,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             redact_url(&config.database_url)
         )
     })?;
-    let state = AppState::new(Db::new(connection).with_aggregates(aggregates), config.clone());
+    let state = AppState::new(
+        Db::new(connection).with_aggregates(aggregates),
+        config.clone(),
+    );
     state.readiness().wait_for("connecting to the database");
     println!("Control Tower listening on http://{address}/graphql");
     println!("The playground: http://{address}/");

@@ -257,7 +257,9 @@ impl TestApp {
         let mut config = database.config();
         configure(&mut config);
         let connection = db::connect(&config).await.expect("the test database opens");
-        let aggregates = db::connect_aggregates(&config).await.expect("the test database opens");
+        let aggregates = db::connect_aggregates(&config)
+            .await
+            .expect("the test database opens");
         Migrator::up(&connection, None)
             .await
             .expect("migrations apply");
@@ -266,8 +268,15 @@ impl TestApp {
             .expect("a free port");
         let address = listener.local_addr().expect("a bound address");
         let state = match clock {
-            Some(clock) => AppState::with_clock(Db::new(connection.clone()).with_aggregates(aggregates), config, clock),
-            None => AppState::new(Db::new(connection.clone()).with_aggregates(aggregates), config),
+            Some(clock) => AppState::with_clock(
+                Db::new(connection.clone()).with_aggregates(aggregates),
+                config,
+                clock,
+            ),
+            None => AppState::new(
+                Db::new(connection.clone()).with_aggregates(aggregates),
+                config,
+            ),
         };
         let token = operator_token(&connection, "root@control-tower.test", &Capability::ALL).await;
         let (shutdown, stopped) = oneshot::channel::<()>();
