@@ -165,8 +165,8 @@ pub(crate) async fn migrate(connection: &DatabaseConnection) -> Result<(), DbErr
 #[derive(Clone, Debug)]
 pub struct Db {
     connection: DatabaseConnection,
-    /// The pool of [`Db::aggregates`], when it has one of its own.
-    aggregates: Option<DatabaseConnection>,
+    /// The pool of [`Db::aggregates`], when it has one of its own, and its users.
+    aggregates: Option<(DatabaseConnection, PoolUsers)>,
     statements: Counter,
     /// Shared by every handle on the pool.
     users: PoolUsers,
@@ -223,7 +223,7 @@ impl Db {
     /// The same, with `aggregates` (from [`connect_aggregates`]) as the pool of
     /// [`Db::aggregates`].
     pub fn with_aggregates(mut self, aggregates: Option<DatabaseConnection>) -> Self {
-        self.aggregates = aggregates;
+        self.aggregates = aggregates.map(|pool| (pool, PoolUsers::default()));
         self
     }
 
@@ -242,14 +242,15 @@ impl Db {
     /// statement for its values (`plan_cache_mode = force_custom_plan`): how many rows a
     /// window's edges hold decides their plan.
     pub(crate) fn aggregates(&self) -> Self {
+        let (connection, users) = self
+            .aggregates
+            .clone()
+            .unwrap_or_else(|| (self.connection.clone(), self.users.clone()));
         Self {
-            connection: self
-                .aggregates
-                .clone()
-                .unwrap_or_else(|| self.connection.clone()),
+            connection,
             aggregates: self.aggregates.clone(),
             statements: self.statements.clone(),
-            users: self.users.clone(),
+            users,
         }
     }
 
