@@ -111,10 +111,10 @@ impl TryGetable for Document {
         }
         if let Some(row) = res.try_as_sqlite_row() {
             // Text that may hold anything: malformed JSON reads as null.
-            let text: Option<String> = row
+            let text: Option<&str> = row
                 .try_get(index.as_sqlx_sqlite_index())
                 .map_err(decoding)?;
-            return text.as_deref().and_then(Self::of_text).ok_or_else(null);
+            return text.and_then(Self::of_text).ok_or_else(null);
         }
         match <Option<serde_json::Value>>::try_get_by(res, index) {
             Ok(Some(value)) => Ok(Self::from(value)),

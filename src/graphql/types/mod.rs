@@ -47,6 +47,13 @@ pub(crate) fn shown(document: Option<&Document>) -> Option<Json<Value>> {
     document.map(|document| Json(redact_document(document.value())))
 }
 
+/// The GraphQL objects of a parent's child rows, as a loader answered them (none when
+/// the parent has none).
+pub(crate) fn shown_rows<R: Clone, T: From<R>>(rows: Option<std::sync::Arc<[R]>>) -> Vec<T> {
+    rows.map(|rows| rows.iter().cloned().map(T::from).collect())
+        .unwrap_or_default()
+}
+
 /// A row a non-null edge points at, which must exist; its absence is a broken reference
 /// in the data (written by another application) and is reported as an internal error.
 pub(crate) fn existing<T>(row: Option<T>, what: impl FnOnce() -> String) -> AppResult<T> {

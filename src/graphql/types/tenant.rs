@@ -32,13 +32,6 @@ pub(crate) struct Tenant {
 
 super::row_object!(Tenant, tenant);
 
-/// The GraphQL objects of a parent's child rows, as a loader answered them (none when
-/// the parent has none).
-fn shown_rows<R: Clone, T: From<R>>(rows: Option<Arc<[R]>>) -> Vec<T> {
-    rows.map(|rows| rows.iter().cloned().map(T::from).collect())
-        .unwrap_or_default()
-}
-
 /// A customer tenant the platform manages, inside one workspace.
 #[Object]
 impl Tenant {
@@ -115,7 +108,7 @@ impl Tenant {
             .connections_by_tenant
             .load_one(self.model.id)
             .await?;
-        Ok(shown_rows(rows))
+        Ok(super::shown_rows(rows))
     }
 
     /// The permissions the platform needs in the tenant, by name.
@@ -133,13 +126,13 @@ impl Tenant {
                 .permissions_by_tenant
                 .load_one(self.model.id)
                 .await?;
-            return Ok(shown_rows(rows));
+            return Ok(super::shown_rows(rows));
         }
         let rows = loaders
             .permission_summaries_by_tenant
             .load_one(self.model.id)
             .await?;
-        Ok(shown_rows(rows))
+        Ok(super::shown_rows(rows))
     }
 
     /// The tenant's health badge in `window`: the worst of its status, its provider

@@ -183,12 +183,7 @@ impl Workspace {
             .memberships_by_workspace
             .load_one(self.model.id)
             .await?;
-        Ok(rows
-            .unwrap_or_default()
-            .iter()
-            .cloned()
-            .map(WorkspaceMembership::from)
-            .collect())
+        Ok(super::shown_rows(rows))
     }
 }
 
