@@ -7,7 +7,7 @@
 //! | [`cli`] | the commands (`serve`, `migrate`, `seed`, `schema`, `operator`); it starts everything else |
 //! | [`config`] | the typed configuration, read and validated once at start-up |
 //! | [`server`] | the HTTP surface: routes, middleware, checking every document before it runs, the response's shape, persisted queries, the WebSocket, the playground, readiness |
-//! | [`graphql`] | the schema: one file per object type in `types/`, the request's `Scope`, its loaders and when their batches go (`settle`, `coalesce`), Relay connections, guards |
+//! | [`graphql`] | the schema: one file per object type in `types/`, the request's `Scope`, its loaders and when their batches go (`settle`, `coalesce`), objects answered without per-field futures (`immediate`), Relay connections, guards |
 //! | [`auth`] | sessions, capabilities, login and its throttle, break-glass, operators |
 //! | [`db`] | the database handle and its statement counter, and the queries: one file per aggregate, with the SQL forms of the domain's rules |
 //! | `domain` | the pure rules — stuck runs, health badges, windows, redaction, stored values and audit actions, the request's `Criteria` — unit-tested beside their code |

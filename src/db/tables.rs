@@ -8,7 +8,8 @@ use entity::{
 };
 use sea_orm::sea_query::{ExprTrait, Order};
 use sea_orm::{
-    ColumnTrait, DbErr, DerivePartialModel, EntityTrait, QueryFilter, QueryOrder, Select,
+    ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, Select,
 };
 
 use super::Db;
@@ -126,8 +127,7 @@ fn children_select<E: ChildTable>(parents: &[i64]) -> Select<E> {
 /// its row times. A list of permissions asks for its `details` far less often than for
 /// names and statuses, and reading whole rows (a JSON document and three timestamps
 /// each) was most of the cost of the tenant board's 300 permissions (issue #13).
-#[derive(Clone, Debug, DerivePartialModel)]
-#[sea_orm(entity = "tenant_permission::Entity", from_query_result)]
+#[derive(Clone, Debug)]
 pub(crate) struct PermissionSummary {
     pub(crate) id: i64,
     pub(crate) tenant_id: i64,
@@ -136,13 +136,42 @@ pub(crate) struct PermissionSummary {
     pub(crate) last_checked_at: Option<DateTime<Utc>>,
 }
 
+impl PermissionSummary {
+    /// The columns read, in the order [`FromQueryResult`] reads them.
+    const COLUMNS: [tenant_permission::Column; 5] = [
+        tenant_permission::Column::Id,
+        tenant_permission::Column::TenantId,
+        tenant_permission::Column::Key,
+        tenant_permission::Column::Status,
+        tenant_permission::Column::LastCheckedAt,
+    ];
+}
+
+/// Read by position, in the order of [`PermissionSummary::COLUMNS`]: finding a column by
+/// name hashes its name for every value of every row, a measured share of the tenant
+/// board's cost (issue #13). Only [`permission_summaries_of`] selects these rows, so
+/// `pre` (for nested models) never applies.
+impl FromQueryResult for PermissionSummary {
+    fn from_query_result(row: &QueryResult, _pre: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            id: row.try_get_by_index(0)?,
+            tenant_id: row.try_get_by_index(1)?,
+            key: row.try_get_by_index(2)?,
+            status: row.try_get_by_index(3)?,
+            last_checked_at: row.try_get_by_index(4)?,
+        })
+    }
+}
+
 /// [`children_of`] the tenants in `tenants`, summarized.
 pub(crate) async fn permission_summaries_of(
     db: &Db,
     tenants: &[i64],
 ) -> Result<Vec<PermissionSummary>, DbErr> {
     children_select::<tenant_permission::Entity>(tenants)
-        .into_partial_model::<PermissionSummary>()
+        .select_only()
+        .columns(PermissionSummary::COLUMNS)
+        .into_model::<PermissionSummary>()
         .all(db)
         .await
 }

@@ -1,12 +1,12 @@
 //! DataLoaders: every parent→child edge of the graph goes through one, so a query costs
-//! one statement per edge and level, whatever the number of rows. Loaders are created per
-//! request ([`Loaders::new`]); their caches never outlive it. Missing keys are simply
+//! one statement per edge and level, whatever the number of rows. Loaders belong to one
+//! request ([`Loaders::new`]), each made when first used; their caches never outlive it. Missing keys are simply
 //! absent from the answer (read as null or empty), never an error.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -352,83 +352,92 @@ fn group_by_shape<K, S: PartialEq>(
     groups
 }
 
-/// Every loader of one request.
-pub(crate) struct Loaders {
-    pub(crate) workspaces: RequestLoader<i64, ById<workspace::Entity>>,
-    pub(crate) memberships: RequestLoader<i64, ById<workspace_membership::Entity>>,
-    pub(crate) users: RequestLoader<i64, ById<user::Entity>>,
-    pub(crate) tenants: RequestLoader<i64, ById<tenant::Entity>>,
-    pub(crate) connections: RequestLoader<i64, ById<provider_connection::Entity>>,
-    pub(crate) permissions: RequestLoader<i64, ById<tenant_permission::Entity>>,
-    pub(crate) runs: RequestLoader<i64, ById<operation_run::Entity>>,
-    pub(crate) audit_logs: RequestLoader<i64, ById<audit_log::Entity>>,
-    pub(crate) memberships_by_workspace: RequestLoader<i64, Children<workspace_membership::Entity>>,
-    pub(crate) connections_by_tenant: RequestLoader<i64, Children<provider_connection::Entity>>,
-    pub(crate) permissions_by_tenant: RequestLoader<i64, Children<tenant_permission::Entity>>,
-    pub(crate) permission_summaries_by_tenant: RequestLoader<i64, PermissionSummaries>,
-    pub(crate) tenant_pages: RequestLoader<TenantPageKey, TenantPages>,
-    pub(crate) tenant_tallies: RequestLoader<(i64, TimeWindow), RunTallies>,
-    pub(crate) workspace_tallies: RequestLoader<(i64, TimeWindow), RunTallies>,
-    pub(crate) tenant_levels: RequestLoader<(i64, TimeWindow), TenantLevels>,
-    pub(crate) recent_runs: RequestLoader<RecentRunsKey, RecentRuns>,
-    pub(crate) investigations: RequestLoader<i64, Investigations>,
-    pub(crate) tenant_counts: RequestLoader<TenantCountKey, TenantCounts>,
+macro_rules! loaders {
+    ($($(#[$doc:meta])* $name:ident: $loader:ty = $make:expr;)*) => {
+        /// Every loader of one request, each made when first used: a request reads a
+        /// few of them, and making all of them for every request was a measured share of
+        /// the tenant board's cost (issue #13).
+        pub(crate) struct Loaders {
+            gate: Arc<Gate>,
+            db: Db,
+            criteria: Criteria,
+            $($name: OnceLock<$loader>,)*
+        }
+
+        impl Loaders {
+            /// Loaders over `db`, whose batches wait at `gate`; derived values are judged
+            /// by `criteria`.
+            pub(crate) fn new(gate: &Arc<Gate>, db: &Db, criteria: Criteria) -> Self {
+                Self {
+                    gate: gate.clone(),
+                    db: db.clone(),
+                    criteria,
+                    $($name: OnceLock::new(),)*
+                }
+            }
+
+            $($(#[$doc])*
+            pub(crate) fn $name(&self) -> &$loader {
+                self.$name.get_or_init(|| {
+                    let make: fn(&Arc<Gate>, &Db, Criteria) -> $loader = $make;
+                    make(&self.gate, &self.db, self.criteria)
+                })
+            })*
+        }
+    };
+}
+
+loaders! {
+    workspaces: RequestLoader<i64, ById<workspace::Entity>> = |gate, db, _| by_id(gate, db);
+    memberships: RequestLoader<i64, ById<workspace_membership::Entity>> =
+        |gate, db, _| by_id(gate, db);
+    users: RequestLoader<i64, ById<user::Entity>> = |gate, db, _| by_id(gate, db);
+    tenants: RequestLoader<i64, ById<tenant::Entity>> = |gate, db, _| by_id(gate, db);
+    connections: RequestLoader<i64, ById<provider_connection::Entity>> =
+        |gate, db, _| by_id(gate, db);
+    permissions: RequestLoader<i64, ById<tenant_permission::Entity>> =
+        |gate, db, _| by_id(gate, db);
+    runs: RequestLoader<i64, ById<operation_run::Entity>> = |gate, db, _| by_id(gate, db);
+    audit_logs: RequestLoader<i64, ById<audit_log::Entity>> = |gate, db, _| by_id(gate, db);
+    memberships_by_workspace: RequestLoader<i64, Children<workspace_membership::Entity>> =
+        |gate, db, _| children(gate, db);
+    connections_by_tenant: RequestLoader<i64, Children<provider_connection::Entity>> =
+        |gate, db, _| children(gate, db);
+    permissions_by_tenant: RequestLoader<i64, Children<tenant_permission::Entity>> =
+        |gate, db, _| children(gate, db);
+    permission_summaries_by_tenant: RequestLoader<i64, PermissionSummaries> =
+        |gate, db, _| loader(gate, PermissionSummaries { db: db.clone() });
+    tenant_pages: RequestLoader<TenantPageKey, TenantPages> =
+        |gate, db, _| loader(gate, TenantPages { db: db.clone() });
+    tenant_counts: RequestLoader<TenantCountKey, TenantCounts> =
+        |gate, db, _| loader(gate, TenantCounts { db: db.clone() });
+    tenant_tallies: RequestLoader<(i64, TimeWindow), RunTallies> = |gate, db, criteria| {
+        let parent = operation_run::Column::TenantId;
+        loader(gate, RunTallies { db: db.clone(), criteria, parent })
+    };
+    workspace_tallies: RequestLoader<(i64, TimeWindow), RunTallies> = |gate, db, criteria| {
+        let parent = operation_run::Column::WorkspaceId;
+        loader(gate, RunTallies { db: db.clone(), criteria, parent })
+    };
+    tenant_levels: RequestLoader<(i64, TimeWindow), TenantLevels> =
+        |gate, db, criteria| loader(gate, TenantLevels { db: db.clone(), criteria });
+    recent_runs: RequestLoader<RecentRunsKey, RecentRuns> =
+        |gate, db, criteria| loader(gate, RecentRuns { db: db.clone(), criteria });
+    investigations: RequestLoader<i64, Investigations> =
+        |gate, db, _| loader(gate, Investigations { db: db.clone() });
 }
 
 impl Loaders {
     /// Remembers workspaces a list already fetched, so edges back to them cost nothing.
     pub(crate) fn prime_workspaces(&self, rows: &[Arc<workspace::Model>]) {
         let rows = rows.iter().map(|row| (row.id, row.clone()));
-        self.workspaces.loader().prime(rows);
+        self.workspaces().loader().prime(rows);
     }
 
     /// Remembers tenants a list already fetched, so edges back to them cost nothing.
     pub(crate) fn prime_tenants(&self, rows: &[Arc<tenant::Model>]) {
         let rows = rows.iter().map(|row| (row.id, row.clone()));
-        self.tenants.loader().prime(rows);
-    }
-
-    /// Fresh loaders over `db`, whose batches wait at `gate`; derived values are judged
-    /// by `criteria`.
-    pub(crate) fn new(gate: &Arc<Gate>, db: &Db, criteria: Criteria) -> Self {
-        let tallies = |parent| RunTallies {
-            db: db.clone(),
-            criteria,
-            parent,
-        };
-        Self {
-            workspaces: by_id(gate, db),
-            memberships: by_id(gate, db),
-            users: by_id(gate, db),
-            tenants: by_id(gate, db),
-            connections: by_id(gate, db),
-            permissions: by_id(gate, db),
-            runs: by_id(gate, db),
-            audit_logs: by_id(gate, db),
-            memberships_by_workspace: children(gate, db),
-            connections_by_tenant: children(gate, db),
-            permissions_by_tenant: children(gate, db),
-            permission_summaries_by_tenant: loader(gate, PermissionSummaries { db: db.clone() }),
-            tenant_pages: loader(gate, TenantPages { db: db.clone() }),
-            tenant_counts: loader(gate, TenantCounts { db: db.clone() }),
-            tenant_tallies: loader(gate, tallies(operation_run::Column::TenantId)),
-            workspace_tallies: loader(gate, tallies(operation_run::Column::WorkspaceId)),
-            tenant_levels: loader(
-                gate,
-                TenantLevels {
-                    db: db.clone(),
-                    criteria,
-                },
-            ),
-            recent_runs: loader(
-                gate,
-                RecentRuns {
-                    db: db.clone(),
-                    criteria,
-                },
-            ),
-            investigations: loader(gate, Investigations { db: db.clone() }),
-        }
+        self.tenants().loader().prime(rows);
     }
 }
 

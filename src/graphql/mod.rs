@@ -6,6 +6,7 @@ pub(crate) mod connection;
 pub(crate) mod enums;
 pub(crate) mod guards;
 pub mod ids;
+pub(crate) mod immediate;
 pub(crate) mod inputs;
 pub(crate) mod loaders;
 pub mod query;

@@ -19,6 +19,7 @@ mod filters;
 mod graph;
 mod hostile;
 mod http;
+mod immediate;
 mod input_errors;
 mod lookups;
 mod migrations;

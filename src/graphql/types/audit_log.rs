@@ -84,7 +84,7 @@ impl AuditLog {
         let scope = Scope::of(ctx)?;
         Ok(scope
             .loaders
-            .workspaces
+            .workspaces()
             .load_one(workspace_id)
             .await?
             .map(Workspace::from))
@@ -98,7 +98,7 @@ impl AuditLog {
         let scope = Scope::of(ctx)?;
         Ok(scope
             .loaders
-            .tenants
+            .tenants()
             .load_one(tenant_id)
             .await?
             .map(Tenant::from))

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::domain::redact::redact_document;
 use crate::error::{AppError, AppResult};
+use crate::graphql::immediate::Immediate;
 
 /// `From` a row, owned or shared, for a GraphQL object that wraps it. Rows are shared
 /// (`Arc`) so that the loaders hand them out without copying them.
@@ -52,6 +53,19 @@ pub(crate) fn shown(document: Option<&Document>) -> Option<Json<Value>> {
 pub(crate) fn shown_rows<R: Clone, T: From<R>>(rows: Option<std::sync::Arc<[R]>>) -> Vec<T> {
     rows.map(|rows| rows.iter().cloned().map(T::from).collect())
         .unwrap_or_default()
+}
+
+/// [`shown_rows`], each object answered at once when its selection allows.
+pub(crate) fn immediate_rows<R: Clone, T: From<R>>(
+    rows: Option<std::sync::Arc<[R]>>,
+) -> Vec<Immediate<T>> {
+    rows.map(|rows| {
+        rows.iter()
+            .cloned()
+            .map(|row| Immediate(T::from(row)))
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// A row a non-null edge points at, which must exist; its absence is a broken reference

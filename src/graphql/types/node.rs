@@ -95,44 +95,44 @@ async fn load(scope: &Scope, kind: NodeKind, id: i64) -> AppResult<Option<Node>>
     let loaders = &scope.loaders;
     Ok(match kind {
         NodeKind::Workspace => loaders
-            .workspaces
+            .workspaces()
             .load_one(id)
             .await?
             .map(|row| Node::Workspace(row.into())),
         NodeKind::WorkspaceMembership => loaders
-            .memberships
+            .memberships()
             .load_one(id)
             .await?
             .map(|row| Node::WorkspaceMembership(row.into())),
         NodeKind::User => loaders
-            .users
+            .users()
             .load_one(id)
             .await?
             .map(|row| Node::User(row.into())),
         NodeKind::Tenant => loaders
-            .tenants
+            .tenants()
             .load_one(id)
             .await?
             .map(|row| Node::Tenant(row.into())),
         NodeKind::ProviderConnection => loaders
-            .connections
+            .connections()
             .load_one(id)
             .await?
             .map(|row| Node::ProviderConnection(row.into())),
         NodeKind::TenantPermission => loaders
-            .permissions
+            .permissions()
             .load_one(id)
             .await?
             .map(|row| Node::TenantPermission(row.into())),
         NodeKind::OperationRun => loaders
-            .runs
+            .runs()
             .load_one(id)
             .await?
             .map(|row| Node::OperationRun(row.into())),
         NodeKind::AuditLog => {
             let viewer = scope.viewer();
             viewer.map_or(Ok(()), |viewer| viewer.require(Capability::AuditView))?;
-            let row = loaders.audit_logs.load_one(id).await?;
+            let row = loaders.audit_logs().load_one(id).await?;
             row.map(|row| Node::AuditLog(row.into()))
         }
         // Only the operator's own id: another operator's reads as absent.

@@ -71,7 +71,7 @@ impl OperationRun {
         let scope = Scope::of(ctx)?;
         let row = scope
             .loaders
-            .workspaces
+            .workspaces()
             .load_one(self.model.workspace_id)
             .await?;
         super::existing(row, || {
@@ -92,7 +92,7 @@ impl OperationRun {
         let scope = Scope::of(ctx)?;
         Ok(scope
             .loaders
-            .tenants
+            .tenants()
             .load_one(tenant_id)
             .await?
             .map(Tenant::from))
@@ -105,7 +105,12 @@ impl OperationRun {
             return Ok(None);
         };
         let scope = Scope::of(ctx)?;
-        Ok(scope.loaders.users.load_one(user_id).await?.map(User::from))
+        Ok(scope
+            .loaders
+            .users()
+            .load_one(user_id)
+            .await?
+            .map(User::from))
     }
 
     /// A display name for whoever started the run (a user, a schedule, an integration).
@@ -178,7 +183,11 @@ impl OperationRun {
     /// What operators noted when they marked the run investigated, newest first.
     async fn investigations(&self, ctx: &Context<'_>) -> AppResult<Vec<Investigation>> {
         let scope = Scope::of(ctx)?;
-        let rows = scope.loaders.investigations.load_one(self.model.id).await?;
+        let rows = scope
+            .loaders
+            .investigations()
+            .load_one(self.model.id)
+            .await?;
         Ok(rows
             .unwrap_or_default()
             .iter()
@@ -475,7 +484,7 @@ impl RunQuery {
         let id = decode_as(NodeKind::OperationRun, &id, "id")?;
         Ok(scope
             .loaders
-            .runs
+            .runs()
             .load_one(id)
             .await?
             .map(OperationRun::from))

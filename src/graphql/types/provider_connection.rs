@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Json, Object};
+use async_graphql::parser::types::{Field, SelectionSet};
+use async_graphql::{Context, ID, Json, Object, Value as GraphQLValue};
 use chrono::{DateTime, Utc};
 use entity::provider_connection;
 use serde_json::Value;
@@ -14,6 +15,7 @@ use crate::error::AppResult;
 use crate::graphql::enums::{ConnectionHealth, ConnectionStatus};
 use crate::graphql::guards::SENSITIVE;
 use crate::graphql::ids::NodeKind;
+use crate::graphql::immediate::{Plain, leaf, text};
 use crate::graphql::scope::Scope;
 
 #[derive(Clone)]
@@ -22,6 +24,24 @@ pub(crate) struct ProviderConnection {
 }
 
 super::row_object!(ProviderConnection, provider_connection);
+
+impl ProviderConnection {
+    /// The granted scopes that are strings.
+    fn scopes(&self) -> Vec<String> {
+        match self
+            .model
+            .scopes_granted
+            .as_ref()
+            .map(|scopes| scopes.value())
+        {
+            Some(Value::Array(scopes)) => scopes
+                .iter()
+                .filter_map(|scope| scope.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
 
 /// A tenant's connection to an identity or cloud provider, through which the platform
 /// operates in the tenant.
@@ -59,18 +79,7 @@ impl ProviderConnection {
 
     /// The scopes the provider granted. Entries that are not strings are left out.
     async fn scopes_granted(&self) -> Vec<String> {
-        match self
-            .model
-            .scopes_granted
-            .as_ref()
-            .map(|scopes| scopes.value())
-        {
-            Some(Value::Array(scopes)) => scopes
-                .iter()
-                .filter_map(|scope| scope.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        }
+        self.scopes()
     }
 
     /// When the connection's health was last checked; null if never.
@@ -100,7 +109,11 @@ impl ProviderConnection {
     /// The tenant the connection belongs to.
     async fn tenant(&self, ctx: &Context<'_>) -> AppResult<Tenant> {
         let scope = Scope::of(ctx)?;
-        let row = scope.loaders.tenants.load_one(self.model.tenant_id).await?;
+        let row = scope
+            .loaders
+            .tenants()
+            .load_one(self.model.tenant_id)
+            .await?;
         super::existing(row, || format!("tenant {}", self.model.tenant_id)).map(Tenant::from)
     }
 
@@ -112,5 +125,46 @@ impl ProviderConnection {
     /// When the connection was last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.model.updated_at
+    }
+}
+
+impl Plain for ProviderConnection {
+    type Loaded = ();
+    const LEAVES: &'static [&'static str] = &[
+        "id",
+        "databaseId",
+        "provider",
+        "isDefault",
+        "status",
+        "healthStatus",
+        "scopesGranted",
+        "lastHealthCheckAt",
+        "createdAt",
+        "updatedAt",
+    ];
+
+    async fn load(&self, _: &Scope, _: &SelectionSet) -> Option<()> {
+        Some(())
+    }
+
+    fn value(&self, field: &Field, (): &()) -> GraphQLValue {
+        let model = &self.model;
+        match field.name.node.as_str() {
+            "id" => leaf(NodeKind::ProviderConnection.id(model.id)),
+            "databaseId" => leaf(model.id),
+            "provider" => text(&model.provider),
+            "isDefault" => leaf(model.is_default),
+            "status" => leaf(ConnectionStatus::from(
+                status::ConnectionStatus::from_stored(&model.status),
+            )),
+            "healthStatus" => leaf(ConnectionHealth::from(
+                status::ConnectionHealth::from_stored(&model.health_status),
+            )),
+            "scopesGranted" => leaf(self.scopes()),
+            "lastHealthCheckAt" => leaf(model.last_health_check_at),
+            "createdAt" => leaf(model.created_at),
+            "updatedAt" => leaf(model.updated_at),
+            _ => GraphQLValue::Null,
+        }
     }
 }

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Json, Object, SimpleObject};
+use async_graphql::parser::types::{Field, SelectionSet};
+use async_graphql::{Context, ID, Json, Object, SimpleObject, Value as GraphQLValue};
 use chrono::{DateTime, Utc};
-use entity::tenant;
+use entity::{provider_connection, tenant, workspace};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
@@ -13,6 +14,7 @@ use super::operation_run::OperationRun;
 use super::provider_connection::ProviderConnection;
 use super::tenant_permission::TenantPermission;
 use super::workspace::Workspace;
+use crate::db::tables::PermissionSummary;
 use crate::domain::health;
 use crate::domain::status;
 use crate::error::{AppError, AppResult, count_argument};
@@ -20,6 +22,7 @@ use crate::graphql::connection::{Connection, PageRequest, page_cost, root_page};
 use crate::graphql::enums::{TenantStatus, TimeWindow};
 use crate::graphql::guards::{CONSOLE, SENSITIVE};
 use crate::graphql::ids::{NodeKind, decode_as};
+use crate::graphql::immediate::{self, Immediate, Plain, edge_to, leaf, load_if, selects, text};
 use crate::graphql::inputs::{TenantFilter, TenantOrder};
 use crate::graphql::loaders::RecentRunsKey;
 use crate::graphql::scope::Scope;
@@ -67,11 +70,11 @@ impl Tenant {
     }
 
     /// The workspace the tenant belongs to.
-    async fn workspace(&self, ctx: &Context<'_>) -> AppResult<Workspace> {
+    async fn workspace(&self, ctx: &Context<'_>) -> AppResult<Immediate<Workspace>> {
         let scope = Scope::of(ctx)?;
         let row = scope
             .loaders
-            .workspaces
+            .workspaces()
             .load_one(self.model.workspace_id)
             .await?;
         super::existing(row, || {
@@ -80,7 +83,7 @@ impl Tenant {
                 self.model.workspace_id, self.model.id
             )
         })
-        .map(Workspace::from)
+        .map(|row| Immediate(Workspace::from(row)))
     }
 
     /// The state of the platform's role-based access setup in the tenant.
@@ -101,18 +104,21 @@ impl Tenant {
     }
 
     /// The tenant's provider connections, the default one first, then by provider.
-    async fn provider_connections(&self, ctx: &Context<'_>) -> AppResult<Vec<ProviderConnection>> {
+    async fn provider_connections(
+        &self,
+        ctx: &Context<'_>,
+    ) -> AppResult<Vec<Immediate<ProviderConnection>>> {
         let scope = Scope::of(ctx)?;
         let rows = scope
             .loaders
-            .connections_by_tenant
+            .connections_by_tenant()
             .load_one(self.model.id)
             .await?;
-        Ok(super::shown_rows(rows))
+        Ok(super::immediate_rows(rows))
     }
 
     /// The permissions the platform needs in the tenant, by name.
-    async fn permissions(&self, ctx: &Context<'_>) -> AppResult<Vec<TenantPermission>> {
+    async fn permissions(&self, ctx: &Context<'_>) -> AppResult<Vec<Immediate<TenantPermission>>> {
         let scope = Scope::of(ctx)?;
         let loaders = &scope.loaders;
         // Whole rows only when the selection reads their details (fragments included,
@@ -123,16 +129,16 @@ impl Tenant {
             .any(|field| field.name() == "details");
         if whole {
             let rows = loaders
-                .permissions_by_tenant
+                .permissions_by_tenant()
                 .load_one(self.model.id)
                 .await?;
-            return Ok(super::shown_rows(rows));
+            return Ok(super::immediate_rows(rows));
         }
         let rows = loaders
-            .permission_summaries_by_tenant
+            .permission_summaries_by_tenant()
             .load_one(self.model.id)
             .await?;
-        Ok(super::shown_rows(rows))
+        Ok(super::immediate_rows(rows))
     }
 
     /// The tenant's health badge in `window`: the worst of its status, its provider
@@ -149,12 +155,12 @@ impl Tenant {
         let scope = Scope::of(ctx)?;
         let loaders = &scope.loaders;
         let (connections, permissions, tally) = futures::try_join!(
-            loaders.connections_by_tenant.load_one(self.model.id),
+            loaders.connections_by_tenant().load_one(self.model.id),
             loaders
-                .permission_summaries_by_tenant
+                .permission_summaries_by_tenant()
                 .load_one(self.model.id),
             loaders
-                .tenant_tallies
+                .tenant_tallies()
                 .load_one((self.model.id, TimeWindow::chosen(window))),
         )?;
         let connections: Vec<_> = connections
@@ -194,7 +200,7 @@ impl Tenant {
         let scope = Scope::of(ctx)?;
         let tally = scope
             .loaders
-            .tenant_tallies
+            .tenant_tallies()
             .load_one((self.model.id, TimeWindow::chosen(window)))
             .await?;
         Ok(tally.unwrap_or_default().into())
@@ -223,7 +229,7 @@ impl Tenant {
             window: TimeWindow::chosen(window),
             first,
         };
-        let runs = scope.loaders.recent_runs.load_one(key).await?;
+        let runs = scope.loaders.recent_runs().load_one(key).await?;
         Ok(runs
             .unwrap_or_default()
             .into_iter()
@@ -239,6 +245,101 @@ impl Tenant {
     /// When the tenant was last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.model.updated_at
+    }
+}
+
+/// The rows a tenant's edges point at, loaded for its immediate answer (each `None`
+/// when not selected).
+pub(crate) struct TenantEdges {
+    workspace: Option<Arc<workspace::Model>>,
+    connections: Option<Arc<[Arc<provider_connection::Model>]>>,
+    permissions: Option<Arc<[Arc<PermissionSummary>]>>,
+}
+
+impl Plain for Tenant {
+    type Loaded = TenantEdges;
+    const LEAVES: &'static [&'static str] = &[
+        "id",
+        "databaseId",
+        "externalId",
+        "name",
+        "status",
+        "environment",
+        "createdAt",
+        "updatedAt",
+    ];
+
+    fn edge(field: &Field) -> bool {
+        match field.name.node.as_str() {
+            "workspace" => edge_to::<Workspace>(field),
+            "providerConnections" => edge_to::<ProviderConnection>(field),
+            // Summaries answer every plain field of a permission (`details` is not one).
+            "permissions" => edge_to::<TenantPermission>(field),
+            _ => false,
+        }
+    }
+
+    async fn load(&self, scope: &Scope, selection: &SelectionSet) -> Option<TenantEdges> {
+        let loaders = &scope.loaders;
+        let (workspace, connections, permissions) = futures::join!(
+            load_if(
+                selects(selection, "workspace"),
+                loaders.workspaces().load_one(self.model.workspace_id),
+            ),
+            load_if(
+                selects(selection, "providerConnections"),
+                loaders.connections_by_tenant().load_one(self.model.id),
+            ),
+            load_if(
+                selects(selection, "permissions"),
+                loaders
+                    .permission_summaries_by_tenant()
+                    .load_one(self.model.id),
+            ),
+        );
+        let workspace = workspace?;
+        if workspace.is_none() && selects(selection, "workspace") {
+            // A broken reference: async-graphql's path reports it.
+            return None;
+        }
+        Some(TenantEdges {
+            workspace,
+            connections: connections?,
+            permissions: permissions?,
+        })
+    }
+
+    fn value(&self, field: &Field, edges: &TenantEdges) -> GraphQLValue {
+        let model = &self.model;
+        match field.name.node.as_str() {
+            "id" => leaf(NodeKind::Tenant.id(model.id)),
+            "databaseId" => leaf(model.id),
+            "externalId" => text(&model.external_id),
+            "name" => text(&model.name),
+            "status" => leaf(TenantStatus::from(status::TenantStatus::from_stored(
+                &model.status,
+            ))),
+            "environment" => text(&model.environment),
+            "createdAt" => leaf(model.created_at),
+            "updatedAt" => leaf(model.updated_at),
+            "workspace" => match &edges.workspace {
+                Some(row) => immediate::object(
+                    &Workspace::from(row.clone()),
+                    &field.selection_set.node,
+                    &(),
+                ),
+                None => GraphQLValue::Null,
+            },
+            "providerConnections" => {
+                let rows = edges.connections.as_deref().unwrap_or_default();
+                immediate::list(rows.iter().cloned().map(ProviderConnection::from), field)
+            }
+            "permissions" => {
+                let rows = edges.permissions.as_deref().unwrap_or_default();
+                immediate::list(rows.iter().cloned().map(TenantPermission::from), field)
+            }
+            _ => GraphQLValue::Null,
+        }
     }
 }
 
@@ -289,7 +390,7 @@ impl TenantQuery {
         #[graphql(desc = "How to sort the tenants; by name when absent.")] order_by: Option<
             TenantOrder,
         >,
-    ) -> AppResult<Connection<Tenant>> {
+    ) -> AppResult<Connection<Immediate<Tenant>>> {
         let scope = Scope::of(ctx)?;
         let order = TenantOrder::to_db(order_by);
         let spec = order.sort_spec().in_list("tenants");
@@ -311,7 +412,7 @@ impl TenantQuery {
             page,
             &spec,
             |row| order.sort_key(row),
-            Tenant::from,
+            |row| Immediate(Tenant::from(row)),
             total,
         ))
     }
@@ -329,7 +430,12 @@ impl TenantQuery {
         match (id, external_id) {
             (Some(id), None) => {
                 let id = decode_as(NodeKind::Tenant, &id, "id")?;
-                Ok(scope.loaders.tenants.load_one(id).await?.map(Tenant::from))
+                Ok(scope
+                    .loaders
+                    .tenants()
+                    .load_one(id)
+                    .await?
+                    .map(Tenant::from))
             }
             (None, Some(external_id)) => {
                 let row = tenant::Entity::find()

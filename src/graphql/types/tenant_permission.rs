@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Json, Object};
+use async_graphql::parser::types::{Field, SelectionSet};
+use async_graphql::{Context, ID, Json, Object, Value as GraphQLValue};
 use chrono::{DateTime, Utc};
 use entity::tenant_permission;
 use serde_json::Value;
@@ -13,6 +14,7 @@ use crate::domain::status;
 use crate::error::AppResult;
 use crate::graphql::enums::PermissionStatus;
 use crate::graphql::ids::NodeKind;
+use crate::graphql::immediate::{Plain, leaf, text};
 use crate::graphql::scope::Scope;
 
 /// A permission row: whole, or summarized when its list did not ask for `details`
@@ -56,13 +58,35 @@ impl TenantPermission {
         }
     }
 
+    fn key_text(&self) -> &str {
+        match self {
+            Self::Whole(model) => &model.key,
+            Self::Summary(summary) => &summary.key,
+        }
+    }
+
+    fn status_value(&self) -> PermissionStatus {
+        let stored = match self {
+            Self::Whole(model) => &model.status,
+            Self::Summary(summary) => &summary.status,
+        };
+        status::PermissionStatus::from_stored(stored).into()
+    }
+
+    fn checked_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Whole(model) => model.last_checked_at,
+            Self::Summary(summary) => summary.last_checked_at,
+        }
+    }
+
     /// The whole row; a summary's is loaded (one statement for all of a list's rows).
     async fn whole(&self, ctx: &Context<'_>) -> AppResult<Arc<tenant_permission::Model>> {
         let id = match self {
             Self::Whole(model) => return Ok(model.clone()),
             Self::Summary(summary) => summary.id,
         };
-        let row = Scope::of(ctx)?.loaders.permissions.load_one(id).await?;
+        let row = Scope::of(ctx)?.loaders.permissions().load_one(id).await?;
         super::existing(row, || format!("permission {id}"))
     }
 }
@@ -82,19 +106,12 @@ impl TenantPermission {
 
     /// The permission's name, e.g. `DeviceManagementConfiguration.Read.All`.
     async fn key(&self) -> &str {
-        match self {
-            Self::Whole(model) => &model.key,
-            Self::Summary(summary) => &summary.key,
-        }
+        self.key_text()
     }
 
     /// Whether the permission is held.
     async fn status(&self) -> PermissionStatus {
-        let stored = match self {
-            Self::Whole(model) => &model.status,
-            Self::Summary(summary) => &summary.status,
-        };
-        status::PermissionStatus::from_stored(stored).into()
+        self.status_value()
     }
 
     /// Details of the last check, redacted.
@@ -105,17 +122,34 @@ impl TenantPermission {
 
     /// When the permission was last checked; null if never.
     async fn last_checked_at(&self) -> Option<DateTime<Utc>> {
-        match self {
-            Self::Whole(model) => model.last_checked_at,
-            Self::Summary(summary) => summary.last_checked_at,
-        }
+        self.checked_at()
     }
 
     /// The tenant the permission is needed in.
     async fn tenant(&self, ctx: &Context<'_>) -> AppResult<Tenant> {
         let scope = Scope::of(ctx)?;
         let tenant_id = self.tenant_id();
-        let row = scope.loaders.tenants.load_one(tenant_id).await?;
+        let row = scope.loaders.tenants().load_one(tenant_id).await?;
         super::existing(row, || format!("tenant {tenant_id}")).map(Tenant::from)
+    }
+}
+
+impl Plain for TenantPermission {
+    type Loaded = ();
+    const LEAVES: &'static [&'static str] = &["id", "databaseId", "key", "status", "lastCheckedAt"];
+
+    async fn load(&self, _: &Scope, _: &SelectionSet) -> Option<()> {
+        Some(())
+    }
+
+    fn value(&self, field: &Field, (): &()) -> GraphQLValue {
+        match field.name.node.as_str() {
+            "id" => leaf(NodeKind::TenantPermission.id(self.row_id())),
+            "databaseId" => leaf(self.row_id()),
+            "key" => text(self.key_text()),
+            "status" => leaf(self.status_value()),
+            "lastCheckedAt" => leaf(self.checked_at()),
+            _ => GraphQLValue::Null,
+        }
     }
 }

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::parser::types::{Field, SelectionSet};
+use async_graphql::{Context, ID, Object, Value};
 use chrono::{DateTime, Utc};
 use entity::{workspace, workspace_membership};
 use futures::FutureExt;
@@ -19,6 +20,7 @@ use crate::graphql::connection::{Connection, PageRequest, page_cost, root_page};
 use crate::graphql::enums::{MembershipRole, TimeWindow};
 use crate::graphql::guards::CONSOLE;
 use crate::graphql::ids::{NodeKind, decode_as};
+use crate::graphql::immediate::{Immediate, Plain, leaf, text};
 use crate::graphql::inputs::{TenantFilter, TenantOrder, WorkspaceFilter};
 use crate::graphql::loaders::{TenantCountKey, TenantList, TenantPageKey};
 use crate::graphql::scope::Scope;
@@ -81,7 +83,7 @@ impl Workspace {
         #[graphql(desc = "How to sort the tenants; by name when absent.")] order_by: Option<
             TenantOrder,
         >,
-    ) -> AppResult<Connection<Tenant>> {
+    ) -> AppResult<Connection<Immediate<Tenant>>> {
         let scope = Scope::of(ctx)?;
         let filter = Arc::new(filter.unwrap_or_default().to_db(&scope.criteria())?);
         let order = TenantOrder::to_db(order_by);
@@ -99,7 +101,7 @@ impl Workspace {
         };
         let page = scope
             .loaders
-            .tenant_pages
+            .tenant_pages()
             .load_one(key)
             .await?
             .unwrap_or_default();
@@ -113,7 +115,7 @@ impl Workspace {
             async move {
                 Ok(scope
                     .loaders
-                    .tenant_counts
+                    .tenant_counts()
                     .load_one(key)
                     .await?
                     .unwrap_or(0))
@@ -124,7 +126,7 @@ impl Workspace {
             page,
             &spec,
             |row| order.sort_key(row),
-            Tenant::from,
+            |row| Immediate(Tenant::from(row)),
             total,
         ))
     }
@@ -143,8 +145,8 @@ impl Workspace {
         let scope = Scope::of(ctx)?;
         let key = (self.model.id, TimeWindow::chosen(window));
         let (levels, tally) = futures::try_join!(
-            scope.loaders.tenant_levels.load_one(key),
-            scope.loaders.workspace_tallies.load_one(key),
+            scope.loaders.tenant_levels().load_one(key),
+            scope.loaders.workspace_tallies().load_one(key),
         )?;
         let window = TimeWindow::chosen(window);
         let badge = health::workspace_badge(
@@ -169,7 +171,7 @@ impl Workspace {
         let scope = Scope::of(ctx)?;
         let tally = scope
             .loaders
-            .workspace_tallies
+            .workspace_tallies()
             .load_one((self.model.id, TimeWindow::chosen(window)))
             .await?;
         Ok(tally.unwrap_or_default().into())
@@ -180,7 +182,7 @@ impl Workspace {
         let scope = Scope::of(ctx)?;
         let rows = scope
             .loaders
-            .memberships_by_workspace
+            .memberships_by_workspace()
             .load_one(self.model.id)
             .await?;
         Ok(super::shown_rows(rows))
@@ -217,7 +219,7 @@ impl WorkspaceMembership {
         let scope = Scope::of(ctx)?;
         Ok(scope
             .loaders
-            .users
+            .users()
             .load_one(self.model.user_id)
             .await?
             .map(User::from))
@@ -228,7 +230,7 @@ impl WorkspaceMembership {
         let scope = Scope::of(ctx)?;
         let row = scope
             .loaders
-            .workspaces
+            .workspaces()
             .load_one(self.model.workspace_id)
             .await?;
         super::existing(row, || format!("workspace {}", self.model.workspace_id))
@@ -306,7 +308,7 @@ impl WorkspaceQuery {
                 let id = decode_as(NodeKind::Workspace, &id, "id")?;
                 Ok(scope
                     .loaders
-                    .workspaces
+                    .workspaces()
                     .load_one(id)
                     .await?
                     .map(Workspace::from))
@@ -319,6 +321,29 @@ impl WorkspaceQuery {
                 Ok(row.map(Workspace::from))
             }
             _ => Err(AppError::bad_input("give exactly one of `id` and `slug`")),
+        }
+    }
+}
+
+impl Plain for Workspace {
+    type Loaded = ();
+    const LEAVES: &'static [&'static str] =
+        &["id", "databaseId", "name", "slug", "createdAt", "updatedAt"];
+
+    async fn load(&self, _: &Scope, _: &SelectionSet) -> Option<()> {
+        Some(())
+    }
+
+    fn value(&self, field: &Field, (): &()) -> Value {
+        let model = &self.model;
+        match field.name.node.as_str() {
+            "id" => leaf(NodeKind::Workspace.id(model.id)),
+            "databaseId" => leaf(model.id),
+            "name" => text(&model.name),
+            "slug" => text(&model.slug),
+            "createdAt" => leaf(model.created_at),
+            "updatedAt" => leaf(model.updated_at),
+            _ => Value::Null,
         }
     }
 }

@@ -1,0 +1,239 @@
+//! Objects answered at once. async-graphql resolves every selected field of an object
+//! as a boxed future of its own, gathered in a `FuturesUnordered`, which is most of the
+//! service's time on a list page (issue #13's tenant board). The objects that lists show
+//! most — tenants, their workspace, provider connections and permissions — are wrapped in
+//! [`Immediate`]: when every field their selection asks for is a plain one (no argument,
+//! no directive, no fragment, no guard; an edge only to another such object, whose rows
+//! their loaders give), the object is answered directly from its rows, with the same
+//! values. Any other selection, and any load that fails or finds a broken reference,
+//! takes async-graphql's own path unchanged, which reports errors where they belong; the
+//! loaders cache what was loaded, so that costs no second statement.
+//!
+//! The values must be those of the `#[Object]` resolvers; `tests/api/immediate.rs` asks
+//! for every plain field both ways and compares the answers.
+
+use std::borrow::Cow;
+use std::future::Future;
+
+use async_graphql::indexmap::IndexMap;
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
+use async_graphql::registry::Registry;
+use async_graphql::{
+    ContextSelectionSet, InputType, ObjectType, OutputType, Positioned, ServerResult, Value,
+};
+
+use super::scope::Scope;
+
+/// A GraphQL object whose plain fields can be answered without async-graphql's
+/// per-field futures.
+pub(crate) trait Plain: ObjectType + Sync {
+    /// What the object's edges need loaded before its answer (rows of other objects);
+    /// `()` for objects answered from their own row alone.
+    type Loaded: Send;
+
+    /// The fields answered from the object's own row: no arguments, no guard, no
+    /// selection of their own.
+    const LEAVES: &'static [&'static str];
+
+    /// Whether `field` is an edge answered at once: no arguments, no guard, and a
+    /// selection its target answers at once (see [`edge_to`]). None by default.
+    fn edge(_field: &Field) -> bool {
+        false
+    }
+
+    /// Loads what the edges selected in `selection` need; `None` when a load failed or
+    /// a reference is broken, so that async-graphql's path reports it.
+    fn load(
+        &self,
+        scope: &Scope,
+        selection: &SelectionSet,
+    ) -> impl Future<Output = Option<Self::Loaded>> + Send;
+
+    /// The value of a plain `field`, from the object and what was loaded for it.
+    fn value(&self, field: &Field, loaded: &Self::Loaded) -> Value;
+}
+
+/// Whether every selection of `selection` is a plain field of `T`, each answer under its
+/// own key (a key selected twice would need its selections merged).
+pub(crate) fn answerable<T: Plain>(selection: &SelectionSet) -> bool {
+    selection.items.iter().enumerate().all(|(index, item)| {
+        let Selection::Field(field) = &item.node else {
+            return false;
+        };
+        let field = &field.node;
+        let key = field.response_key();
+        let unique = selection.items[..index]
+            .iter()
+            .all(|earlier| match &earlier.node {
+                Selection::Field(earlier) => earlier.node.response_key().node != key.node,
+                _ => false,
+            });
+        unique
+            && field.directives.is_empty()
+            && (field.name.node == "__typename" || answers::<T>(field))
+    })
+}
+
+/// Whether `field` (not `__typename`) is a plain field of `T`.
+fn answers<T: Plain>(field: &Field) -> bool {
+    let leaf = field.arguments.is_empty()
+        && field.selection_set.node.items.is_empty()
+        && T::LEAVES.contains(&field.name.node.as_str());
+    leaf || T::edge(field)
+}
+
+/// Whether `field` takes no arguments and selects only plain fields of `T`.
+pub(crate) fn edge_to<T: Plain>(field: &Field) -> bool {
+    field.arguments.is_empty() && answerable::<T>(&field.selection_set.node)
+}
+
+/// The answer of an object whose selection is [`answerable`], with what was loaded.
+pub(crate) fn object<T: Plain>(object: &T, selection: &SelectionSet, loaded: &T::Loaded) -> Value {
+    let mut answer = IndexMap::with_capacity(selection.items.len());
+    for item in &selection.items {
+        if let Selection::Field(field) = &item.node {
+            let field = &field.node;
+            let value = if field.name.node == "__typename" {
+                Value::String(T::type_name().into_owned())
+            } else {
+                object.value(field, loaded)
+            };
+            answer.insert(field.response_key().node.clone(), value);
+        }
+    }
+    Value::Object(answer)
+}
+
+/// The answer of the objects of a list edge (`field` selects plain fields of `T`).
+pub(crate) fn list<T: Plain<Loaded = ()>>(
+    objects: impl IntoIterator<Item = T>,
+    field: &Field,
+) -> Value {
+    let selection = &field.selection_set.node;
+    Value::List(
+        objects
+            .into_iter()
+            .map(|item| object(&item, selection, &()))
+            .collect(),
+    )
+}
+
+/// A leaf's value, as its resolver's return type gives it.
+pub(crate) fn leaf<V: InputType>(value: V) -> Value {
+    value.to_value()
+}
+
+/// A text leaf's value.
+pub(crate) fn text(value: &str) -> Value {
+    Value::String(value.to_owned())
+}
+
+/// Whether `selection` asks for the field `name` (under any key).
+pub(crate) fn selects(selection: &SelectionSet, name: &str) -> bool {
+    selection.items.iter().any(|item| match &item.node {
+        Selection::Field(field) => field.node.name.node == name,
+        _ => false,
+    })
+}
+
+/// Loads an edge's row(s) only when `wanted`: `Some(None)` when not wanted or when
+/// there is none, `None` when the load failed.
+pub(crate) async fn load_if<V, E>(
+    wanted: bool,
+    load: impl Future<Output = Result<Option<V>, E>>,
+) -> Option<Option<V>> {
+    if wanted { load.await.ok() } else { Some(None) }
+}
+
+/// A [`Plain`] object as a field's type: the same GraphQL type, answered at once when
+/// its selection allows.
+#[derive(Clone)]
+pub(crate) struct Immediate<T>(pub(crate) T);
+
+impl<T: Plain> OutputType for Immediate<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let selection = &ctx.item.node;
+        if answerable::<T>(selection)
+            && let Ok(scope) = ctx.data::<Scope>()
+            && let Some(loaded) = self.0.load(scope, selection).await
+        {
+            return Ok(object(&self.0, selection, &loaded));
+        }
+        self.0.resolve(ctx, field).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::parse_query;
+    use async_graphql::parser::types::DocumentOperations;
+
+    use super::*;
+    use crate::graphql::types::tenant::Tenant;
+
+    /// The selection of `tenants { nodes { … } }` in `query`.
+    fn tenant_selection(query: &str) -> SelectionSet {
+        let document = parse_query(query).expect("parses");
+        let DocumentOperations::Single(operation) = document.operations else {
+            panic!("one anonymous operation");
+        };
+        let field_named = |selection: &SelectionSet, name: &str| {
+            selection
+                .items
+                .iter()
+                .find_map(|item| match &item.node {
+                    Selection::Field(field) if field.node.name.node == name => {
+                        Some(field.node.selection_set.node.clone())
+                    }
+                    _ => None,
+                })
+                .expect("selected")
+        };
+        let tenants = field_named(&operation.node.selection_set.node, "tenants");
+        field_named(&tenants, "nodes")
+    }
+
+    #[test]
+    fn the_tenant_board_is_answered_at_once() {
+        let board = "{ tenants(first: 50) { nodes { name workspace { name } \
+                     providerConnections { provider status } permissions { key status } } } }";
+        assert!(answerable::<Tenant>(&tenant_selection(board)));
+        let typed = "{ tenants { nodes { __typename id databaseId externalId status environment \
+                     createdAt updatedAt workspace { id slug } permissions { lastCheckedAt } } } }";
+        assert!(answerable::<Tenant>(&tenant_selection(typed)));
+    }
+
+    #[test]
+    fn anything_else_takes_async_graphqls_path() {
+        for nodes in [
+            "... on Tenant { name }",
+            "...Named",
+            "name name: externalId",
+            "health { level }",
+            "runStats(window: LAST_1H) { total }",
+            "metadata",
+            "rbac { lastCheckedAt }",
+            "workspace { name tenants { totalCount } }",
+            "permissions { key details }",
+            "permissions { tenant { name } }",
+            "providerConnections { metadata }",
+            "providerConnections { ... on ProviderConnection { provider } }",
+            "name @deprecated",
+        ] {
+            let query = format!("{{ tenants {{ nodes {{ {nodes} }} }} }}");
+            assert!(!answerable::<Tenant>(&tenant_selection(&query)), "{nodes}");
+        }
+    }
+}
