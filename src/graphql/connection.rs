@@ -13,6 +13,7 @@ use futures::future::BoxFuture;
 use sea_orm::{Condition, EntityTrait};
 use serde_json::Value;
 
+use super::immediate::{Item, List};
 use super::scope::Scope;
 use crate::db;
 use crate::db::page::{Direction, KeyKind, KeyValue, Page, PageArgs, SortSpec};
@@ -192,6 +193,8 @@ where
 /// A page of `N` in Relay form.
 pub(crate) struct Connection<N> {
     edges: Vec<Edge<N>>,
+    /// The edges' nodes, for `nodes` (the same objects, shared).
+    nodes: Vec<N>,
     page_info: PageInfo,
     total: TotalCount,
 }
@@ -222,6 +225,7 @@ impl<N: Clone> Connection<N> {
             end_cursor: edges.last().map(Edge::cursor_text),
         };
         Self {
+            nodes: edges.iter().map(|edge| edge.node.clone()).collect(),
             edges,
             page_info,
             total,
@@ -238,15 +242,15 @@ impl<N: OutputType> TypeName for Connection<N> {
 /// A page of a list, in Relay cursor-connection form. Page forward with `first` and
 /// `after: pageInfo.endCursor`, backward with `last` and `before: pageInfo.startCursor`.
 #[Object(name_type)]
-impl<N: OutputType + Clone> Connection<N> {
+impl<N: Item + Clone> Connection<N> {
     /// The items of this page, each with its cursor.
     async fn edges(&self) -> &[Edge<N>] {
         &self.edges
     }
 
     /// The items of this page, without cursors (a shortcut for `edges { node }`).
-    async fn nodes(&self) -> Vec<N> {
-        self.edges.iter().map(|edge| edge.node.clone()).collect()
+    async fn nodes(&self) -> List<'_, N> {
+        List(&self.nodes)
     }
 
     /// Where this page lies in the whole list.

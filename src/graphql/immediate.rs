@@ -1,23 +1,28 @@
 //! Objects answered at once. async-graphql resolves every selected field of an object
-//! as a boxed future of its own, gathered in a `FuturesUnordered`, which is most of the
-//! service's time on a list page (issue #13's tenant board). The objects that lists show
-//! most — tenants, their workspace, provider connections and permissions — are wrapped in
-//! [`Immediate`]: when every field their selection asks for is a plain one (no argument,
-//! no directive, no fragment, no guard; an edge only to another such object, whose rows
-//! their loaders give), the object is answered directly from its rows, with the same
-//! values. Any other selection, and any load that fails or finds a broken reference,
-//! takes async-graphql's own path unchanged, which reports errors where they belong; the
-//! loaders cache what was loaded, so that costs no second statement.
+//! as a boxed future of its own, gathered in a `FuturesUnordered`, and every item of a
+//! list as a future too, each loading its edges one key at a time: most of the service's
+//! time on a list page (issue #13's tenant board). The objects that lists show most —
+//! tenants, their workspace, provider connections and permissions — are wrapped in
+//! [`Immediate`], and a connection's `nodes` is a [`List`]: when every field the
+//! selection asks for is a plain one (no argument, no directive, no fragment, no guard;
+//! an edge only to another such object), each edge is loaded once for the whole list
+//! (`load_many`, the same batch the per-item loads made) and the objects are answered
+//! directly from their rows, with the same values. Any other selection, and any load
+//! that fails or finds a broken reference, takes async-graphql's own path unchanged,
+//! which reports errors where they belong; the loaders keep what was loaded, so that
+//! costs no second statement.
 //!
 //! The values must be those of the `#[Object]` resolvers; `tests/api/immediate.rs` asks
 //! for every plain field both ways and compares the answers.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::future::Future;
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::resolve_list;
 use async_graphql::{
     ContextSelectionSet, InputType, ObjectType, OutputType, Positioned, ServerResult, Value,
 };
@@ -41,13 +46,17 @@ pub(crate) trait Plain: ObjectType + Sync {
         false
     }
 
-    /// Loads what the edges selected in `selection` need; `None` when a load failed or
-    /// a reference is broken, so that async-graphql's path reports it.
+    /// Loads what the edges selected in `selection` need, for every object of a list at
+    /// once (one batch per edge, not one key per object), in the objects' order; `None`
+    /// when a load failed or a reference is broken, so that async-graphql's path reports
+    /// it.
     fn load(
-        &self,
+        objects: &[Self],
         scope: &Scope,
         selection: &SelectionSet,
-    ) -> impl Future<Output = Option<Self::Loaded>> + Send;
+    ) -> impl Future<Output = Option<Vec<Self::Loaded>>> + Send
+    where
+        Self: Sized;
 
     /// The value of a plain `field`, from the object and what was loaded for it.
     fn value(&self, field: &Field, loaded: &Self::Loaded) -> Value;
@@ -136,13 +145,22 @@ pub(crate) fn selects(selection: &SelectionSet, name: &str) -> bool {
     })
 }
 
-/// Loads an edge's row(s) only when `wanted`: `Some(None)` when not wanted or when
-/// there is none, `None` when the load failed.
-pub(crate) async fn load_if<V, E>(
+/// Loads an edge's rows only when `wanted`: empty when not wanted, `None` when the load
+/// failed.
+pub(crate) async fn load_if<K, V, E>(
     wanted: bool,
-    load: impl Future<Output = Result<Option<V>, E>>,
-) -> Option<Option<V>> {
-    if wanted { load.await.ok() } else { Some(None) }
+    load: impl Future<Output = Result<HashMap<K, V>, E>>,
+) -> Option<HashMap<K, V>> {
+    if wanted {
+        load.await.ok()
+    } else {
+        Some(HashMap::new())
+    }
+}
+
+/// What objects answered from their own row alone load: nothing, once per object.
+pub(crate) fn nothing<T>(objects: &[T]) -> Option<Vec<()>> {
+    Some(vec![(); objects.len()])
 }
 
 /// A [`Plain`] object as a field's type: the same GraphQL type, answered at once when
@@ -167,11 +185,77 @@ impl<T: Plain> OutputType for Immediate<T> {
         let selection = &ctx.item.node;
         if answerable::<T>(selection)
             && let Ok(scope) = ctx.data::<Scope>()
-            && let Some(loaded) = self.0.load(scope, selection).await
+            && let Some(loaded) = T::load(std::slice::from_ref(&self.0), scope, selection).await
+            && let [loaded] = loaded.as_slice()
         {
-            return Ok(object(&self.0, selection, &loaded));
+            return Ok(object(&self.0, selection, loaded));
         }
         self.0.resolve(ctx, field).await
+    }
+}
+
+/// A list of GraphQL objects (a connection's `nodes`), answered at once as a whole when
+/// its items are [`Immediate`] and their selection allows: each edge is loaded once for
+/// the whole list, with no future per item. Every other list is async-graphql's own.
+pub(crate) struct List<'a, N>(pub(crate) &'a [N]);
+
+/// A list item: how a list of it is resolved (async-graphql's way unless overridden).
+pub(crate) trait Item: OutputType + Sized {
+    /// The value of `items` under `field`.
+    fn resolve_all<'a>(
+        items: &'a [Self],
+        ctx: &'a ContextSelectionSet<'a>,
+        field: &'a Positioned<Field>,
+    ) -> impl Future<Output = ServerResult<Value>> + Send + 'a {
+        resolve_list(ctx, field, items, Some(items.len()))
+    }
+}
+
+impl<T: Plain + Clone> Item for Immediate<T> {
+    async fn resolve_all<'a>(
+        items: &'a [Self],
+        ctx: &'a ContextSelectionSet<'a>,
+        field: &'a Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let selection = &ctx.item.node;
+        if answerable::<T>(selection)
+            && let Ok(scope) = ctx.data::<Scope>()
+        {
+            let objects: Vec<T> = items.iter().map(|item| item.0.clone()).collect();
+            if let Some(loaded) = T::load(&objects, scope, selection).await
+                && loaded.len() == objects.len()
+            {
+                let values = objects.iter().zip(&loaded);
+                return Ok(Value::List(
+                    values
+                        .map(|(item, loaded)| object(item, selection, loaded))
+                        .collect(),
+                ));
+            }
+        }
+        resolve_list(ctx, field, items, Some(items.len())).await
+    }
+}
+
+impl<N: Item> OutputType for List<'_, N> {
+    fn type_name() -> Cow<'static, str> {
+        Vec::<N>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        Vec::<N>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        Vec::<N>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        N::resolve_all(self.0, ctx, field).await
     }
 }
 

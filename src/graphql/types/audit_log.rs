@@ -268,3 +268,6 @@ impl AuditQuery {
         ))
     }
 }
+
+/// Lists of it are async-graphql's own.
+impl crate::graphql::immediate::Item for AuditLog {}

@@ -490,3 +490,6 @@ impl RunQuery {
             .map(OperationRun::from))
     }
 }
+
+/// Lists of it are async-graphql's own.
+impl crate::graphql::immediate::Item for OperationRun {}

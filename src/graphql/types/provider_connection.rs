@@ -15,7 +15,7 @@ use crate::error::AppResult;
 use crate::graphql::enums::{ConnectionHealth, ConnectionStatus};
 use crate::graphql::guards::SENSITIVE;
 use crate::graphql::ids::NodeKind;
-use crate::graphql::immediate::{Plain, leaf, text};
+use crate::graphql::immediate::{Plain, leaf, nothing, text};
 use crate::graphql::scope::Scope;
 
 #[derive(Clone)]
@@ -143,8 +143,8 @@ impl Plain for ProviderConnection {
         "updatedAt",
     ];
 
-    async fn load(&self, _: &Scope, _: &SelectionSet) -> Option<()> {
-        Some(())
+    async fn load(objects: &[Self], _: &Scope, _: &SelectionSet) -> Option<Vec<()>> {
+        nothing(objects)
     }
 
     fn value(&self, field: &Field, (): &()) -> GraphQLValue {

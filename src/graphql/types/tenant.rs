@@ -279,34 +279,46 @@ impl Plain for Tenant {
         }
     }
 
-    async fn load(&self, scope: &Scope, selection: &SelectionSet) -> Option<TenantEdges> {
+    async fn load(
+        tenants: &[Self],
+        scope: &Scope,
+        selection: &SelectionSet,
+    ) -> Option<Vec<TenantEdges>> {
         let loaders = &scope.loaders;
-        let (workspace, connections, permissions) = futures::join!(
+        let ids = || tenants.iter().map(|tenant| tenant.model.id);
+        let wants_workspace = selects(selection, "workspace");
+        let (workspaces, connections, permissions) = futures::join!(
             load_if(
-                selects(selection, "workspace"),
-                loaders.workspaces().load_one(self.model.workspace_id),
+                wants_workspace,
+                loaders
+                    .workspaces()
+                    .load_many(tenants.iter().map(|tenant| tenant.model.workspace_id)),
             ),
             load_if(
                 selects(selection, "providerConnections"),
-                loaders.connections_by_tenant().load_one(self.model.id),
+                loaders.connections_by_tenant().load_many(ids()),
             ),
             load_if(
                 selects(selection, "permissions"),
-                loaders
-                    .permission_summaries_by_tenant()
-                    .load_one(self.model.id),
+                loaders.permission_summaries_by_tenant().load_many(ids()),
             ),
         );
-        let workspace = workspace?;
-        if workspace.is_none() && selects(selection, "workspace") {
-            // A broken reference: async-graphql's path reports it.
-            return None;
-        }
-        Some(TenantEdges {
-            workspace,
-            connections: connections?,
-            permissions: permissions?,
-        })
+        let (workspaces, connections, permissions) = (workspaces?, connections?, permissions?);
+        tenants
+            .iter()
+            .map(|tenant| {
+                let workspace = match wants_workspace {
+                    // A broken reference: async-graphql's path reports it.
+                    true => Some(workspaces.get(&tenant.model.workspace_id)?.clone()),
+                    false => None,
+                };
+                Some(TenantEdges {
+                    workspace,
+                    connections: connections.get(&tenant.model.id).cloned(),
+                    permissions: permissions.get(&tenant.model.id).cloned(),
+                })
+            })
+            .collect()
     }
 
     fn value(&self, field: &Field, edges: &TenantEdges) -> GraphQLValue {

@@ -14,7 +14,7 @@ use crate::domain::status;
 use crate::error::AppResult;
 use crate::graphql::enums::PermissionStatus;
 use crate::graphql::ids::NodeKind;
-use crate::graphql::immediate::{Plain, leaf, text};
+use crate::graphql::immediate::{Plain, leaf, nothing, text};
 use crate::graphql::scope::Scope;
 
 /// A permission row: whole, or summarized when its list did not ask for `details`
@@ -138,8 +138,8 @@ impl Plain for TenantPermission {
     type Loaded = ();
     const LEAVES: &'static [&'static str] = &["id", "databaseId", "key", "status", "lastCheckedAt"];
 
-    async fn load(&self, _: &Scope, _: &SelectionSet) -> Option<()> {
-        Some(())
+    async fn load(objects: &[Self], _: &Scope, _: &SelectionSet) -> Option<Vec<()>> {
+        nothing(objects)
     }
 
     fn value(&self, field: &Field, (): &()) -> GraphQLValue {

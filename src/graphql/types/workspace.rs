@@ -20,7 +20,7 @@ use crate::graphql::connection::{Connection, PageRequest, page_cost, root_page};
 use crate::graphql::enums::{MembershipRole, TimeWindow};
 use crate::graphql::guards::CONSOLE;
 use crate::graphql::ids::{NodeKind, decode_as};
-use crate::graphql::immediate::{Immediate, Plain, leaf, text};
+use crate::graphql::immediate::{Immediate, Plain, leaf, nothing, text};
 use crate::graphql::inputs::{TenantFilter, TenantOrder, WorkspaceFilter};
 use crate::graphql::loaders::{TenantCountKey, TenantList, TenantPageKey};
 use crate::graphql::scope::Scope;
@@ -330,8 +330,8 @@ impl Plain for Workspace {
     const LEAVES: &'static [&'static str] =
         &["id", "databaseId", "name", "slug", "createdAt", "updatedAt"];
 
-    async fn load(&self, _: &Scope, _: &SelectionSet) -> Option<()> {
-        Some(())
+    async fn load(objects: &[Self], _: &Scope, _: &SelectionSet) -> Option<Vec<()>> {
+        nothing(objects)
     }
 
     fn value(&self, field: &Field, (): &()) -> Value {
@@ -347,3 +347,6 @@ impl Plain for Workspace {
         }
     }
 }
+
+/// Lists of it are async-graphql's own.
+impl crate::graphql::immediate::Item for Workspace {}
