@@ -108,8 +108,11 @@ crate::on_both! {
     async fn the_access_line_and_the_loaders_sql_carry_the_request_id(app: TestApp) {
         let workspace = crate::fixtures::workspace(&app.db, "Contoso").await;
         crate::fixtures::tenant(&app.db, workspace.id, "Contoso EU").await;
-        // The log is the test process's: the id tells this request's lines apart.
-        let request_id = format!("ops-access-{}", app.address.port());
+        // The log is the test process's: the id tells this request's lines apart. Not the
+        // port alone: the other backend's variant may have had the same port a moment ago.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let sequence = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let request_id = format!("ops-access-{}-{sequence}", app.address.port());
         let response = app
             .client()
             .post(app.url("/graphql"))
