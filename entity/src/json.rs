@@ -14,8 +14,9 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use sea_orm::sea_query::{ArrayType, ColumnType, Nullable, ValueType, ValueTypeErr};
-use sea_orm::sqlx::Row;
-use sea_orm::sqlx::types::{Json, JsonRawValue};
+use sea_orm::sqlx::postgres::PgValueFormat;
+use sea_orm::sqlx::types::JsonRawValue;
+use sea_orm::sqlx::{Row, TypeInfo, ValueRef};
 use sea_orm::{ColIdx, QueryResult, TryGetError, TryGetable, Value};
 
 /// A JSON document stored in a `JSONB` (PostgreSQL) or JSON text (SQLite) column.
@@ -101,13 +102,25 @@ impl TryGetable for Document {
             TryGetError::DbErr(sea_orm::DbErr::Type(format!("{index:?}: {error}")))
         };
         if let Some(row) = res.try_as_pg_row() {
-            // JSONB: well formed by construction; keep its text.
-            let raw: Option<Json<&JsonRawValue>> = row
-                .try_get(index.as_sqlx_postgres_index())
+            // JSONB: well formed by construction, so its text is kept without being
+            // parsed again (sqlx's own decoding scans every document; issue #13).
+            let raw = row
+                .try_get_raw(index.as_sqlx_postgres_index())
                 .map_err(decoding)?;
-            return raw
-                .map(|Json(raw)| Self::of_checked_text(raw.get()))
-                .ok_or_else(null);
+            if raw.is_null() {
+                return Err(null());
+            }
+            let malformed = |error| decoding(sea_orm::sqlx::Error::Decode(error));
+            let mut bytes = raw.as_bytes().map_err(malformed)?;
+            if raw.format() == PgValueFormat::Binary && raw.type_info().name() == "JSONB" {
+                // The binary form is a version byte, 1, then the text.
+                bytes = match bytes.split_first() {
+                    Some((1, text)) => text,
+                    _ => return Err(malformed("unsupported JSONB format version".into())),
+                };
+            }
+            let text = std::str::from_utf8(bytes).map_err(|error| malformed(error.into()))?;
+            return Ok(Self::of_checked_text(text));
         }
         if let Some(row) = res.try_as_sqlite_row() {
             // Text that may hold anything: malformed JSON reads as null.

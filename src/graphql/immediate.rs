@@ -6,8 +6,8 @@
 //! [`Immediate`], and a connection's `nodes` is a [`List`]: when every field the
 //! selection asks for is a plain one (no argument, no directive, no fragment, no guard;
 //! an edge only to another such object), each edge is loaded once for the whole list
-//! (`load_many`, the same batch the per-item loads made) and the objects are answered
-//! directly from their rows, with the same values. Any other selection, and any load
+//! (`loaders::load_now`: the batch the per-item loads would make, sent at once) and the
+//! objects are answered directly from their rows, with the same values. Any other selection, and any load
 //! that fails or finds a broken reference, takes async-graphql's own path unchanged,
 //! which reports errors where they belong; the loaders keep what was loaded, so that
 //! costs no second statement.
@@ -18,13 +18,14 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::OnceLock;
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
-use async_graphql::resolver_utils::resolve_list;
+use async_graphql::resolver_utils::{EnumType, resolve_list};
 use async_graphql::{
-    ContextSelectionSet, InputType, ObjectType, OutputType, Positioned, ServerResult, Value,
+    ContextSelectionSet, InputType, Name, ObjectType, OutputType, Positioned, ServerResult, Value,
 };
 
 use super::scope::Scope;
@@ -130,6 +131,27 @@ pub(crate) fn list<T: Plain<Loaded = ()>>(
 /// A leaf's value, as its resolver's return type gives it.
 pub(crate) fn leaf<V: InputType>(value: V) -> Value {
     value.to_value()
+}
+
+/// An enum leaf's value, `enum_leaf!(Type, value)`. [`leaf`] would make the value's name
+/// anew every time (a `Name` is an `Arc<str>`): hundreds of allocations for a page's
+/// statuses. The names of `Type`'s values are made once, and shared.
+macro_rules! enum_leaf {
+    ($ty:ty, $value:expr) => {{
+        static NAMES: std::sync::OnceLock<Vec<async_graphql::Name>> = std::sync::OnceLock::new();
+        $crate::graphql::immediate::enum_value::<$ty>(&NAMES, $value)
+    }};
+}
+pub(crate) use enum_leaf;
+
+/// The value of `value`, named from `names` (made on first use); see [`enum_leaf`].
+pub(crate) fn enum_value<T: EnumType + InputType>(names: &OnceLock<Vec<Name>>, value: T) -> Value {
+    let items = T::items();
+    let names = names.get_or_init(|| items.iter().map(|item| Name::new(item.name)).collect());
+    match items.iter().position(|item| item.value == value) {
+        Some(index) if index < names.len() => Value::Enum(names[index].clone()),
+        _ => value.to_value(),
+    }
 }
 
 /// A text leaf's value.

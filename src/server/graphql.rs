@@ -7,6 +7,7 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::{
@@ -25,7 +26,7 @@ use chrono::SubsecRound;
 
 use super::AppState;
 use super::completion::Completion;
-use super::document::{self, Admitted};
+use super::document::Admitted;
 use super::persisted::{BadExtension, PersistedQueries};
 use crate::auth::login::Origin;
 use crate::auth::request::Credentials;
@@ -209,14 +210,14 @@ fn check(
     state: &AppState,
     format: Format,
     method: Method,
-) -> Result<Admitted, Refused> {
+) -> Result<Arc<Admitted>, Refused> {
     let remember = persisted(request, state)?;
     if request.query.trim().is_empty() {
         let error = AppError::bad_input("the request has no `query`");
         return Err(Refused::new(StatusCode::BAD_REQUEST, &error));
     }
     let limits = &state.config.system_console.limits;
-    let admitted = document::admit(
+    let admitted = state.admissions.admit(
         &request.query,
         request.operation_name.as_deref(),
         limits,

@@ -32,7 +32,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use self::document::TypeIndex;
+use self::document::{Admissions, TypeIndex};
 use self::persisted::PersistedQueries;
 use self::subscriptions::Subscribers;
 use crate::config::Config;
@@ -60,6 +60,8 @@ pub struct AppState {
     pub(crate) types: Arc<TypeIndex>,
     /// The documents known by hash.
     pub(crate) persisted: Arc<PersistedQueries>,
+    /// The documents admitted lately, by text.
+    pub(crate) admissions: Arc<Admissions>,
     /// The subscription connections of each operator.
     pub(crate) subscribers: Arc<Subscribers>,
     /// Turns true when the server begins to shut down: WebSocket connections close.
@@ -130,6 +132,7 @@ impl AppState {
             schema,
             types: Arc::new(types),
             persisted: Arc::new(persisted),
+            admissions: Arc::default(),
             subscribers: Arc::default(),
             shutdown: Arc::new(watch::Sender::new(false)),
             sockets: Arc::new(watch::Sender::new(0)),

@@ -15,7 +15,7 @@ use crate::error::AppResult;
 use crate::graphql::enums::{ConnectionHealth, ConnectionStatus};
 use crate::graphql::guards::SENSITIVE;
 use crate::graphql::ids::NodeKind;
-use crate::graphql::immediate::{Plain, leaf, nothing, text};
+use crate::graphql::immediate::{Plain, enum_leaf, leaf, nothing, text};
 use crate::graphql::scope::Scope;
 
 #[derive(Clone)]
@@ -154,12 +154,14 @@ impl Plain for ProviderConnection {
             "databaseId" => leaf(model.id),
             "provider" => text(&model.provider),
             "isDefault" => leaf(model.is_default),
-            "status" => leaf(ConnectionStatus::from(
-                status::ConnectionStatus::from_stored(&model.status),
-            )),
-            "healthStatus" => leaf(ConnectionHealth::from(
-                status::ConnectionHealth::from_stored(&model.health_status),
-            )),
+            "status" => enum_leaf!(
+                ConnectionStatus,
+                status::ConnectionStatus::from_stored(&model.status).into()
+            ),
+            "healthStatus" => enum_leaf!(
+                ConnectionHealth,
+                status::ConnectionHealth::from_stored(&model.health_status).into()
+            ),
             "scopesGranted" => leaf(self.scopes()),
             "lastHealthCheckAt" => leaf(model.last_health_check_at),
             "createdAt" => leaf(model.created_at),

@@ -22,9 +22,11 @@ use crate::graphql::connection::{Connection, PageRequest, page_cost, root_page};
 use crate::graphql::enums::{TenantStatus, TimeWindow};
 use crate::graphql::guards::{CONSOLE, SENSITIVE};
 use crate::graphql::ids::{NodeKind, decode_as};
-use crate::graphql::immediate::{self, Immediate, Plain, edge_to, leaf, load_if, selects, text};
+use crate::graphql::immediate::{
+    self, Immediate, Plain, edge_to, enum_leaf, leaf, load_if, selects, text,
+};
 use crate::graphql::inputs::{TenantFilter, TenantOrder};
-use crate::graphql::loaders::RecentRunsKey;
+use crate::graphql::loaders::{RecentRunsKey, load_now};
 use crate::graphql::scope::Scope;
 use crate::graphql::text::Text;
 
@@ -290,17 +292,18 @@ impl Plain for Tenant {
         let (workspaces, connections, permissions) = futures::join!(
             load_if(
                 wants_workspace,
-                loaders
-                    .workspaces()
-                    .load_many(tenants.iter().map(|tenant| tenant.model.workspace_id)),
+                load_now(
+                    loaders.workspaces(),
+                    tenants.iter().map(|tenant| tenant.model.workspace_id),
+                ),
             ),
             load_if(
                 selects(selection, "providerConnections"),
-                loaders.connections_by_tenant().load_many(ids()),
+                load_now(loaders.connections_by_tenant(), ids()),
             ),
             load_if(
                 selects(selection, "permissions"),
-                loaders.permission_summaries_by_tenant().load_many(ids()),
+                load_now(loaders.permission_summaries_by_tenant(), ids()),
             ),
         );
         let (workspaces, connections, permissions) = (workspaces?, connections?, permissions?);
@@ -328,9 +331,10 @@ impl Plain for Tenant {
             "databaseId" => leaf(model.id),
             "externalId" => text(&model.external_id),
             "name" => text(&model.name),
-            "status" => leaf(TenantStatus::from(status::TenantStatus::from_stored(
-                &model.status,
-            ))),
+            "status" => enum_leaf!(
+                TenantStatus,
+                status::TenantStatus::from_stored(&model.status).into()
+            ),
             "environment" => text(&model.environment),
             "createdAt" => leaf(model.created_at),
             "updatedAt" => leaf(model.updated_at),

@@ -14,7 +14,7 @@ use crate::domain::status;
 use crate::error::AppResult;
 use crate::graphql::enums::PermissionStatus;
 use crate::graphql::ids::NodeKind;
-use crate::graphql::immediate::{Plain, leaf, nothing, text};
+use crate::graphql::immediate::{Plain, enum_leaf, leaf, nothing, text};
 use crate::graphql::scope::Scope;
 
 /// A permission row: whole, or summarized when its list did not ask for `details`
@@ -147,7 +147,7 @@ impl Plain for TenantPermission {
             "id" => leaf(NodeKind::TenantPermission.id(self.row_id())),
             "databaseId" => leaf(self.row_id()),
             "key" => text(self.key_text()),
-            "status" => leaf(self.status_value()),
+            "status" => enum_leaf!(PermissionStatus, self.status_value()),
             "lastCheckedAt" => leaf(self.checked_at()),
             _ => GraphQLValue::Null,
         }

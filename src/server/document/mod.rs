@@ -17,6 +17,7 @@
 //! A refusal is `QUERY_TOO_COMPLEX` when a limit of `system_console.limits` was passed,
 //! `BAD_USER_INPUT` when the document is wrong whatever the limits.
 
+mod admissions;
 mod shape;
 mod text;
 mod types;
@@ -27,6 +28,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Positioned, Variables};
 
+pub(crate) use self::admissions::Admissions;
 use self::shape::{Fragments, Measure};
 pub(crate) use self::types::TypeIndex;
 use crate::config::Limits;
