@@ -18,7 +18,6 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::OnceLock;
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
@@ -60,7 +59,7 @@ pub(crate) trait Plain: ObjectType + Sync {
         Self: Sized;
 
     /// The value of a plain `field`, from the object and what was loaded for it.
-    fn value(&self, field: &Field, loaded: &Self::Loaded) -> Value;
+    fn value(&self, field: &Planned<'_>, loaded: &Self::Loaded) -> Value;
 }
 
 /// Whether every selection of `selection` is a plain field of `T`, each answer under its
@@ -97,19 +96,63 @@ pub(crate) fn edge_to<T: Plain>(field: &Field) -> bool {
     field.arguments.is_empty() && answerable::<T>(&field.selection_set.node)
 }
 
-/// The answer of an object whose selection is [`answerable`], with what was loaded.
-pub(crate) fn object<T: Plain>(object: &T, selection: &SelectionSet, loaded: &T::Loaded) -> Value {
-    let mut answer = IndexMap::with_capacity(selection.items.len());
-    for item in &selection.items {
-        if let Selection::Field(field) = &item.node {
-            let field = &field.node;
-            let value = if field.name.node == "__typename" {
-                Value::String(T::type_name().into_owned())
-            } else {
-                object.value(field, loaded)
-            };
-            answer.insert(field.response_key().node.clone(), value);
-        }
+/// A selection of plain fields, prepared once for all the objects of a list: each
+/// field's response key is made anew for this request, and each edge's selection is
+/// prepared in turn. An answer's keys are clones of these; cloning the document's own
+/// names instead, for every object, meant counting references that requests on both
+/// worker threads share (admitted documents are kept, see `server::document`): a
+/// contended atomic per field and object (issue #13).
+pub(crate) struct Plan<'a> {
+    fields: Vec<Planned<'a>>,
+}
+
+/// One field of a [`Plan`].
+pub(crate) struct Planned<'a> {
+    key: Name,
+    /// The field as the document writes it.
+    pub(crate) field: &'a Field,
+    /// Its own selection, prepared (empty for a leaf).
+    pub(crate) plan: Plan<'a>,
+}
+
+impl<'a> Plan<'a> {
+    /// `selection` (of fields only, as [`answerable`] checked), prepared.
+    pub(crate) fn of(selection: &'a SelectionSet) -> Self {
+        let fields = selection
+            .items
+            .iter()
+            .filter_map(|item| match &item.node {
+                Selection::Field(field) => Some(&field.node),
+                _ => None,
+            })
+            .map(|field| Planned {
+                key: Name::new(field.response_key().node.as_str()),
+                field,
+                plan: Plan::of(&field.selection_set.node),
+            })
+            .collect();
+        Self { fields }
+    }
+}
+
+impl Planned<'_> {
+    /// The field's name in the schema.
+    pub(crate) fn name(&self) -> &str {
+        self.field.name.node.as_str()
+    }
+}
+
+/// The answer of an object whose selection is [`answerable`] (prepared as `plan`), with
+/// what was loaded.
+pub(crate) fn object<T: Plain>(object: &T, plan: &Plan<'_>, loaded: &T::Loaded) -> Value {
+    let mut answer = IndexMap::with_capacity(plan.fields.len());
+    for field in &plan.fields {
+        let value = if field.name() == "__typename" {
+            Value::String(T::type_name().into_owned())
+        } else {
+            object.value(field, loaded)
+        };
+        answer.insert(field.key.clone(), value);
     }
     Value::Object(answer)
 }
@@ -117,13 +160,12 @@ pub(crate) fn object<T: Plain>(object: &T, selection: &SelectionSet, loaded: &T:
 /// The answer of the objects of a list edge (`field` selects plain fields of `T`).
 pub(crate) fn list<T: Plain<Loaded = ()>>(
     objects: impl IntoIterator<Item = T>,
-    field: &Field,
+    field: &Planned<'_>,
 ) -> Value {
-    let selection = &field.selection_set.node;
     Value::List(
         objects
             .into_iter()
-            .map(|item| object(&item, selection, &()))
+            .map(|item| object(&item, &field.plan, &()))
             .collect(),
     )
 }
@@ -135,20 +177,27 @@ pub(crate) fn leaf<V: InputType>(value: V) -> Value {
 
 /// An enum leaf's value, `enum_leaf!(Type, value)`. [`leaf`] would make the value's name
 /// anew every time (a `Name` is an `Arc<str>`): hundreds of allocations for a page's
-/// statuses. The names of `Type`'s values are made once, and shared.
+/// statuses. The names of `Type`'s values are made once per thread and shared within it
+/// (shared by both worker threads, their reference counts were contended).
 macro_rules! enum_leaf {
     ($ty:ty, $value:expr) => {{
-        static NAMES: std::sync::OnceLock<Vec<async_graphql::Name>> = std::sync::OnceLock::new();
-        $crate::graphql::immediate::enum_value::<$ty>(&NAMES, $value)
+        thread_local! {
+            static NAMES: Vec<async_graphql::Name> =
+                $crate::graphql::immediate::enum_names::<$ty>();
+        }
+        NAMES.with(|names| $crate::graphql::immediate::enum_value::<$ty>(names, $value))
     }};
 }
 pub(crate) use enum_leaf;
 
-/// The value of `value`, named from `names` (made on first use); see [`enum_leaf`].
-pub(crate) fn enum_value<T: EnumType + InputType>(names: &OnceLock<Vec<Name>>, value: T) -> Value {
-    let items = T::items();
-    let names = names.get_or_init(|| items.iter().map(|item| Name::new(item.name)).collect());
-    match items.iter().position(|item| item.value == value) {
+/// The names of `T`'s values, in the order of `T::items()`; see [`enum_leaf`].
+pub(crate) fn enum_names<T: EnumType>() -> Vec<Name> {
+    T::items().iter().map(|item| Name::new(item.name)).collect()
+}
+
+/// The value of `value`, named from `names` ([`enum_names`]); see [`enum_leaf`].
+pub(crate) fn enum_value<T: EnumType + InputType>(names: &[Name], value: T) -> Value {
+    match T::items().iter().position(|item| item.value == value) {
         Some(index) if index < names.len() => Value::Enum(names[index].clone()),
         _ => value.to_value(),
     }
@@ -210,7 +259,7 @@ impl<T: Plain> OutputType for Immediate<T> {
             && let Some(loaded) = T::load(std::slice::from_ref(&self.0), scope, selection).await
             && let [loaded] = loaded.as_slice()
         {
-            return Ok(object(&self.0, selection, loaded));
+            return Ok(object(&self.0, &Plan::of(selection), loaded));
         }
         self.0.resolve(ctx, field).await
     }
@@ -247,10 +296,11 @@ impl<T: Plain + Clone> Item for Immediate<T> {
             if let Some(loaded) = T::load(&objects, scope, selection).await
                 && loaded.len() == objects.len()
             {
+                let plan = Plan::of(selection);
                 let values = objects.iter().zip(&loaded);
                 return Ok(Value::List(
                     values
-                        .map(|(item, loaded)| object(item, selection, loaded))
+                        .map(|(item, loaded)| object(item, &plan, loaded))
                         .collect(),
                 ));
             }

@@ -47,9 +47,21 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Where a request's `now` comes from: the system clock, or a fixed one in tests.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-/// What every handler shares.
+/// What every handler shares, behind one reference count: axum clones the state for
+/// every request, once per layer that reads it.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub(crate) schema: AppSchema,
     pub(crate) db: Db,
     pub(crate) config: Arc<Config>,
@@ -128,7 +140,7 @@ impl AppState {
             .map(|operation| operation.name.clone())
             .chain(config.system_console.metrics.operations.iter().cloned());
         let metrics = Arc::new(Metrics::new(known));
-        Self {
+        Self(Arc::new(Shared {
             schema,
             types: Arc::new(types),
             persisted: Arc::new(persisted),
@@ -143,7 +155,7 @@ impl AppState {
             metrics,
             readiness: Arc::new(Readiness::ready()),
             clock,
-        }
+        }))
     }
 }
 

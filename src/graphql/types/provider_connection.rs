@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::parser::types::{Field, SelectionSet};
+use async_graphql::parser::types::SelectionSet;
 use async_graphql::{Context, ID, Json, Object, Value as GraphQLValue};
 use chrono::{DateTime, Utc};
 use entity::provider_connection;
@@ -15,7 +15,7 @@ use crate::error::AppResult;
 use crate::graphql::enums::{ConnectionHealth, ConnectionStatus};
 use crate::graphql::guards::SENSITIVE;
 use crate::graphql::ids::NodeKind;
-use crate::graphql::immediate::{Plain, enum_leaf, leaf, nothing, text};
+use crate::graphql::immediate::{Plain, Planned, enum_leaf, leaf, nothing, text};
 use crate::graphql::scope::Scope;
 
 #[derive(Clone)]
@@ -147,9 +147,9 @@ impl Plain for ProviderConnection {
         nothing(objects)
     }
 
-    fn value(&self, field: &Field, (): &()) -> GraphQLValue {
+    fn value(&self, field: &Planned<'_>, (): &()) -> GraphQLValue {
         let model = &self.model;
-        match field.name.node.as_str() {
+        match field.name() {
             "id" => leaf(NodeKind::ProviderConnection.id(model.id)),
             "databaseId" => leaf(model.id),
             "provider" => text(&model.provider),

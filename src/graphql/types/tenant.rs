@@ -23,7 +23,7 @@ use crate::graphql::enums::{TenantStatus, TimeWindow};
 use crate::graphql::guards::{CONSOLE, SENSITIVE};
 use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::immediate::{
-    self, Immediate, Plain, edge_to, enum_leaf, leaf, load_if, selects, text,
+    self, Immediate, Plain, Planned, edge_to, enum_leaf, leaf, load_if, selects, text,
 };
 use crate::graphql::inputs::{TenantFilter, TenantOrder};
 use crate::graphql::loaders::{RecentRunsKey, load_now};
@@ -324,9 +324,9 @@ impl Plain for Tenant {
             .collect()
     }
 
-    fn value(&self, field: &Field, edges: &TenantEdges) -> GraphQLValue {
+    fn value(&self, field: &Planned<'_>, edges: &TenantEdges) -> GraphQLValue {
         let model = &self.model;
-        match field.name.node.as_str() {
+        match field.name() {
             "id" => leaf(NodeKind::Tenant.id(model.id)),
             "databaseId" => leaf(model.id),
             "externalId" => text(&model.external_id),
@@ -339,11 +339,7 @@ impl Plain for Tenant {
             "createdAt" => leaf(model.created_at),
             "updatedAt" => leaf(model.updated_at),
             "workspace" => match &edges.workspace {
-                Some(row) => immediate::object(
-                    &Workspace::from(row.clone()),
-                    &field.selection_set.node,
-                    &(),
-                ),
+                Some(row) => immediate::object(&Workspace::from(row.clone()), &field.plan, &()),
                 None => GraphQLValue::Null,
             },
             "providerConnections" => {

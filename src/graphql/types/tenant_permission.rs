@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::parser::types::{Field, SelectionSet};
+use async_graphql::parser::types::SelectionSet;
 use async_graphql::{Context, ID, Json, Object, Value as GraphQLValue};
 use chrono::{DateTime, Utc};
 use entity::tenant_permission;
@@ -14,7 +14,7 @@ use crate::domain::status;
 use crate::error::AppResult;
 use crate::graphql::enums::PermissionStatus;
 use crate::graphql::ids::NodeKind;
-use crate::graphql::immediate::{Plain, enum_leaf, leaf, nothing, text};
+use crate::graphql::immediate::{Plain, Planned, enum_leaf, leaf, nothing, text};
 use crate::graphql::scope::Scope;
 
 /// A permission row: whole, or summarized when its list did not ask for `details`
@@ -142,8 +142,8 @@ impl Plain for TenantPermission {
         nothing(objects)
     }
 
-    fn value(&self, field: &Field, (): &()) -> GraphQLValue {
-        match field.name.node.as_str() {
+    fn value(&self, field: &Planned<'_>, (): &()) -> GraphQLValue {
+        match field.name() {
             "id" => leaf(NodeKind::TenantPermission.id(self.row_id())),
             "databaseId" => leaf(self.row_id()),
             "key" => text(self.key_text()),

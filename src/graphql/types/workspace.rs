@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::parser::types::{Field, SelectionSet};
+use async_graphql::parser::types::SelectionSet;
 use async_graphql::{Context, ID, Object, Value};
 use chrono::{DateTime, Utc};
 use entity::{workspace, workspace_membership};
@@ -20,7 +20,7 @@ use crate::graphql::connection::{Connection, PageRequest, page_cost, root_page};
 use crate::graphql::enums::{MembershipRole, TimeWindow};
 use crate::graphql::guards::CONSOLE;
 use crate::graphql::ids::{NodeKind, decode_as};
-use crate::graphql::immediate::{Immediate, Plain, leaf, nothing, text};
+use crate::graphql::immediate::{Immediate, Plain, Planned, leaf, nothing, text};
 use crate::graphql::inputs::{TenantFilter, TenantOrder, WorkspaceFilter};
 use crate::graphql::loaders::{TenantCountKey, TenantList, TenantPageKey};
 use crate::graphql::scope::Scope;
@@ -334,9 +334,9 @@ impl Plain for Workspace {
         nothing(objects)
     }
 
-    fn value(&self, field: &Field, (): &()) -> Value {
+    fn value(&self, field: &Planned<'_>, (): &()) -> Value {
         let model = &self.model;
-        match field.name.node.as_str() {
+        match field.name() {
             "id" => leaf(NodeKind::Workspace.id(model.id)),
             "databaseId" => leaf(model.id),
             "name" => text(&model.name),
