@@ -18,3 +18,13 @@ pub mod workspace;
 pub mod workspace_membership;
 
 pub use json::Document;
+
+/// Rows read by position: the columns of a `SELECT` of every column in the order the
+/// model declares them (what `Entity::find()` writes), with any further columns after
+/// them. sea-orm's derived reading finds every value's column by name, hashing the name
+/// for every value of every row: a measured share of the service's time on lists of
+/// tenants and their connections (issue #13). Each module's tests pin the order.
+pub trait ReadByPosition: Sized {
+    /// The model of `row`.
+    fn read_by_position(row: &sea_orm::QueryResult) -> Result<Self, sea_orm::DbErr>;
+}

@@ -27,6 +27,24 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
+impl crate::ReadByPosition for Model {
+    fn read_by_position(row: &QueryResult) -> Result<Self, DbErr> {
+        Ok(Self {
+            id: row.try_get_by_index(0)?,
+            tenant_id: row.try_get_by_index(1)?,
+            provider: row.try_get_by_index(2)?,
+            is_default: row.try_get_by_index(3)?,
+            status: row.try_get_by_index(4)?,
+            health_status: row.try_get_by_index(5)?,
+            scopes_granted: row.try_get_by_index(6)?,
+            last_health_check_at: row.try_get_by_index(7)?,
+            metadata: row.try_get_by_index(8)?,
+            created_at: row.try_get_by_index(9)?,
+            updated_at: row.try_get_by_index(10)?,
+        })
+    }
+}
+
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(
@@ -44,3 +62,28 @@ impl Related<super::tenant::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Iterable;
+
+    #[test]
+    fn columns_are_read_in_their_declared_order() {
+        let columns: Vec<String> = Column::iter().map(|column| column.to_string()).collect();
+        let read = [
+            "id",
+            "tenant_id",
+            "provider",
+            "is_default",
+            "status",
+            "health_status",
+            "scopes_granted",
+            "last_health_check_at",
+            "metadata",
+            "created_at",
+            "updated_at",
+        ];
+        assert_eq!(columns, read);
+    }
+}

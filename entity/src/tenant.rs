@@ -29,6 +29,26 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
+impl crate::ReadByPosition for Model {
+    fn read_by_position(row: &QueryResult) -> Result<Self, DbErr> {
+        Ok(Self {
+            id: row.try_get_by_index(0)?,
+            external_id: row.try_get_by_index(1)?,
+            name: row.try_get_by_index(2)?,
+            workspace_id: row.try_get_by_index(3)?,
+            status: row.try_get_by_index(4)?,
+            environment: row.try_get_by_index(5)?,
+            rbac_last_checked_at: row.try_get_by_index(6)?,
+            rbac_last_setup_at: row.try_get_by_index(7)?,
+            rbac_canary_results: row.try_get_by_index(8)?,
+            rbac_last_warnings: row.try_get_by_index(9)?,
+            metadata: row.try_get_by_index(10)?,
+            created_at: row.try_get_by_index(11)?,
+            updated_at: row.try_get_by_index(12)?,
+        })
+    }
+}
+
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(
@@ -70,3 +90,30 @@ impl Related<super::operation_run::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Iterable;
+
+    #[test]
+    fn columns_are_read_in_their_declared_order() {
+        let columns: Vec<String> = Column::iter().map(|column| column.to_string()).collect();
+        let read = [
+            "id",
+            "external_id",
+            "name",
+            "workspace_id",
+            "status",
+            "environment",
+            "rbac_last_checked_at",
+            "rbac_last_setup_at",
+            "rbac_canary_results",
+            "rbac_last_warnings",
+            "metadata",
+            "created_at",
+            "updated_at",
+        ];
+        assert_eq!(columns, read);
+    }
+}

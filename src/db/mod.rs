@@ -10,6 +10,7 @@ pub mod rollup;
 pub(crate) mod runs;
 pub(crate) mod stats;
 pub(crate) mod tables;
+use self::tables::{Read, Table};
 pub(crate) mod tenants;
 pub(crate) mod workspaces;
 
@@ -340,11 +341,12 @@ pub(crate) async fn fetch_page<E>(
     args: &PageArgs,
 ) -> Result<Page<E::Model>, DbErr>
 where
-    E: EntityTrait,
+    E: Table,
 {
     let mut select = E::find().filter(condition);
     args.apply(spec, QueryTrait::query(&mut select));
-    Ok(args.finish(select.all(db).await?))
+    let rows = select.into_model::<Read<E>>().all(db).await?;
+    Ok(args.finish(rows.into_iter().map(|Read(row)| row).collect()))
 }
 
 /// How many `E` rows match `condition`.
@@ -369,8 +371,7 @@ pub(crate) async fn fetch_pages_per_parent<E>(
     args: &PageArgs,
 ) -> Result<HashMap<i64, Page<E::Model>>, DbErr>
 where
-    E: EntityTrait,
-    E::Model: FromQueryResult,
+    E: Table,
 {
     let mut inner = E::find()
         .filter(parent_column.is_in(parents.iter().copied()))
@@ -389,10 +390,10 @@ where
         .order_by(PAGE_ROW, Order::Asc)
         .take();
     let statement = db.get_database_backend().build(&outer);
-    let rows = E::Model::find_by_statement(statement).all(db).await?;
+    let rows = Read::<E>::find_by_statement(statement).all(db).await?;
 
     let mut grouped: HashMap<i64, Vec<E::Model>> = HashMap::new();
-    for row in rows {
+    for Read(row) in rows {
         if let Some(parent) = parent_of(&row) {
             grouped.entry(parent).or_default().push(row);
         }

@@ -1,23 +1,40 @@
 //! What the generic loaders need to know of each table: its id, and for child tables
 //! their parent and the order children are listed in.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use entity::{
-    audit_log, operation_run, platform_user, provider_connection, tenant, tenant_permission, user,
-    workspace, workspace_membership,
+    ReadByPosition, audit_log, operation_run, platform_user, provider_connection, tenant,
+    tenant_permission, user, workspace, workspace_membership,
 };
 use sea_orm::sea_query::{ExprTrait, Order};
+use sea_orm::sqlx::Row;
 use sea_orm::{
     ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QueryResult,
     QuerySelect, Select,
 };
 
 use super::Db;
+use crate::domain::status::PermissionStatus;
 
 /// A table keyed by a 64-bit `id`.
 pub(crate) trait Table: EntityTrait {
     fn id_column() -> Self::Column;
     fn id_of(model: &Self::Model) -> i64;
+    /// The model of a row of `Self::find()` (every column, in the model's order, maybe
+    /// followed by others): by column name unless the model reads by position
+    /// ([`entity::ReadByPosition`]).
+    fn read(row: &QueryResult) -> Result<Self::Model, DbErr>;
+}
+
+/// A row of `E`, read with [`Table::read`].
+pub(crate) struct Read<E: Table>(pub(crate) E::Model);
+
+impl<E: Table> FromQueryResult for Read<E> {
+    fn from_query_result(row: &QueryResult, _pre: &str) -> Result<Self, DbErr> {
+        E::read(row).map(Self)
+    }
 }
 
 /// A table whose rows belong to a parent row and are listed in a fixed order under it.
@@ -29,7 +46,7 @@ pub(crate) trait ChildTable: Table {
 }
 
 macro_rules! table {
-    ($($module:ident),+) => {$(
+    ($read:expr; $($module:ident),+) => {$(
         impl Table for $module::Entity {
             fn id_column() -> Self::Column {
                 $module::Column::Id
@@ -37,21 +54,26 @@ macro_rules! table {
             fn id_of(model: &Self::Model) -> i64 {
                 model.id
             }
+            fn read(row: &QueryResult) -> Result<Self::Model, DbErr> {
+                let read: fn(&QueryResult) -> Result<Self::Model, DbErr> = $read;
+                read(row)
+            }
         }
     )+};
 }
 
 table!(
+    |row| FromQueryResult::from_query_result(row, "");
     workspace,
     workspace_membership,
     user,
-    tenant,
-    provider_connection,
     tenant_permission,
     operation_run,
     audit_log,
     platform_user
 );
+// The rows lists read most.
+table!(ReadByPosition::read_by_position; tenant, provider_connection);
 
 impl ChildTable for provider_connection::Entity {
     fn parent_column() -> Self::Column {
@@ -100,10 +122,12 @@ impl ChildTable for workspace_membership::Entity {
 
 /// The rows of `E` with the given ids, in one statement.
 pub(crate) async fn by_ids<E: Table>(db: &Db, ids: &[i64]) -> Result<Vec<E::Model>, DbErr> {
-    E::find()
+    let rows = E::find()
         .filter(E::id_column().into_expr().is_in(ids.iter().copied()))
+        .into_model::<Read<E>>()
         .all(db)
-        .await
+        .await?;
+    Ok(rows.into_iter().map(|Read(row)| row).collect())
 }
 
 /// The children of every parent in `parents`, in one statement, in child order.
@@ -111,7 +135,11 @@ pub(crate) async fn children_of<E: ChildTable>(
     db: &Db,
     parents: &[i64],
 ) -> Result<Vec<E::Model>, DbErr> {
-    children_select::<E>(parents).all(db).await
+    let rows = children_select::<E>(parents)
+        .into_model::<Read<E>>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|Read(row)| row).collect())
 }
 
 /// The children of every parent in `parents`, in child order.
@@ -132,7 +160,8 @@ pub(crate) struct PermissionSummary {
     pub(crate) id: i64,
     pub(crate) tenant_id: i64,
     pub(crate) key: String,
-    pub(crate) status: String,
+    /// Read as it is stored, without keeping the text.
+    pub(crate) status: PermissionStatus,
     pub(crate) last_checked_at: Option<DateTime<Utc>>,
 }
 
@@ -157,10 +186,22 @@ impl FromQueryResult for PermissionSummary {
             id: row.try_get_by_index(0)?,
             tenant_id: row.try_get_by_index(1)?,
             key: row.try_get_by_index(2)?,
-            status: row.try_get_by_index(3)?,
+            status: PermissionStatus::from_stored(text_at(row, 3)?.as_ref()),
             last_checked_at: row.try_get_by_index(4)?,
         })
     }
+}
+
+/// The text at `index` of `row`, borrowed from the row where the driver allows.
+fn text_at(row: &QueryResult, index: usize) -> Result<Cow<'_, str>, DbErr> {
+    let decoding = |error: sea_orm::sqlx::Error| DbErr::Type(format!("column {index}: {error}"));
+    if let Some(row) = row.try_as_pg_row() {
+        return row.try_get::<&str, _>(index).map(Cow::Borrowed).map_err(decoding);
+    }
+    if let Some(row) = row.try_as_sqlite_row() {
+        return row.try_get::<&str, _>(index).map(Cow::Borrowed).map_err(decoding);
+    }
+    row.try_get_by_index::<String>(index).map(Cow::Owned)
 }
 
 /// [`children_of`] the tenants in `tenants`, summarized.

@@ -10,13 +10,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use sea_orm::{Condition, EntityTrait};
+use sea_orm::Condition;
 use serde_json::Value;
 
 use super::immediate::{Item, List};
 use super::scope::Scope;
 use crate::db;
 use crate::db::page::{Direction, KeyKind, KeyValue, Page, PageArgs, SortSpec};
+use crate::db::tables::Table;
 use crate::error::{AppError, AppResult, count_argument};
 
 /// Page size when neither `first` nor `last` is given.
@@ -179,7 +180,7 @@ pub(crate) async fn root_page<E>(
     args: &PageArgs,
 ) -> AppResult<(Page<E::Model>, TotalCount)>
 where
-    E: EntityTrait,
+    E: Table,
     E::Model: Sync,
 {
     let page = db::fetch_page::<E>(&scope.db, condition.clone(), spec, args).await?;

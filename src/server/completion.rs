@@ -35,6 +35,9 @@ use async_graphql_value::Value as InputValue;
 
 use super::document::TypeIndex;
 
+/// How many collections [`Walk::collect`] looks up one by one before hashing.
+const FEW: usize = 16;
+
 /// What the walk needs besides the response.
 pub(crate) struct Completion<'a> {
     pub(crate) document: &'a ExecutableDocument,
@@ -111,6 +114,7 @@ impl Completion<'_> {
             completion: self,
             failures: &failures,
             path: Vec::new(),
+            few: Vec::new(),
             collected: HashMap::new(),
         };
         if matches!(data, Value::Null) {
@@ -132,9 +136,11 @@ struct Walk<'a, 'd> {
     failures: &'a Failures,
     path: Vec<Step>,
     /// What [`Walk::collect`] found, by type and selection sets: every item of a list
-    /// collects the same fields.
-    /// Looked up by a hash of the type and the sets' addresses, so that finding a known
-    /// entry (once per object of the response) allocates nothing.
+    /// collects the same fields. The first [`FEW`] are looked up one by one (a response
+    /// holds few distinct ones, and hashing the key for every object of a long list was
+    /// a measured share of the walk); the rest by a hash of the type and the sets'
+    /// addresses. Finding a known entry allocates nothing.
+    few: Vec<Collection<'d>>,
     collected: HashMap<u64, Vec<Collection<'d>>>,
 }
 
@@ -291,15 +297,36 @@ impl<'d> Walk<'_, 'd> {
                     .zip(sets)
                     .all(|(known, set)| std::ptr::eq(*known, *set))
         };
+        if let Some(known) = self.few.iter().find(|known| same(known)) {
+            return known.fields.clone();
+        }
+        if self.few.len() < FEW {
+            let collection = self.collection(ty, sets);
+            let fields = collection.fields.clone();
+            self.few.push(collection);
+            return fields;
+        }
         let mut hasher = self.collected.hasher().build_hasher();
         ty.hash(&mut hasher);
         for set in sets {
             std::ptr::from_ref(*set).hash(&mut hasher);
         }
-        let bucket = self.collected.entry(hasher.finish()).or_default();
-        if let Some(known) = bucket.iter().find(|known| same(known)) {
+        if let Some(bucket) = self.collected.get(&hasher.finish())
+            && let Some(known) = bucket.iter().find(|known| same(known))
+        {
             return known.fields.clone();
         }
+        let collection = self.collection(ty, sets);
+        let fields = collection.fields.clone();
+        self.collected
+            .entry(hasher.finish())
+            .or_default()
+            .push(collection);
+        fields
+    }
+
+    /// The fields of `ty` that `sets` select, collected.
+    fn collection(&self, ty: &str, sets: &[&'d SelectionSet]) -> Collection<'d> {
         let mut collector = Collector {
             completion: self.completion,
             fields: Vec::new(),
@@ -308,13 +335,11 @@ impl<'d> Walk<'_, 'd> {
         for set in sets {
             collector.set(set, ty);
         }
-        let fields: Rc<[Collected<'d>]> = collector.fields.into();
-        bucket.push(Collection {
+        Collection {
             ty: ty.to_owned(),
             sets: sets.iter().map(|set| std::ptr::from_ref(*set)).collect(),
-            fields: fields.clone(),
-        });
-        fields
+            fields: collector.fields.into(),
+        }
     }
 }
 

@@ -143,7 +143,7 @@ pub(crate) fn permission_facts(
 ) -> health::PermissionFacts {
     health::PermissionFacts {
         key: model.key.clone(),
-        status: crate::domain::status::PermissionStatus::from_stored(&model.status),
+        status: model.status,
         last_checked_at: model.last_checked_at,
     }
 }

@@ -66,11 +66,10 @@ impl TenantPermission {
     }
 
     fn status_value(&self) -> PermissionStatus {
-        let stored = match self {
-            Self::Whole(model) => &model.status,
-            Self::Summary(summary) => &summary.status,
-        };
-        status::PermissionStatus::from_stored(stored).into()
+        match self {
+            Self::Whole(model) => status::PermissionStatus::from_stored(&model.status).into(),
+            Self::Summary(summary) => summary.status.into(),
+        }
     }
 
     fn checked_at(&self) -> Option<DateTime<Utc>> {
