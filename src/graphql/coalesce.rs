@@ -27,6 +27,9 @@ where
 {
     inner: Arc<L>,
     batches: Mutex<HashMap<K, Batch<K, L::Value>>>,
+    /// Keys asked for by lists waiting for the request to settle (see
+    /// `loaders::Loaders::load_now`): the first of them to go takes them all.
+    waiting: Mutex<Vec<K>>,
 }
 
 impl<K, L> Coalesced<K, L>
@@ -38,7 +41,18 @@ where
         Self {
             inner: Arc::new(inner),
             batches: Mutex::new(HashMap::new()),
+            waiting: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Adds `keys` to those the next batch fetches.
+    pub(crate) fn enqueue(&self, keys: &[K]) {
+        lock(&self.waiting).extend_from_slice(keys);
+    }
+
+    /// Every key enqueued since the last call.
+    pub(crate) fn take_enqueued(&self) -> Vec<K> {
+        std::mem::take(&mut *lock(&self.waiting))
     }
 
     /// Records values already fetched some other way (a list query), so that loading
@@ -56,11 +70,16 @@ where
     }
 
     fn batches(&self) -> MutexGuard<'_, HashMap<K, Batch<K, L::Value>>> {
-        // A panic while holding the lock leaves the map consistent (inserts only).
-        self.batches
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.batches)
     }
+}
+
+/// A panic while holding either lock leaves its contents consistent (inserts and takes
+/// only).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<K, L> Loader<K> for Coalesced<K, L>

@@ -6,8 +6,8 @@
 //! [`Immediate`], and a connection's `nodes` is a [`List`]: when every field the
 //! selection asks for is a plain one (no argument, no directive, no fragment, no guard;
 //! an edge only to another such object), each edge is loaded once for the whole list
-//! (`loaders::load_now`: the batch the per-item loads would make, sent at once) and the
-//! objects are answered directly from their rows, with the same values. Any other selection, and any load
+//! (`Loaders::load_now`: the batch the per-item loads would make, with no task of its
+//! own) and the objects are answered directly from their rows, with the same values. Any other selection, and any load
 //! that fails or finds a broken reference, takes async-graphql's own path unchanged,
 //! which reports errors where they belong; the loaders keep what was loaded, so that
 //! costs no second statement.

@@ -445,24 +445,34 @@ impl Loaders {
 /// [`Coalesced`]).
 pub(crate) type RequestLoader<K, L> = DataLoader<Coalesced<K, L>>;
 
-/// Loads every one of `keys` now, in one batch, for a list whose keys are all known at
-/// once (see `immediate`): no task is spawned and no batch waits for the request to
-/// settle, and the DataLoader's own cache is passed by. Each key is still fetched at most
-/// once per request — [`Coalesced`] answers keys another branch fetched, and remembers
-/// these for the DataLoader's path — so no query costs more statements for it. Going
-/// through the DataLoader (a task, a wait at the gate and two more maps per batch) was a
-/// measured twelfth of the tenant board's CPU (issue #13).
-pub(crate) async fn load_now<L>(
-    loader: &RequestLoader<i64, L>,
-    keys: impl IntoIterator<Item = i64>,
-) -> Result<HashMap<i64, L::Value>, AppError>
-where
-    L: Loader<i64, Error = AppError>,
-{
-    let mut keys: Vec<i64> = keys.into_iter().collect();
-    keys.sort_unstable();
-    keys.dedup();
-    loader.loader().load(&keys).await
+impl Loaders {
+    /// Loads `keys` for a list whose keys are all known at once (see `immediate`): the
+    /// keys wait, in the caller's own future, until the request settles — as a
+    /// DataLoader's batch does, so that sibling lists (each workspace's page of tenants)
+    /// still share one statement — and then the first list to go fetches every key
+    /// waiting, in one batch. No task is spawned and the DataLoader's own cache is passed
+    /// by; [`Coalesced`] still fetches each key at most once per request, and remembers
+    /// these for the DataLoader's path. Going through the DataLoader (a task, a wait at the
+    /// gate and two more maps per batch) was a measured twelfth of the tenant board's CPU
+    /// (issue #13).
+    pub(crate) async fn load_now<L>(
+        &self,
+        loader: &RequestLoader<i64, L>,
+        keys: impl IntoIterator<Item = i64>,
+    ) -> Result<HashMap<i64, L::Value>, AppError>
+    where
+        L: Loader<i64, Error = AppError>,
+    {
+        let keys: Vec<i64> = keys.into_iter().collect();
+        let coalesced = loader.loader();
+        coalesced.enqueue(&keys);
+        self.gate.opening().await;
+        let mut asked = coalesced.take_enqueued();
+        asked.extend(keys);
+        asked.sort_unstable();
+        asked.dedup();
+        coalesced.load(&asked).await
+    }
 }
 
 fn loader<K, L>(gate: &Arc<Gate>, inner: L) -> RequestLoader<K, L>

@@ -65,6 +65,17 @@ impl Gate {
         }
     }
 
+    /// Waits, in the caller's own future, until the gate next opens: at once when no
+    /// settling request drives it (see `loaders::Loaders::load_now`).
+    pub(crate) async fn opening(&self) {
+        if !self.driven.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut ended = self.ended.subscribe();
+        // An error means the request is over, and so is the wait.
+        let _ = ended.changed().await;
+    }
+
     /// Releases every batch waiting at the gate; reports whether there was one.
     fn open(&self) -> bool {
         if self.ended.receiver_count() == 0 {

@@ -26,7 +26,7 @@ use crate::graphql::immediate::{
     self, Immediate, Plain, Planned, edge_to, enum_leaf, leaf, load_if, selects, text,
 };
 use crate::graphql::inputs::{TenantFilter, TenantOrder};
-use crate::graphql::loaders::{RecentRunsKey, load_now};
+use crate::graphql::loaders::RecentRunsKey;
 use crate::graphql::scope::Scope;
 use crate::graphql::text::Text;
 
@@ -292,18 +292,18 @@ impl Plain for Tenant {
         let (workspaces, connections, permissions) = futures::join!(
             load_if(
                 wants_workspace,
-                load_now(
+                loaders.load_now(
                     loaders.workspaces(),
                     tenants.iter().map(|tenant| tenant.model.workspace_id),
                 ),
             ),
             load_if(
                 selects(selection, "providerConnections"),
-                load_now(loaders.connections_by_tenant(), ids()),
+                loaders.load_now(loaders.connections_by_tenant(), ids()),
             ),
             load_if(
                 selects(selection, "permissions"),
-                load_now(loaders.permission_summaries_by_tenant(), ids()),
+                loaders.load_now(loaders.permission_summaries_by_tenant(), ids()),
             ),
         );
         let (workspaces, connections, permissions) = (workspaces?, connections?, permissions?);
