@@ -196,10 +196,16 @@ impl FromQueryResult for PermissionSummary {
 fn text_at(row: &QueryResult, index: usize) -> Result<Cow<'_, str>, DbErr> {
     let decoding = |error: sea_orm::sqlx::Error| DbErr::Type(format!("column {index}: {error}"));
     if let Some(row) = row.try_as_pg_row() {
-        return row.try_get::<&str, _>(index).map(Cow::Borrowed).map_err(decoding);
+        return row
+            .try_get::<&str, _>(index)
+            .map(Cow::Borrowed)
+            .map_err(decoding);
     }
     if let Some(row) = row.try_as_sqlite_row() {
-        return row.try_get::<&str, _>(index).map(Cow::Borrowed).map_err(decoding);
+        return row
+            .try_get::<&str, _>(index)
+            .map(Cow::Borrowed)
+            .map_err(decoding);
     }
     row.try_get_by_index::<String>(index).map(Cow::Owned)
 }

@@ -8,6 +8,7 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_graphql::{
@@ -217,16 +218,18 @@ fn check(
         return Err(Refused::new(StatusCode::BAD_REQUEST, &error));
     }
     let limits = &state.config.system_console.limits;
-    let admitted = state.admissions.admit(
-        &request.query,
-        request.operation_name.as_deref(),
-        limits,
-        &state.types,
-    )
-    .map_err(|refusal| {
-        let error = refusal.counted(&state.metrics);
-        Refused::new(format.document_error_status(), &error)
-    })?;
+    let admitted = state
+        .admissions
+        .admit(
+            &request.query,
+            request.operation_name.as_deref(),
+            limits,
+            &state.types,
+        )
+        .map_err(|refusal| {
+            let error = refusal.counted(&state.metrics);
+            Refused::new(format.document_error_status(), &error)
+        })?;
     if method == Method::Get && admitted.ty == OperationType::Mutation {
         let error = AppError::bad_input("mutations must be sent with POST");
         return Err(Refused::new(StatusCode::METHOD_NOT_ALLOWED, &error));
@@ -375,13 +378,20 @@ pub(super) async fn run(
     };
     let gate = scope.gate.clone();
     let answering = scope.clone();
-    let execution = Settling::new(
-        state.schema.execute(request.data(scope).data(credentials)),
-        gate,
-    );
+    let schema = match admitted.known_valid() {
+        true => &state.validated_schema,
+        false => &state.schema,
+    };
+    let execution = Settling::new(schema.execute(request.data(scope).data(credentials)), gate);
     let timeout = Duration::from_secs(u64::from(limits.request_timeout_seconds));
     let mut response = match tokio::time::timeout(timeout, execution).await {
-        Ok(response) => response,
+        Ok(response) => {
+            // Validation errors have no path; field errors come after validation passed.
+            if response.errors.iter().all(|error| !error.path.is_empty()) {
+                admitted.validated.store(true, Ordering::Relaxed);
+            }
+            response
+        }
         Err(_) => {
             state.metrics.refused("request_timeout");
             let error = AppError::QueryTooComplex(format!(

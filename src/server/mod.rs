@@ -18,6 +18,7 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use async_graphql::ValidationMode;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
@@ -63,6 +64,12 @@ impl std::ops::Deref for AppState {
 /// The parts of [`AppState`].
 pub struct Shared {
     pub(crate) schema: AppSchema,
+    /// The same schema, for documents known to be valid (see [`Admitted::validated`]):
+    /// it checks only their complexity and depth, which async-graphql's full validation
+    /// of the board's document would otherwise repeat on every request.
+    ///
+    /// [`Admitted::validated`]: self::document::Admitted::validated
+    pub(crate) validated_schema: AppSchema,
     pub(crate) db: Db,
     pub(crate) config: Arc<Config>,
     pub(crate) snapshots: Arc<SnapshotCache>,
@@ -119,15 +126,20 @@ impl AppState {
         // The document checks refuse first, with clearer messages; these stay as a
         // second line. Depth is not among them: async-graphql counts introspection's
         // fields against it, which the document checks bound on their own.
-        let mut builder = schema()
-            .limit_complexity(limits.max_complexity as usize)
-            .limit_recursive_depth(limits.max_nesting as usize)
-            .limit_directives(limits.max_directives as usize);
-        if !limits.introspection {
-            builder = builder.disable_introspection().disable_suggestions();
-        }
+        let builder = || {
+            let builder = schema()
+                .limit_complexity(limits.max_complexity as usize)
+                .limit_recursive_depth(limits.max_nesting as usize)
+                .limit_directives(limits.max_directives as usize);
+            if limits.introspection {
+                builder
+            } else {
+                builder.disable_introspection().disable_suggestions()
+            }
+        };
         let ttl = Duration::from_secs(u64::from(config.system_console.cache.control_tower_seconds));
-        let schema = builder.finish();
+        let schema = builder().finish();
+        let validated_schema = builder().validation_mode(ValidationMode::Fast).finish();
         #[expect(
             clippy::expect_used,
             reason = "async-graphql prints this SDL from the schema itself, and the unit tests of `document::types` read it"
@@ -142,6 +154,7 @@ impl AppState {
         let metrics = Arc::new(Metrics::new(known));
         Self(Arc::new(Shared {
             schema,
+            validated_schema,
             types: Arc::new(types),
             persisted: Arc::new(persisted),
             admissions: Arc::default(),

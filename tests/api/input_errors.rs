@@ -131,3 +131,27 @@ on_both! {
         );
     }
 }
+
+on_both! {
+    async fn a_document_sent_again_is_judged_again(app: TestApp) {
+        // Admitted documents are kept, and one that passed validation skips it when sent
+        // again (server::document): a refused one stays refused, a valid one keeps its
+        // answer, and a variable's value is checked on every request.
+        for _ in 0..3 {
+            let refused = app.gql("{ tenants { nodes { nosuchfield } } }", json!({})).await;
+            assert_eq!(crate::common::error_codes(&refused), vec!["BAD_USER_INPUT"], "{refused}");
+            assert_eq!(refused["data"], json!(null));
+            let valid = app.gql("{ tenants { totalCount } }", json!({})).await;
+            assert_eq!(valid, json!({"data": {"tenants": {"totalCount": 0}}}));
+        }
+        let query = "query($s: [TenantStatus!]) { tenants(filter: {statuses: $s}) { totalCount } }";
+        for statuses in [json!(["ACTIVE"]), json!(["asleep"]), json!(["ACTIVE"]), json!(["asleep"])] {
+            let response = app.gql(query, json!({"s": statuses})).await;
+            if statuses == json!(["ACTIVE"]) {
+                assert_eq!(response, json!({"data": {"tenants": {"totalCount": 0}}}));
+            } else {
+                assert_eq!(crate::common::error_codes(&response), vec!["BAD_USER_INPUT"], "{response}");
+            }
+        }
+    }
+}

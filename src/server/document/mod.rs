@@ -17,6 +17,8 @@
 //! A refusal is `QUERY_TOO_COMPLEX` when a limit of `system_console.limits` was passed,
 //! `BAD_USER_INPUT` when the document is wrong whatever the limits.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 mod admissions;
 mod shape;
 mod text;
@@ -61,6 +63,19 @@ pub(crate) struct Admitted {
     pub(crate) needs_session: bool,
     /// Its name, when it has one.
     pub(crate) operation_name: Option<String>,
+    /// Whether async-graphql's validation passed this operation before. Without
+    /// variables, what it decides depends on the document and the schema alone, so an
+    /// operation without variables that passed once passes again (see
+    /// [`Admitted::known_valid`]).
+    pub(crate) validated: AtomicBool,
+}
+
+impl Admitted {
+    /// Whether the operation is known to pass async-graphql's validation: it declares no
+    /// variables (whose values that validation reads) and passed it before.
+    pub(crate) fn known_valid(&self) -> bool {
+        self.variables.is_empty() && self.validated.load(Ordering::Relaxed)
+    }
 }
 
 /// Measures, parses and checks `query`, and picks the operation to run.
@@ -111,6 +126,7 @@ pub(crate) fn admit(
         variables,
         needs_session,
         operation_name,
+        validated: AtomicBool::new(false),
     })
 }
 
