@@ -145,12 +145,22 @@ impl Planned<'_> {
 /// The answer of an object whose selection is [`answerable`] (prepared as `plan`), with
 /// what was loaded.
 pub(crate) fn object<T: Plain>(object: &T, plan: &Plan<'_>, loaded: &T::Loaded) -> Value {
+    answer(plan, &T::type_name(), |field| object.value(field, loaded))
+}
+
+/// The answer of an object of the type named `type_name` selecting `plan`, each field
+/// but `__typename` valued by `value`.
+pub(crate) fn answer(
+    plan: &Plan<'_>,
+    type_name: &str,
+    value: impl Fn(&Planned<'_>) -> Value,
+) -> Value {
     let mut answer = IndexMap::with_capacity(plan.fields.len());
     for field in &plan.fields {
         let value = if field.name() == "__typename" {
-            Value::String(T::type_name().into_owned())
+            Value::String(type_name.to_owned())
         } else {
-            object.value(field, loaded)
+            value(field)
         };
         answer.insert(field.key.clone(), value);
     }

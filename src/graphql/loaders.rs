@@ -22,7 +22,8 @@ use crate::db::page::{Direction, Page, PageArgs};
 use crate::db::runs::RunOrder;
 use crate::db::stats::{self, RunTally};
 use crate::db::tables::{
-    ChildTable, PermissionSummary, Table, by_ids, children_of, permission_summaries_of,
+    ChildTable, PermissionState, PermissionSummary, Table, by_ids, children_of,
+    permission_states_of, permission_summaries_of,
 };
 use crate::db::tenants::{TenantFilter, TenantOrder};
 use crate::db::{self, Db};
@@ -88,6 +89,24 @@ impl Loader<i64> for PermissionSummaries {
         keys: &[i64],
     ) -> Result<HashMap<i64, Arc<[Arc<PermissionSummary>]>>, AppError> {
         let rows = permission_summaries_of(&self.db, keys).await?;
+        Ok(by_parent(rows, |row| row.tenant_id))
+    }
+}
+
+/// The permissions of tenants, keys and statuses only (see [`PermissionState`]).
+pub(crate) struct PermissionStates {
+    db: Db,
+}
+
+impl Loader<i64> for PermissionStates {
+    type Value = Arc<[Arc<PermissionState>]>;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[i64],
+    ) -> Result<HashMap<i64, Arc<[Arc<PermissionState>]>>, AppError> {
+        let rows = permission_states_of(&self.db, keys).await?;
         Ok(by_parent(rows, |row| row.tenant_id))
     }
 }
@@ -407,6 +426,8 @@ loaders! {
         |gate, db, _| children(gate, db);
     permission_summaries_by_tenant: RequestLoader<i64, PermissionSummaries> =
         |gate, db, _| loader(gate, PermissionSummaries { db: db.clone() });
+    permission_states_by_tenant: RequestLoader<i64, PermissionStates> =
+        |gate, db, _| loader(gate, PermissionStates { db: db.clone() });
     tenant_pages: RequestLoader<TenantPageKey, TenantPages> =
         |gate, db, _| loader(gate, TenantPages { db: db.clone() });
     tenant_counts: RequestLoader<TenantCountKey, TenantCounts> =

@@ -118,6 +118,23 @@ on_both! {
         assert_eq!(nodes[2]["permissions"][1]["lastCheckedAt"], json!(null));
         assert_eq!(nodes[2]["granted"][1], json!({"name": "Mail.Send", "status": "MISSING"}));
 
+        // Keys and statuses alone are read from fewer columns: the same answers.
+        let lean = app
+            .gql("{ tenants(first: 10) { nodes { name permissions { __typename key status } \
+                  held: permissions { status } } } }", json!({}))
+            .await;
+        let whole = app
+            .gql("{ tenants(first: 10) { nodes { ... on Tenant { name \
+                  permissions { ... on TenantPermission { __typename key status } } \
+                  held: permissions { ... on TenantPermission { status } } } } } }", json!({}))
+            .await;
+        assert_eq!(comparable(&lean), comparable(&whole), "{lean:#}");
+        let odd_permissions = &lean["data"]["tenants"]["nodes"][1]["permissions"];
+        assert_eq!(
+            odd_permissions,
+            &json!([{"__typename": "TenantPermission", "key": "Weird.Permission", "status": "UNKNOWN"}])
+        );
+
         both_ways(&app, "{ tenants(first: 2) { edges { cursor node { {} } } } }").await;
         let nested = "{ workspaces { nodes { name tenants(first: 5) { nodes { {} } } } } }";
         both_ways(&app, nested).await;

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use async_graphql::parser::types::{Field, SelectionSet};
-use async_graphql::{Context, ID, Json, Object, SimpleObject, Value as GraphQLValue};
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
+use async_graphql::{Context, ID, Json, Object, OutputType, SimpleObject, Value as GraphQLValue};
 use chrono::{DateTime, Utc};
 use entity::{provider_connection, tenant, workspace};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -14,12 +14,12 @@ use super::operation_run::OperationRun;
 use super::provider_connection::ProviderConnection;
 use super::tenant_permission::TenantPermission;
 use super::workspace::Workspace;
-use crate::db::tables::PermissionSummary;
+use crate::db::tables::{PermissionState, PermissionSummary};
 use crate::domain::health;
 use crate::domain::status;
 use crate::error::{AppError, AppResult, count_argument};
 use crate::graphql::connection::{Connection, PageRequest, page_cost, root_page};
-use crate::graphql::enums::{TenantStatus, TimeWindow};
+use crate::graphql::enums::{PermissionStatus, TenantStatus, TimeWindow};
 use crate::graphql::guards::{CONSOLE, SENSITIVE};
 use crate::graphql::ids::{NodeKind, decode_as};
 use crate::graphql::immediate::{
@@ -255,7 +255,34 @@ impl Tenant {
 pub(crate) struct TenantEdges {
     workspace: Option<Arc<workspace::Model>>,
     connections: Option<Arc<[Arc<provider_connection::Model>]>>,
-    permissions: Option<Arc<[Arc<PermissionSummary>]>>,
+    permissions: Permissions,
+}
+
+/// A tenant's permissions, as its selection needs them (`None`: none, or not selected).
+enum Permissions {
+    Summaries(Option<Arc<[Arc<PermissionSummary>]>>),
+    /// Every `permissions` selected asks only for keys and statuses.
+    States(Option<Arc<[Arc<PermissionState>]>>),
+}
+
+/// Whether every `permissions` field of `selection` asks for nothing but `key`, `status`
+/// and `__typename`: then [`PermissionState`]s answer it.
+fn only_states(selection: &SelectionSet) -> bool {
+    selection.items.iter().all(|item| match &item.node {
+        Selection::Field(field) if field.node.name.node == "permissions" => field
+            .node
+            .selection_set
+            .node
+            .items
+            .iter()
+            .all(|item| match &item.node {
+                Selection::Field(field) => {
+                    ["key", "status", "__typename"].contains(&field.node.name.node.as_str())
+                }
+                _ => false,
+            }),
+        _ => true,
+    })
 }
 
 impl Plain for Tenant {
@@ -289,7 +316,9 @@ impl Plain for Tenant {
         let loaders = &scope.loaders;
         let ids = || tenants.iter().map(|tenant| tenant.model.id);
         let wants_workspace = selects(selection, "workspace");
-        let (workspaces, connections, permissions) = futures::join!(
+        let wants_permissions = selects(selection, "permissions");
+        let lean = only_states(selection);
+        let (workspaces, connections, summaries, states) = futures::join!(
             load_if(
                 wants_workspace,
                 loaders.load_now(
@@ -302,11 +331,16 @@ impl Plain for Tenant {
                 loaders.load_now(loaders.connections_by_tenant(), ids()),
             ),
             load_if(
-                selects(selection, "permissions"),
+                wants_permissions && !lean,
                 loaders.load_now(loaders.permission_summaries_by_tenant(), ids()),
             ),
+            load_if(
+                wants_permissions && lean,
+                loaders.load_now(loaders.permission_states_by_tenant(), ids()),
+            ),
         );
-        let (workspaces, connections, permissions) = (workspaces?, connections?, permissions?);
+        let (workspaces, connections) = (workspaces?, connections?);
+        let (summaries, states) = (summaries?, states?);
         tenants
             .iter()
             .map(|tenant| {
@@ -315,10 +349,15 @@ impl Plain for Tenant {
                     true => Some(workspaces.get(&tenant.model.workspace_id)?.clone()),
                     false => None,
                 };
+                let id = &tenant.model.id;
+                let permissions = match wants_permissions && lean {
+                    true => Permissions::States(states.get(id).cloned()),
+                    false => Permissions::Summaries(summaries.get(id).cloned()),
+                };
                 Some(TenantEdges {
                     workspace,
-                    connections: connections.get(&tenant.model.id).cloned(),
-                    permissions: permissions.get(&tenant.model.id).cloned(),
+                    connections: connections.get(id).cloned(),
+                    permissions,
                 })
             })
             .collect()
@@ -346,10 +385,28 @@ impl Plain for Tenant {
                 let rows = edges.connections.as_deref().unwrap_or_default();
                 immediate::list(rows.iter().cloned().map(ProviderConnection::from), field)
             }
-            "permissions" => {
-                let rows = edges.permissions.as_deref().unwrap_or_default();
-                immediate::list(rows.iter().cloned().map(TenantPermission::from), field)
-            }
+            "permissions" => match &edges.permissions {
+                Permissions::Summaries(rows) => {
+                    let rows = rows.as_deref().unwrap_or_default();
+                    immediate::list(rows.iter().cloned().map(TenantPermission::from), field)
+                }
+                Permissions::States(rows) => {
+                    let rows = rows.as_deref().unwrap_or_default();
+                    let type_name = TenantPermission::type_name();
+                    let state = |row: &PermissionState, field: &Planned<'_>| match field.name() {
+                        "key" => text(&row.key),
+                        "status" => enum_leaf!(PermissionStatus, row.status.into()),
+                        _ => GraphQLValue::Null,
+                    };
+                    GraphQLValue::List(
+                        rows.iter()
+                            .map(|row| {
+                                immediate::answer(&field.plan, &type_name, |f| state(row, f))
+                            })
+                            .collect(),
+                    )
+                }
+            },
             _ => GraphQLValue::Null,
         }
     }
