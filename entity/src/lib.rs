@@ -28,3 +28,13 @@ pub trait ReadByPosition: Sized {
     /// The model of `row`.
     fn read_by_position(row: &sea_orm::QueryResult) -> Result<Self, sea_orm::DbErr>;
 }
+
+/// Checks that `E::find()` selects `E`'s columns in the order `read` lists them, the
+/// order its [`ReadByPosition`] reads them.
+#[cfg(test)]
+fn assert_read_order<E: sea_orm::EntityTrait>(read: &[&str]) {
+    use sea_orm::IdenStatic;
+    use sea_orm::Iterable;
+    let columns: Vec<&str> = E::Column::iter().map(|column| column.as_str()).collect();
+    assert_eq!(columns, read);
+}

@@ -165,21 +165,31 @@ pub(crate) struct PermissionSummary {
     pub(crate) last_checked_at: Option<DateTime<Utc>>,
 }
 
-impl PermissionSummary {
+/// Some columns of permission rows, read by position in the order of
+/// [`PermissionRow::COLUMNS`]: finding a column by name hashes its name for every value
+/// of every row, a measured share of the tenant board's cost (issue #13). Only
+/// [`permission_rows_of`] selects these rows, so `pre` (for nested models) never applies.
+pub(crate) trait PermissionRow: FromQueryResult + Send + Sync + 'static {
     /// The columns read, in the order [`FromQueryResult`] reads them.
-    const COLUMNS: [tenant_permission::Column; 5] = [
+    const COLUMNS: &'static [tenant_permission::Column];
+
+    fn tenant_id(&self) -> i64;
+}
+
+impl PermissionRow for PermissionSummary {
+    const COLUMNS: &'static [tenant_permission::Column] = &[
         tenant_permission::Column::Id,
         tenant_permission::Column::TenantId,
         tenant_permission::Column::Key,
         tenant_permission::Column::Status,
         tenant_permission::Column::LastCheckedAt,
     ];
+
+    fn tenant_id(&self) -> i64 {
+        self.tenant_id
+    }
 }
 
-/// Read by position, in the order of [`PermissionSummary::COLUMNS`]: finding a column by
-/// name hashes its name for every value of every row, a measured share of the tenant
-/// board's cost (issue #13). Only [`permission_summaries_of`] selects these rows, so
-/// `pre` (for nested models) never applies.
 impl FromQueryResult for PermissionSummary {
     fn from_query_result(row: &QueryResult, _pre: &str) -> Result<Self, DbErr> {
         Ok(Self {
@@ -220,16 +230,18 @@ pub(crate) struct PermissionState {
     pub(crate) status: PermissionStatus,
 }
 
-impl PermissionState {
-    /// The columns read, in the order [`FromQueryResult`] reads them.
-    const COLUMNS: [tenant_permission::Column; 3] = [
+impl PermissionRow for PermissionState {
+    const COLUMNS: &'static [tenant_permission::Column] = &[
         tenant_permission::Column::TenantId,
         tenant_permission::Column::Key,
         tenant_permission::Column::Status,
     ];
+
+    fn tenant_id(&self) -> i64 {
+        self.tenant_id
+    }
 }
 
-/// Read by position, as [`PermissionSummary`] is.
 impl FromQueryResult for PermissionState {
     fn from_query_result(row: &QueryResult, _pre: &str) -> Result<Self, DbErr> {
         Ok(Self {
@@ -240,28 +252,15 @@ impl FromQueryResult for PermissionState {
     }
 }
 
-/// [`children_of`] the tenants in `tenants`, keys and statuses only.
-pub(crate) async fn permission_states_of(
+/// [`children_of`] the tenants in `tenants`, the columns `R` reads only.
+pub(crate) async fn permission_rows_of<R: PermissionRow>(
     db: &Db,
     tenants: &[i64],
-) -> Result<Vec<PermissionState>, DbErr> {
+) -> Result<Vec<R>, DbErr> {
     children_select::<tenant_permission::Entity>(tenants)
         .select_only()
-        .columns(PermissionState::COLUMNS)
-        .into_model::<PermissionState>()
-        .all(db)
-        .await
-}
-
-/// [`children_of`] the tenants in `tenants`, summarized.
-pub(crate) async fn permission_summaries_of(
-    db: &Db,
-    tenants: &[i64],
-) -> Result<Vec<PermissionSummary>, DbErr> {
-    children_select::<tenant_permission::Entity>(tenants)
-        .select_only()
-        .columns(PermissionSummary::COLUMNS)
-        .into_model::<PermissionSummary>()
+        .columns(R::COLUMNS.iter().copied())
+        .into_model::<R>()
         .all(db)
         .await
 }

@@ -22,8 +22,8 @@ use crate::db::page::{Direction, Page, PageArgs};
 use crate::db::runs::RunOrder;
 use crate::db::stats::{self, RunTally};
 use crate::db::tables::{
-    ChildTable, PermissionState, PermissionSummary, Table, by_ids, children_of,
-    permission_states_of, permission_summaries_of,
+    ChildTable, PermissionRow, PermissionState, PermissionSummary, Table, by_ids, children_of,
+    permission_rows_of,
 };
 use crate::db::tenants::{TenantFilter, TenantOrder};
 use crate::db::{self, Db};
@@ -75,39 +75,20 @@ where
     }
 }
 
-/// The permissions of tenants, summarized (see [`PermissionSummary`]).
-pub(crate) struct PermissionSummaries {
+/// The permissions of tenants, as `R` reads them ([`PermissionSummary`], or
+/// [`PermissionState`] for keys and statuses only).
+pub(crate) struct PermissionRows<R> {
     db: Db,
+    rows: PhantomData<fn() -> R>,
 }
 
-impl Loader<i64> for PermissionSummaries {
-    type Value = Arc<[Arc<PermissionSummary>]>;
+impl<R: PermissionRow> Loader<i64> for PermissionRows<R> {
+    type Value = Arc<[Arc<R>]>;
     type Error = AppError;
 
-    async fn load(
-        &self,
-        keys: &[i64],
-    ) -> Result<HashMap<i64, Arc<[Arc<PermissionSummary>]>>, AppError> {
-        let rows = permission_summaries_of(&self.db, keys).await?;
-        Ok(by_parent(rows, |row| row.tenant_id))
-    }
-}
-
-/// The permissions of tenants, keys and statuses only (see [`PermissionState`]).
-pub(crate) struct PermissionStates {
-    db: Db,
-}
-
-impl Loader<i64> for PermissionStates {
-    type Value = Arc<[Arc<PermissionState>]>;
-    type Error = AppError;
-
-    async fn load(
-        &self,
-        keys: &[i64],
-    ) -> Result<HashMap<i64, Arc<[Arc<PermissionState>]>>, AppError> {
-        let rows = permission_states_of(&self.db, keys).await?;
-        Ok(by_parent(rows, |row| row.tenant_id))
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Arc<[Arc<R>]>>, AppError> {
+        let rows = permission_rows_of::<R>(&self.db, keys).await?;
+        Ok(by_parent(rows, R::tenant_id))
     }
 }
 
@@ -424,10 +405,10 @@ loaders! {
         |gate, db, _| children(gate, db);
     permissions_by_tenant: RequestLoader<i64, Children<tenant_permission::Entity>> =
         |gate, db, _| children(gate, db);
-    permission_summaries_by_tenant: RequestLoader<i64, PermissionSummaries> =
-        |gate, db, _| loader(gate, PermissionSummaries { db: db.clone() });
-    permission_states_by_tenant: RequestLoader<i64, PermissionStates> =
-        |gate, db, _| loader(gate, PermissionStates { db: db.clone() });
+    permission_summaries_by_tenant: RequestLoader<i64, PermissionRows<PermissionSummary>> =
+        |gate, db, _| permission_rows(gate, db);
+    permission_states_by_tenant: RequestLoader<i64, PermissionRows<PermissionState>> =
+        |gate, db, _| permission_rows(gate, db);
     tenant_pages: RequestLoader<TenantPageKey, TenantPages> =
         |gate, db, _| loader(gate, TenantPages { db: db.clone() });
     tenant_counts: RequestLoader<TenantCountKey, TenantCounts> =
@@ -503,6 +484,19 @@ where
 {
     // No delay: batches wait at the request's gate instead (see `settle`).
     DataLoader::new(Coalesced::new(inner), gate.spawner()).delay(Duration::ZERO)
+}
+
+fn permission_rows<R: PermissionRow>(
+    gate: &Arc<Gate>,
+    db: &Db,
+) -> RequestLoader<i64, PermissionRows<R>> {
+    loader(
+        gate,
+        PermissionRows {
+            db: db.clone(),
+            rows: PhantomData,
+        },
+    )
 }
 
 fn by_id<E: Table>(gate: &Arc<Gate>, db: &Db) -> RequestLoader<i64, ById<E>>

@@ -387,7 +387,10 @@ pub(super) async fn run(
     let mut response = match tokio::time::timeout(timeout, execution).await {
         Ok(response) => {
             // Validation errors have no path; field errors come after validation passed.
-            if response.errors.iter().all(|error| !error.path.is_empty()) {
+            // Written once, not by every request: the flag is shared by both workers.
+            if !admitted.validated.load(Ordering::Relaxed)
+                && response.errors.iter().all(|error| !error.path.is_empty())
+            {
                 admitted.validated.store(true, Ordering::Relaxed);
             }
             response
