@@ -254,7 +254,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         Some(metrics) => Some(
             TcpListener::bind(metrics)
                 .await
-                .with_context(|| format!("cannot listen on {metrics} for /metrics"))?,
+                .with_context(|| format!("cannot listen on {metrics} for the ops listener"))?,
         ),
         None => None,
     };
@@ -278,23 +278,17 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     state.readiness().wait_for("connecting to the database");
     println!("Control Tower listening on http://{address}/graphql");
     println!("The playground: http://{address}/");
-    let metrics_server = metrics_listener.map(|listener| {
-        let local = listener.local_addr().ok();
-        if let Some(local) = local {
+    let ops_server = metrics_listener.map(|listener| {
+        if let Ok(local) = listener.local_addr() {
             println!("Metrics: http://{local}/metrics");
         }
-        let router = server::metrics_router(state.clone());
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::error!(%error, "the metrics listener stopped");
-            }
-        })
+        tokio::spawn(server::serve_ops(listener, state.clone()))
     });
     let starting = tokio::spawn(start(state.clone(), config, demo, address));
     server::serve(listener, state, shutdown_signal()).await?;
     starting.abort();
-    if let Some(metrics_server) = metrics_server {
-        metrics_server.abort();
+    if let Some(ops_server) = ops_server {
+        ops_server.abort();
     }
     tracing::info!("stopped");
     Ok(())

@@ -278,8 +278,22 @@ pub struct Limits {
     pub max_selections: u32,
     /// Most directives on one field, fragment, fragment spread, operation or variable.
     pub max_directives: u32,
-    /// Longest a request may run before it is answered with an error.
+    /// Longest a request may run before it is answered with an error; its body must
+    /// arrive within it too (a body still arriving then is answered 408 and its
+    /// connection closed).
     pub request_timeout_seconds: u32,
+    /// How long a connection may take to send a complete request head — the first one
+    /// from when it opens, the next one on a kept-alive connection from its first byte —
+    /// before it is closed.
+    pub header_read_timeout_seconds: u32,
+    /// How long a kept-alive connection may stay idle between requests before it is
+    /// closed.
+    pub keep_alive_seconds: u32,
+    /// Most connections open at once on `listen`, WebSockets included. At the cap a new
+    /// connection is still accepted, and the oldest one that has not sent a request (else
+    /// the oldest idle kept-alive one) is closed to make room. Unset: the process's file
+    /// limit less what the database pools, the log and the ops listener need.
+    pub max_connections: Option<u32>,
     /// Whether the schema can be introspected (switch off in production if wanted).
     pub introspection: bool,
 }
@@ -298,6 +312,9 @@ impl Default for Limits {
             max_selections: 5_000,
             max_directives: 5,
             request_timeout_seconds: 30,
+            header_read_timeout_seconds: 10,
+            keep_alive_seconds: 60,
+            max_connections: None,
             introspection: true,
         }
     }
@@ -483,6 +500,18 @@ impl Config {
                 limits.request_timeout_seconds.into(),
             ),
             (
+                "system_console.limits.header_read_timeout_seconds",
+                limits.header_read_timeout_seconds.into(),
+            ),
+            (
+                "system_console.limits.keep_alive_seconds",
+                limits.keep_alive_seconds.into(),
+            ),
+            (
+                "system_console.limits.max_connections",
+                limits.max_connections.map_or(1, u64::from),
+            ),
+            (
                 "system_console.subscriptions.max_per_connection",
                 console.subscriptions.max_per_connection.into(),
             ),
@@ -613,6 +642,22 @@ mod tests {
         assert_eq!(config.system_console.auth.session_ttl_hours, 12);
         assert_eq!(config.system_console.break_glass.max_minutes, 60);
         assert_eq!(config.system_console.limits.max_page_size, 100);
+        assert_eq!(config.system_console.limits.header_read_timeout_seconds, 10);
+        assert_eq!(config.system_console.limits.keep_alive_seconds, 60);
+        assert_eq!(config.system_console.limits.max_connections, None);
+    }
+
+    #[test]
+    fn a_connection_cap_of_zero_names_its_key() {
+        let error = parse("[system_console.limits]\nmax_connections = 0\n").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("system_console.limits.max_connections"),
+            "{error}"
+        );
+        let config = parse("[system_console.limits]\nmax_connections = 500\n").unwrap();
+        assert_eq!(config.system_console.limits.max_connections, Some(500));
     }
 
     #[test]

@@ -90,6 +90,17 @@ struct StateLabels {
     state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerLabels {
+    listener: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClosedLabels {
+    listener: &'static str,
+    reason: &'static str,
+}
+
 /// How a `login` ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LoginOutcome {
@@ -135,6 +146,9 @@ pub(crate) struct Metrics {
     pool: Family<StateLabels, Gauge>,
     pool_max: Gauge,
     ready: Gauge,
+    connections: Family<ListenerLabels, Gauge>,
+    connections_max: Family<ListenerLabels, Gauge>,
+    connections_closed: Family<ClosedLabels, Counter>,
 }
 
 impl Metrics {
@@ -206,6 +220,24 @@ impl Metrics {
             "1 once the database is connected and migrated, 0 while the service waits for it",
             ready.clone(),
         );
+        let connections = Family::<ListenerLabels, Gauge>::default();
+        registry.register(
+            "http_connections",
+            "TCP connections open, WebSockets included, by listener (`api` is `listen`, `ops` is `system_console.metrics.listen`)",
+            connections.clone(),
+        );
+        let connections_max = Family::<ListenerLabels, Gauge>::default();
+        registry.register(
+            "http_connections_max",
+            "The most connections a listener keeps open (`system_console.limits.max_connections` for `api`)",
+            connections_max.clone(),
+        );
+        let connections_closed = Family::<ClosedLabels, Counter>::default();
+        registry.register(
+            "http_connections_closed",
+            "Connections the service closed itself, by listener and reason: header_timeout (no complete request head in time), idle_timeout (kept alive too long without a request), evicted (closed at the cap to make room), refused (at the cap with nothing to close)",
+            connections_closed.clone(),
+        );
         Self {
             registry,
             known_operations: known.into_iter().collect(),
@@ -219,7 +251,31 @@ impl Metrics {
             pool,
             pool_max,
             ready,
+            connections,
+            connections_max,
+            connections_closed,
         }
+    }
+
+    /// The connection cap of `listener`.
+    pub(crate) fn connection_cap(&self, listener: &'static str, cap: usize) {
+        self.connections_max
+            .get_or_create(&ListenerLabels { listener })
+            .set(i64::try_from(cap).unwrap_or(i64::MAX));
+    }
+
+    /// The connections open on `listener` now.
+    pub(crate) fn connections_open(&self, listener: &'static str, open: usize) {
+        self.connections
+            .get_or_create(&ListenerLabels { listener })
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
+    }
+
+    /// A connection of `listener` closed by the service, for `reason`.
+    pub(crate) fn connection_closed(&self, listener: &'static str, reason: &'static str) {
+        self.connections_closed
+            .get_or_create(&ClosedLabels { listener, reason })
+            .inc();
     }
 
     /// The label of an operation name: the name itself when known, else `other`.

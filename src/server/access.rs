@@ -7,8 +7,11 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::AppState;
-use super::graphql::Answered;
+use super::graphql::{Answered, Operation};
 use crate::metrics::UNREAD_OPERATION;
+
+/// The longest operation name an access line carries.
+const MAX_LOGGED_NAME: usize = 100;
 
 /// Times the request, then writes its access line at INFO — inside the request's span,
 /// so it carries the request id — and counts GraphQL requests in `/metrics`. The
@@ -32,35 +35,65 @@ pub(super) async fn record(
         reason = "a request lasts far less than 2^52 µs"
     )]
     let duration_ms = took.as_micros() as f64 / 1000.0;
+    // The client's values (method, path, operation) are recorded as text, which the
+    // text format quotes and escapes: no client can forge a field of the line.
     match answered {
         Some(answered) => {
-            let operation = answered.operation.as_deref().unwrap_or(UNREAD_OPERATION);
+            let (label, name) = match &answered.operation {
+                Operation::Unread => (UNREAD_OPERATION, None),
+                Operation::Anonymous => (state.metrics.operation_label(None), None),
+                Operation::Named(name) => (
+                    state.metrics.operation_label(Some(name)),
+                    Some(logged_name(name)),
+                ),
+            };
             state
                 .metrics
-                .request(operation, answered.outcome, took, answered.statements);
+                .request(label, answered.outcome, took, answered.statements);
             let (outcome, code) = answered.outcome.labels();
             tracing::info!(
                 target: "control_tower::access",
-                %method,
-                path,
+                method = method.as_str(),
+                path = path.as_str(),
                 status,
-                operation,
+                operation = name.as_deref(),
                 operator_id = answered.operator,
                 statements = answered.statements,
                 outcome,
-                code,
+                code = (!code.is_empty()).then_some(code),
                 duration_ms,
                 "request"
             );
         }
         None => tracing::info!(
             target: "control_tower::access",
-            %method,
-            path,
+            method = method.as_str(),
+            path = path.as_str(),
             status,
             duration_ms,
             "request"
         ),
     }
     response
+}
+
+/// An operation name as the access line carries it: without control characters, and at
+/// most [`MAX_LOGGED_NAME`] characters.
+fn logged_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_LOGGED_NAME)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_name_has_no_control_characters_and_a_bounded_length() {
+        assert_eq!(logged_name("WallboardTopLeft"), "WallboardTopLeft");
+        assert_eq!(logged_name("a\u{1b}[31mb\nc"), "a[31mbc");
+        assert_eq!(logged_name(&"n".repeat(500)).chars().count(), 100);
+    }
 }

@@ -105,13 +105,31 @@ pub(crate) async fn post(State(state): State<AppState>, request: HttpRequest) ->
             AppError::bad_input("send the request as JSON, with `Content-Type: application/json`");
         return refuse(format, StatusCode::UNSUPPORTED_MEDIA_TYPE, &error);
     }
-    let limit = state.config.system_console.limits.max_body_bytes as usize;
-    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
+    let limits = &state.config.system_console.limits;
+    let limit = limits.max_body_bytes as usize;
+    // A body trickled in holds its connection no longer than a request may run.
+    let timeout = Duration::from_secs(u64::from(limits.request_timeout_seconds));
+    let bytes: Bytes = match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await
+    {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
             state.metrics.refused("body_bytes");
             let error = AppError::bad_input(format!("the request body exceeds {limit} bytes"));
             return refuse(format, StatusCode::PAYLOAD_TOO_LARGE, &error);
+        }
+        Err(_) => {
+            state.metrics.refused("body_timeout");
+            let error = AppError::bad_input(format!(
+                "the request body did not arrive within {} s",
+                limits.request_timeout_seconds
+            ));
+            let mut response = refuse(format, StatusCode::REQUEST_TIMEOUT, &error);
+            // The rest of the body is never read: the connection cannot carry another
+            // request.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
         }
     };
     match serde_json::from_slice::<Request>(&bytes) {
@@ -282,17 +300,17 @@ async fn execute(
                 .map(|ConnectInfo(address)| address.ip().to_string()),
         },
     };
-    let operation = state
-        .metrics
-        .operation_label(admitted.operation_name.as_deref())
-        .to_owned();
+    let operation = match &admitted.operation_name {
+        Some(name) => Operation::Named(name.clone()),
+        None => Operation::Anonymous,
+    };
     let ran = run(state, request, &admitted, caller).await;
     let caching = match method {
         Method::Get => Caching::Revalidate(parts.headers.get(header::IF_NONE_MATCH)),
         Method::Post => Caching::NoStore,
     };
     let answered = Answered {
-        operation: Some(operation),
+        operation,
         operator: ran.operator,
         statements: ran.db.statements(),
         outcome: Outcome::of(codes(&ran.response.errors)),
@@ -304,12 +322,21 @@ async fn execute(
 /// handler on its response.
 #[derive(Clone, Debug)]
 pub(super) struct Answered {
-    /// The operation's label: its name if known, `other` or `anonymous`; `None` when
-    /// the request was refused before its operation was known (`unknown`).
-    pub(crate) operation: Option<String>,
+    pub(crate) operation: Operation,
     pub(crate) operator: Option<i64>,
     pub(crate) statements: u64,
     pub(crate) outcome: Outcome,
+}
+
+/// The operation a request ran, as far as it was read.
+#[derive(Clone, Debug)]
+pub(super) enum Operation {
+    /// Refused before its operation was known.
+    Unread,
+    /// An operation without a name.
+    Anonymous,
+    /// The operation's name, as the document spells it.
+    Named(String),
 }
 
 impl Answered {
@@ -502,7 +529,7 @@ fn refuse(format: Format, status: StatusCode, error: &AppError) -> Response {
 fn refuse_with(format: Format, refused: Refused) -> Response {
     let response = GraphQLResponse::from_errors(vec![*refused.error]);
     let answered = Answered {
-        operation: None,
+        operation: Operation::Unread,
         operator: None,
         statements: 0,
         outcome: Outcome::of(codes(&response.errors)),

@@ -10,6 +10,7 @@ mod playground;
 mod readiness;
 mod saved;
 mod subscriptions;
+mod transport;
 
 pub(crate) use self::readiness::Readiness;
 pub use self::saved::{SavedOperation, saved_operations};
@@ -207,7 +208,8 @@ pub(crate) fn router(state: AppState) -> Router {
         ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         // The access line reports every answer, 5xx included: tower-http's own failure
-        // line would repeat it at ERROR.
+        // line would repeat it at ERROR. The client's values are recorded as text, which
+        // the text log quotes and escapes, so none can forge a field of the line.
         .layer(TraceLayer::new_for_http().on_failure(()).make_span_with(
             |request: &axum::http::Request<_>| {
                 let id = request
@@ -217,14 +219,38 @@ pub(crate) fn router(state: AppState) -> Router {
                     .unwrap_or("-");
                 tracing::info_span!(
                     "request",
-                    request_id = %id,
-                    method = %request.method(),
-                    path = %request.uri().path(),
+                    request_id = id,
+                    method = request.method().as_str(),
+                    path = request.uri().path(),
                     operator_id = tracing::field::Empty,
                 )
             },
         ))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(usable_request_id))
+}
+
+/// Keeps the client's `X-Request-Id` only when it is one id of 1 to 128 characters of
+/// `[A-Za-z0-9._:-]`; otherwise the request gets an id of ours, and the client's value
+/// is neither echoed nor logged.
+async fn usable_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    let mut ids = request.headers().get_all(REQUEST_ID).iter();
+    let usable = match (ids.next(), ids.next()) {
+        (None, _) => true,
+        (Some(id), None) => is_usable_request_id(id.as_bytes()),
+        (Some(_), Some(_)) => false,
+    };
+    if !usable {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
+fn is_usable_request_id(id: &[u8]) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b':' | b'-'))
 }
 
 /// The CORS policy of `config`: the listed origins may call the API from a browser
@@ -264,36 +290,54 @@ fn cors(config: &crate::config::Cors) -> Option<CorsLayer> {
 /// timeout: enough to write their answers.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The deadlines every listener holds its connections to.
+fn timeouts(config: &Config) -> transport::Timeouts {
+    let limits = &config.system_console.limits;
+    transport::Timeouts {
+        header_read: Duration::from_secs(u64::from(limits.header_read_timeout_seconds)),
+        keep_alive: Duration::from_secs(u64::from(limits.keep_alive_seconds)),
+    }
+}
+
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
 /// finish — for at most the request timeout and [`SHUTDOWN_GRACE`]: a client that keeps
 /// a connection busy does not keep the process alive.
+///
+/// First it raises the soft limit on open files to the hard one, and caps the open
+/// connections below it (`system_console.limits.max_connections`).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let timeout = u64::from(state.config.system_console.limits.request_timeout_seconds);
+    let config = state.config.clone();
+    let files = transport::raise_file_limit();
+    let cap = transport::max_connections(&config, files);
+    tracing::info!(
+        max_connections = cap,
+        open_files_limit = files,
+        "accepting connections"
+    );
+    let registry = transport::Registry::new("api", cap, timeouts(&config), state.metrics.clone());
+    let timeout = u64::from(config.system_console.limits.request_timeout_seconds);
     let drain = Duration::from_secs(timeout) + SHUTDOWN_GRACE;
     let stopping = state.shutdown.clone();
+    let stop = state.shutdown.subscribe();
     let sockets = state.sockets.subscribe();
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let (began, beginning) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
+    tokio::spawn(async move {
         shutdown.await;
-        // WebSocket connections are not tracked by axum's graceful shutdown: they close
-        // themselves on this.
+        // Connections finish their requests and close; WebSocket connections close
+        // themselves on this too.
         stopping.send_replace(true);
         began.send(()).ok();
-    };
+    });
     let server = async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await;
-        // The WebSocket connections close themselves on `stopping`; wait until they
-        // have.
+        transport::serve(listener, router(state), registry, stop).await;
+        // The WebSocket connections close themselves on `stopping`; wait until each
+        // has sent its close frame.
         let mut sockets = sockets;
         let _ = sockets.wait_for(|open| *open == 0).await;
-        served
     };
     let deadline = async move {
         if beginning.await.is_err() {
@@ -303,12 +347,26 @@ pub async fn serve(
         tokio::time::sleep(drain).await;
     };
     tokio::select! {
-        served = server => served,
+        () = server => {}
         () = deadline => {
             tracing::warn!(seconds = drain.as_secs(), "in-flight requests outlived the shutdown deadline; stopping anyway");
-            Ok(())
         }
     }
+    Ok(())
+}
+
+/// Serves the ops listener (`system_console.metrics.listen`) — `/healthz`, `/readyz`
+/// and `/metrics` — with a connection budget of its own, so that probes and scrapes
+/// are answered while the public port is flooded; until the server shuts down.
+pub(crate) async fn serve_ops(listener: TcpListener, state: AppState) {
+    let registry = transport::Registry::new(
+        "ops",
+        transport::OPS_MAX_CONNECTIONS,
+        timeouts(&state.config),
+        state.metrics.clone(),
+    );
+    let stop = state.shutdown.subscribe();
+    transport::serve(listener, ops_router(state), registry, stop).await;
 }
 
 /// The process is alive.
@@ -349,9 +407,37 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// The router of `system_console.metrics.listen`: `/metrics` alone.
-pub(crate) fn metrics_router(state: AppState) -> Router {
+/// The router of the ops listener, `system_console.metrics.listen`.
+fn ops_router(state: AppState) -> Router {
     Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_usable_request_id;
+
+    #[test]
+    fn a_request_id_is_short_and_plain() {
+        for id in ["a", "ops-json-1", "trace.4bf92f35:77_a", &"x".repeat(128)] {
+            assert!(is_usable_request_id(id.as_bytes()), "{id}");
+        }
+        for id in [
+            "",
+            "x\" level=ERROR msg=\"forged",
+            "tab\there",
+            "caf\u{e9}",
+            "a b",
+            &"x".repeat(129),
+        ] {
+            assert!(!is_usable_request_id(id.as_bytes()), "{id}");
+        }
+    }
 }

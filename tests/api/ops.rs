@@ -126,14 +126,17 @@ crate::on_both! {
         let logs = crate::common::logs();
         let ours: Vec<&str> = logs
             .lines()
-            .filter(|line| line.contains(&format!("request_id={request_id} ")))
+            .filter(|line| line.contains(&format!("request_id=\"{request_id}\"")))
             .collect();
         let access: Vec<&&str> = ours.iter().filter(|line| line.contains("control_tower::access")).collect();
         assert_eq!(access.len(), 1, "one access line per request:\n{}", ours.join("\n"));
         let access = access[0];
-        for field in ["status=200", "operation=\"other\"", "statements=3", "method=POST", "path=\"/graphql\"", "duration_ms="] {
+        // The client's own operation name, although `/metrics` counts it as `other`; no
+        // empty `code` on a success.
+        for field in ["status=200", "operation=\"Board\"", "statements=3", "method=\"POST\"", "path=\"/graphql\"", "outcome=\"ok\"", "duration_ms="] {
             assert!(access.contains(field), "{field} in {access}");
         }
+        assert!(!access.contains("code="), "{access}");
         assert!(access.contains("operator_id="), "{access}");
         assert!(!access.contains(&app.token), "the token never reaches the log");
         // The workspaces are read by a loader batch on a task of its own: it keeps the
