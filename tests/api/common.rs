@@ -579,6 +579,8 @@ pub struct Launch<'a> {
     pub env: Vec<(&'a str, String)>,
     /// Return once it listens, without waiting for its database.
     pub until_listening: bool,
+    /// The process's limit on open files, soft and hard (default: the test's own).
+    pub file_limit: Option<u64>,
 }
 
 impl Default for Launch<'_> {
@@ -589,6 +591,7 @@ impl Default for Launch<'_> {
             demo: true,
             env: Vec::new(),
             until_listening: false,
+            file_limit: None,
         }
     }
 }
@@ -619,7 +622,20 @@ impl Served {
             )
         });
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_control-tower"));
+        let binary = env!("CARGO_BIN_EXE_control-tower");
+        let mut command = match launch.file_limit {
+            // The shell sets the limit and becomes the server, which keeps its pid.
+            Some(files) => {
+                let mut shell = Command::new("sh");
+                shell.args([
+                    "-c",
+                    &format!("ulimit -n {files} && exec \"$0\" \"$@\""),
+                    binary,
+                ]);
+                shell
+            }
+            None => Command::new(binary),
+        };
         command
             .args(["--database-url", &url, "--listen", launch.listen, "serve"])
             .env("RUST_LOG", "warn");

@@ -16,6 +16,7 @@ mod fixtures;
 
 mod derived;
 mod filters;
+mod flood;
 mod graph;
 mod hostile;
 mod http;
@@ -31,3 +32,4 @@ mod schema_file;
 mod seeding;
 mod statements;
 mod subscriptions;
+mod transport;

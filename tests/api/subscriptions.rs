@@ -35,7 +35,7 @@ impl Socket {
         Self::open_at(&app.address.to_string()).await
     }
 
-    async fn open_at(address: &str) -> Self {
+    pub(crate) async fn open_at(address: &str) -> Self {
         let mut request = format!("ws://{address}/graphql/ws")
             .into_client_request()
             .unwrap();

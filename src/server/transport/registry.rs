@@ -210,9 +210,8 @@ impl Registry {
             },
         );
         book.fresh.insert(id);
-        let open = book.entries.len();
+        self.publish(&book);
         drop(book);
-        self.publish(open);
         Some(Slot(Arc::new(SlotInner {
             id,
             registry: self.clone(),
@@ -221,7 +220,11 @@ impl Registry {
         })))
     }
 
-    fn publish(&self, open: usize) {
+    /// Publishes how many connections hold a socket. Under the book's lock, so that the
+    /// counts are published in the order they happened: a stale count left last would
+    /// keep [`Self::room`] waiting for a change that may not come until a timeout.
+    fn publish(&self, book: &Book) {
+        let open = book.entries.len();
         self.open.send_replace(open);
         self.metrics.connections_open(self.listener, open);
     }
@@ -234,9 +237,7 @@ impl Registry {
         {
             book.closing -= 1;
         }
-        let open = book.entries.len();
-        drop(book);
-        self.publish(open);
+        self.publish(&book);
     }
 }
 
