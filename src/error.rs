@@ -126,6 +126,57 @@ impl AppError {
     }
 }
 
+/// The code a database answered a statement with.
+#[derive(Debug, PartialEq, Eq)]
+enum DatabaseCode {
+    /// PostgreSQL's SQLSTATE: five characters, the first two its class.
+    SqlState(String),
+    /// SQLite's (extended) result code; its low byte is the primary code.
+    Sqlite(i32),
+}
+
+impl DatabaseCode {
+    /// The code `error` carries, told apart by the database that sent it: a SQLSTATE
+    /// such as `22021` reads as a number too, and must not be taken for SQLite's.
+    fn of(error: &DbErr) -> Option<Self> {
+        match error {
+            DbErr::Exec(RuntimeErr::SqlxError(error))
+            | DbErr::Query(RuntimeErr::SqlxError(error)) => Self::of_sqlx(error),
+            _ => None,
+        }
+    }
+
+    fn of_sqlx(error: &sqlx::Error) -> Option<Self> {
+        let sqlx::Error::Database(error) = error else {
+            return None;
+        };
+        if let Some(error) = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+            return Some(Self::SqlState(error.code().to_owned()));
+        }
+        if error
+            .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+            .is_some()
+        {
+            return error.code()?.parse().ok().map(Self::Sqlite);
+        }
+        None
+    }
+
+    /// Whether the code says "not reachable now" rather than "wrong".
+    fn is_unavailable(&self) -> bool {
+        match self {
+            // Connection exceptions (class 08), shutdown or start-up in progress
+            // (57P01–57P03), too many connections (53300).
+            Self::SqlState(code) => {
+                code.starts_with("08")
+                    || matches!(code.as_str(), "57P01" | "57P02" | "57P03" | "53300")
+            }
+            // Busy, locked, I/O error, cannot open.
+            Self::Sqlite(code) => matches!(code & 0xff, 5 | 6 | 10 | 14),
+        }
+    }
+}
+
 /// Whether a database error means "cannot reach the database" rather than "bad statement".
 pub(crate) fn is_unavailable(error: &DbErr) -> bool {
     match error {
@@ -138,8 +189,8 @@ pub(crate) fn is_unavailable(error: &DbErr) -> bool {
                 | sqlx::Error::PoolTimedOut
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::WorkerCrashed => true,
-                sqlx::Error::Database(error) => {
-                    error.code().is_some_and(|code| unavailable_code(&code))
+                sqlx::Error::Database(_) => {
+                    DatabaseCode::of_sqlx(error).is_some_and(|code| code.is_unavailable())
                 }
                 _ => false,
             }
@@ -151,24 +202,15 @@ pub(crate) fn is_unavailable(error: &DbErr) -> bool {
 /// Whether the database cancelled a statement that ran past its `statement_timeout`
 /// (PostgreSQL's `query_canceled`, 57014).
 pub(crate) fn is_statement_timeout(error: &DbErr) -> bool {
-    match error {
-        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
-            matches!(error.as_ref(), sqlx::Error::Database(error) if error.code().as_deref() == Some("57014"))
-        }
-        _ => false,
-    }
+    DatabaseCode::of(error) == Some(DatabaseCode::SqlState("57014".to_owned()))
 }
 
-/// Whether a database's error code says "not reachable now" rather than "wrong".
-fn unavailable_code(code: &str) -> bool {
-    // PostgreSQL: connection exceptions (class 08), shutdown or start-up in progress
-    // (57P01–57P03), too many connections (53300).
-    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300") {
-        return true;
-    }
-    // SQLite (primary codes): busy, locked, I/O error, cannot open.
-    code.parse::<i32>()
-        .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 10 | 14))
+/// Whether the database refused a value of the statement (PostgreSQL's data exceptions,
+/// class 22: text it cannot store, a number out of its column's range). Every value a
+/// client sends is checked before any SQL; one that still reaches the database is the
+/// client's all the same. SQLite has no such class: it compares any value with any.
+fn is_data_exception(error: &DbErr) -> bool {
+    matches!(DatabaseCode::of(error), Some(DatabaseCode::SqlState(code)) if code.starts_with("22"))
 }
 
 impl From<DbErr> for AppError {
@@ -177,11 +219,18 @@ impl From<DbErr> for AppError {
             Self::StatementTimeout(Arc::new(error))
         } else if is_unavailable(&error) {
             Self::Unavailable(Arc::new(error))
+        } else if is_data_exception(&error) {
+            // The database's message may quote the value: kept out of the answer.
+            tracing::debug!(%error, "the database refused a value of the request");
+            Self::bad_input(DATA_EXCEPTION)
         } else {
             Self::internal(error)
         }
     }
 }
+
+/// How a value the database refused is explained.
+pub(crate) const DATA_EXCEPTION: &str = "a value in the request is not one the database can use (a number out of range, or text it cannot store); check the arguments";
 
 impl From<AppError> for async_graphql::Error {
     fn from(error: AppError) -> Self {
@@ -234,6 +283,39 @@ mod tests {
     fn a_pool_timeout_is_service_unavailable() {
         let error = AppError::from(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout));
         assert_eq!(code_of(error), "\"SERVICE_UNAVAILABLE\"");
+    }
+
+    /// A value PostgreSQL refuses (a NUL in text, an integer out of range) that reached
+    /// it anyway, on a server of its own: the client's mistake, said without the value.
+    #[tokio::test]
+    #[cfg_attr(
+        not(postgres_tests),
+        ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped"
+    )]
+    async fn a_value_postgresql_refuses_is_the_clients_mistake() {
+        use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+
+        let url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+        let db = Database::connect(url).await.expect("PostgreSQL answers");
+        for (sql, value) in [
+            ("SELECT CAST($1 AS text)", sea_orm::Value::from("a\0b")),
+            (
+                "SELECT CAST($1 AS integer)",
+                sea_orm::Value::from(3_000_000_000_i64),
+            ),
+        ] {
+            let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, [value]);
+            let error = AppError::from(db.query_one_raw(statement).await.unwrap_err());
+            assert_eq!(error.code(), ErrorCode::BadUserInput, "{sql}: {error:?}");
+            assert_eq!(error.to_string(), DATA_EXCEPTION);
+        }
+        let wrong = Statement::from_string(DbBackend::Postgres, "SELECT FROM nowhere");
+        let error = AppError::from(db.query_one_raw(wrong).await.unwrap_err());
+        assert_eq!(
+            error.code(),
+            ErrorCode::Internal,
+            "our own mistake: {error:?}"
+        );
     }
 
     #[test]

@@ -156,7 +156,10 @@ pub(crate) fn decode_cursor(
             let key = match (column.kind, value) {
                 (_, Value::Null) if column.nullable => KeyValue::Null,
                 (KeyKind::Int, Value::Number(number)) => KeyValue::Int(number.as_i64()?),
-                (KeyKind::Text, Value::String(text)) => KeyValue::Text(text.clone()),
+                // Like a text argument: no NUL, which the databases cannot compare.
+                (KeyKind::Text, Value::String(text)) if !text.contains('\0') => {
+                    KeyValue::Text(text.clone())
+                }
                 (KeyKind::Time, Value::String(text)) => {
                     KeyValue::Time(DateTime::parse_from_rfc3339(text).ok()?.with_timezone(&Utc))
                 }

@@ -32,4 +32,5 @@ mod schema_file;
 mod seeding;
 mod statements;
 mod subscriptions;
+mod tampered;
 mod transport;
