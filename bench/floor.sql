@@ -36,7 +36,8 @@ SELECT level, COUNT(*) FROM (
   FROM tenants t
   LEFT JOIN (SELECT tenant_id, MAX(CASE
       WHEN status = 'error' THEN 3 WHEN status = 'needs_consent' THEN 2
-      WHEN status = 'connected' AND last_health_check_at IS NULL THEN 1
+      WHEN status = 'connected' AND last_health_check_at IS NULL
+        THEN CASE health_status WHEN 'down' THEN 3 WHEN 'degraded' THEN 2 ELSE 1 END
       WHEN status = 'connected' AND last_health_check_at < now() - interval '24 hours'
         THEN CASE WHEN health_status = 'down' THEN 3 ELSE 2 END
       WHEN status = 'connected' THEN CASE health_status WHEN 'ok' THEN 0 WHEN 'degraded' THEN 2 WHEN 'down' THEN 3 ELSE 1 END

@@ -42,6 +42,15 @@ fn connection_level(stale_before: DateTime<Utc>) -> Expr {
         .case(health(ConnectionHealth::Down), rank(HealthLevel::Critical))
         .finally(rank(HealthLevel::Unknown))
         .into();
+    // Never checked is at least UNKNOWN, stale at least WARNING: a rule only raises.
+    let unchecked_by_health: Expr =
+        Expr::case(health(ConnectionHealth::Down), rank(HealthLevel::Critical))
+            .case(
+                health(ConnectionHealth::Degraded),
+                rank(HealthLevel::Warning),
+            )
+            .finally(rank(HealthLevel::Unknown))
+            .into();
     let stale_by_health: Expr =
         Expr::case(health(ConnectionHealth::Down), rank(HealthLevel::Critical))
             .finally(rank(HealthLevel::Warning))
@@ -55,7 +64,7 @@ fn connection_level(stale_before: DateTime<Utc>) -> Expr {
             Condition::all()
                 .add(status(ConnectionStatus::Connected))
                 .add(Column::LastHealthCheckAt.is_null()),
-            rank(HealthLevel::Unknown),
+            unchecked_by_health,
         )
         .case(
             Condition::all()

@@ -172,17 +172,21 @@ pub(crate) fn connection_level(
             format!("{name} connection status is not recognised"),
         ),
         ConnectionStatus::Connected => {
-            let Some(checked_at) = connection.last_checked_at else {
-                return (
-                    HealthLevel::Unknown,
-                    format!("{name} connection has never been health-checked"),
-                );
-            };
             let (level, state) = match connection.health {
                 ConnectionHealth::Ok => (HealthLevel::Healthy, "healthy"),
                 ConnectionHealth::Degraded => (HealthLevel::Warning, "degraded"),
                 ConnectionHealth::Down => (HealthLevel::Critical, "down"),
                 ConnectionHealth::Unknown => (HealthLevel::Unknown, "of unknown health"),
+            };
+            // Never checked is at least UNKNOWN: a reported `degraded` or `down` still
+            // counts, a reported `ok` is not believed.
+            let Some(checked_at) = connection.last_checked_at else {
+                let message = if level > HealthLevel::Unknown {
+                    format!("{name} connection is reported {state} and has never been health-checked")
+                } else {
+                    format!("{name} connection has never been health-checked")
+                };
+                return (level.max(HealthLevel::Unknown), message);
             };
             if rules.is_stale(checked_at, now) {
                 let hours = (now - checked_at).num_hours();
@@ -593,6 +597,23 @@ mod tests {
         assert_eq!(
             signal.message,
             "microsoft connection has never been health-checked"
+        );
+    }
+
+    #[test]
+    fn a_connection_never_checked_keeps_a_reported_degraded_or_down() {
+        for (health, level) in [
+            (ConnectionHealth::Unknown, HealthLevel::Unknown),
+            (ConnectionHealth::Degraded, HealthLevel::Warning),
+            (ConnectionHealth::Down, HealthLevel::Critical),
+        ] {
+            let never = connection(ConnectionStatus::Connected, health, None);
+            assert_eq!(level_of_connections(&[never]), level, "{health:?}");
+        }
+        let down = connection(ConnectionStatus::Connected, ConnectionHealth::Down, None);
+        assert_eq!(
+            connections_signal(&[down], now(), RULES).message,
+            "microsoft connection is reported down and has never been health-checked"
         );
     }
 

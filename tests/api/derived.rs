@@ -395,3 +395,57 @@ on_both! {
         }
     }
 }
+
+on_both! {
+    async fn a_connection_never_checked_keeps_its_reported_degraded_or_down(app: TestApp) {
+        use sea_orm::ActiveValue::Set;
+
+        let acme = crate::fixtures::workspace(&app.db, "Acme").await;
+        for (name, health) in [("Never checked, down", "down"), ("Never checked, degraded", "degraded"), ("Never checked, ok", "ok")] {
+            let tenant = crate::fixtures::tenant(&app.db, acme.id, name).await;
+            crate::fixtures::permission_with(&app.db, tenant.id, "Policy.Read.All", |_| {}).await;
+            crate::fixtures::connection_with(&app.db, tenant.id, |connection| {
+                connection.health_status = Set(health.to_owned());
+                connection.last_health_check_at = Set(None);
+            })
+            .await;
+        }
+        let data = app
+            .data(
+                "{ tenants(first: 10, orderBy: {field: NAME, direction: ASC}) { nodes { name health { level signals { source level message } } } }
+                   critical: tenants(filter: {health: CRITICAL}) { nodes { name } }
+                   warning: tenants(filter: {health: WARNING}) { nodes { name } }
+                   unknown: tenants(filter: {health: UNKNOWN}) { nodes { name } } }",
+                json!({}),
+            )
+            .await;
+        let connection_signals: Vec<(String, Value)> = data["tenants"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|tenant| {
+                let signal = tenant["health"]["signals"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|signal| signal["source"] == "PROVIDER_CONNECTION")
+                    .unwrap()
+                    .clone();
+                assert_eq!(tenant["health"]["level"], signal["level"], "{tenant}");
+                (tenant["name"].as_str().unwrap().to_owned(), signal)
+            })
+            .collect();
+        assert_eq!(
+            connection_signals,
+            [
+                ("Never checked, degraded".to_owned(), json!({"source": "PROVIDER_CONNECTION", "level": "WARNING", "message": "microsoft connection is reported degraded and has never been health-checked"})),
+                ("Never checked, down".to_owned(), json!({"source": "PROVIDER_CONNECTION", "level": "CRITICAL", "message": "microsoft connection is reported down and has never been health-checked"})),
+                ("Never checked, ok".to_owned(), json!({"source": "PROVIDER_CONNECTION", "level": "UNKNOWN", "message": "microsoft connection has never been health-checked"})),
+            ]
+        );
+        // The SQL twin of the rule, which the health filter runs, agrees.
+        assert_eq!(data["critical"]["nodes"], json!([{"name": "Never checked, down"}]));
+        assert_eq!(data["warning"]["nodes"], json!([{"name": "Never checked, degraded"}]));
+        assert_eq!(data["unknown"]["nodes"], json!([{"name": "Never checked, ok"}]));
+    }
+}
