@@ -292,14 +292,22 @@ impl MigrationTrait for Migration {
         for statement in statements {
             connection.execute_unprepared(statement).await?;
         }
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("idx_operation_runs_status_started_at_created_at")
-                    .table(Alias::new("operation_runs"))
-                    .to_owned(),
-            )
-            .await?;
+        for (index, table) in [
+            (
+                "idx_operation_runs_status_started_at_created_at",
+                "operation_runs",
+            ),
+            ("idx_audit_logs_action_recorded_at_status", "audit_logs"),
+        ] {
+            manager
+                .drop_index(
+                    Index::drop()
+                        .name(index)
+                        .table(Alias::new(table))
+                        .to_owned(),
+                )
+                .await?;
+        }
         for table in [
             RunRollupDirty::Table.into_iden(),
             RunRollups::Table.into_iden(),

@@ -182,7 +182,9 @@ pub(crate) fn connection_level(
             // counts, a reported `ok` is not believed.
             let Some(checked_at) = connection.last_checked_at else {
                 let message = if level > HealthLevel::Unknown {
-                    format!("{name} connection is reported {state} and has never been health-checked")
+                    format!(
+                        "{name} connection is reported {state} and has never been health-checked"
+                    )
                 } else {
                     format!("{name} connection has never been health-checked")
                 };

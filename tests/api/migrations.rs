@@ -1,7 +1,10 @@
-//! The migration runs up, down and up again, and creates every index of SPEC §2.
+//! The migrations run up, down and up again, creating every index of SPEC §2, and every
+//! migration's `down` undoes exactly its `up`, on both databases.
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use std::process::Command;
 
 use crate::common::{Backend, TestDb};
 
@@ -99,4 +102,142 @@ async fn migration_runs_up_down_and_up_on_sqlite() {
 )]
 async fn migration_runs_up_down_and_up_on_postgres() {
     up_down_up(Backend::Postgres).await;
+}
+
+/// The whole schema of `database`, as text to compare: `pg_dump --schema-only` on
+/// PostgreSQL (without its comments and the `\restrict` keys newer versions make up
+/// for each dump), every object's SQL in `sqlite_master` on SQLite (without SQLite's
+/// own tables, such as `sqlite_sequence`, which outlives the tables that made it).
+async fn schema(database: &TestDb, db: &impl ConnectionTrait) -> String {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let dump = Command::new("pg_dump")
+                .args([
+                    "--schema-only",
+                    "--no-owner",
+                    "--no-privileges",
+                    "--dbname",
+                    &database.url,
+                ])
+                .output()
+                .expect("pg_dump runs (Debian: postgresql-client)");
+            assert!(
+                dump.status.success(),
+                "{}",
+                String::from_utf8_lossy(&dump.stderr)
+            );
+            String::from_utf8(dump.stdout)
+                .unwrap()
+                .lines()
+                .filter(|line| {
+                    !line.starts_with("--")
+                        && !line.starts_with("\\restrict")
+                        && !line.starts_with("\\unrestrict")
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        _ => {
+            let sql = "SELECT type, name, tbl_name, COALESCE(sql, '') AS sql FROM sqlite_master \
+                       WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name";
+            let rows = db
+                .query_all_raw(Statement::from_string(DbBackend::Sqlite, sql))
+                .await
+                .unwrap();
+            rows.iter()
+                .map(|row| {
+                    let column = |name: &str| row.try_get::<String>("", name).unwrap();
+                    format!(
+                        "{} {} on {}: {}",
+                        column("type"),
+                        column("name"),
+                        column("tbl_name"),
+                        column("sql")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    }
+}
+
+/// Asserts two schemas are the same, showing only the lines of one that the other lacks.
+fn assert_same(actual: &str, expected: &str, what: &str) {
+    let only = |of: &str, other: &str| -> Vec<String> {
+        let other: Vec<&str> = other.lines().collect();
+        of.lines()
+            .filter(|line| !other.contains(line))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert!(
+        actual == expected,
+        "{what}: left behind {:#?}, missing {:#?}",
+        only(actual, expected),
+        only(expected, actual)
+    );
+}
+
+/// Walks every migration: up to step k, down one, up one, comparing the schema after
+/// each move with the one it must be, and finally all the way down and up.
+async fn every_down_undoes_its_up(backend: Backend) {
+    let database = TestDb::create(backend).await;
+    let db = database.connect().await;
+    Migrator::install(&db).await.expect("the migrations table");
+    let mut schemas = vec![schema(&database, &db).await];
+    let steps = Migrator::migrations().len();
+    for step in 1..=steps {
+        Migrator::up(&db, Some(1))
+            .await
+            .unwrap_or_else(|error| panic!("up to {step}: {error}"));
+        let after_up = schema(&database, &db).await;
+        assert_ne!(
+            after_up,
+            schemas[step - 1],
+            "step {step} changes the schema"
+        );
+        Migrator::down(&db, Some(1))
+            .await
+            .unwrap_or_else(|error| panic!("down from {step}: {error}"));
+        assert_same(
+            &schema(&database, &db).await,
+            &schemas[step - 1],
+            &format!("down from step {step}"),
+        );
+        Migrator::up(&db, Some(1))
+            .await
+            .unwrap_or_else(|error| panic!("up to {step} again: {error}"));
+        assert_same(
+            &schema(&database, &db).await,
+            &after_up,
+            &format!("up to step {step} again"),
+        );
+        schemas.push(after_up);
+    }
+    Migrator::down(&db, None).await.expect("all the way down");
+    assert_same(
+        &schema(&database, &db).await,
+        &schemas[0],
+        "all the way down",
+    );
+    Migrator::up(&db, None).await.expect("all the way up");
+    assert_same(
+        &schema(&database, &db).await,
+        &schemas[steps],
+        "all the way up",
+    );
+}
+
+#[tokio::test]
+async fn every_migrations_down_undoes_its_up_on_sqlite() {
+    every_down_undoes_its_up(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped"
+)]
+async fn every_migrations_down_undoes_its_up_on_postgres() {
+    every_down_undoes_its_up(Backend::Postgres).await;
 }
