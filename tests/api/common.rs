@@ -298,6 +298,13 @@ impl TestApp {
         format!("http://{}{path}", self.address)
     }
 
+    /// What `/metrics` reports now.
+    pub async fn metrics(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     /// Posts a GraphQL document with variables; returns the whole JSON response.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
         self.gql_counted(query, variables).await.0
@@ -548,6 +555,15 @@ fn capture_logs() {
         .with(captured)
         .with(shown)
         .try_init();
+}
+
+/// The value of the series `series` (name and labels, as written) in the `/metrics`
+/// text `metrics`, or 0 when absent.
+pub fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |value| value.trim().parse().unwrap())
 }
 
 /// What the service has logged so far.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::common::{Launch, Served};
+use crate::common::{Launch, Served, sample};
 
 /// The service's limit on open files: small, so the test floods it many times over.
 const FILES: u64 = 1024;
@@ -190,14 +190,10 @@ async fn a_flood_of_idle_connections_beyond_the_file_limit_locks_nobody_out() {
     assert_eq!(answer.status(), 200);
     let after = asked.elapsed();
 
-    let evicted = metrics
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix(
-                r#"control_tower_http_connections_closed_total{listener="api",reason="evicted"} "#,
-            )
-        })
-        .map_or(0.0, |value| value.trim().parse::<f64>().unwrap());
+    let evicted = sample(
+        &metrics,
+        r#"control_tower_http_connections_closed_total{listener="api",reason="evicted"}"#,
+    );
     let stderr = served.stderr();
     eprintln!(
         "flood: {opened} connections opened in {:.1} s against a file limit of {FILES} ({evicted} evicted); \

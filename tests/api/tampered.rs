@@ -245,15 +245,7 @@ async fn takers_in_schema(app: &TestApp) -> (BTreeSet<String>, BTreeSet<String>)
 
 /// How many requests `/metrics` counts with `outcome`.
 async fn requests_with_outcome(app: &TestApp, outcome: &str) -> f64 {
-    let metrics = app
-        .client()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     metrics
         .lines()
         .filter(|line| line.starts_with("control_tower_graphql_requests_total{"))

@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::{Backend, TestApp};
+use crate::common::{Backend, TestApp, sample};
 use crate::subscriptions::Socket;
 
 /// Short deadlines, so the tests wait seconds, not minutes.
@@ -74,18 +74,7 @@ async fn healthz(stream: &mut TcpStream) -> String {
 }
 
 async fn metric(app: &TestApp, series: &str) -> f64 {
-    let text = app
-        .client()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .map_or(0.0, |value| value.trim().parse().unwrap())
+    sample(&app.metrics().await, series)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
