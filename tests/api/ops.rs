@@ -32,6 +32,71 @@ async fn metrics_of(client: &reqwest::Client, url: &str) -> String {
 }
 
 crate::on_both! {
+    async fn metrics_count_what_an_sre_watches(app: TestApp) {
+        let saved = control_tower::server::saved_operations()
+            .iter()
+            .find(|operation| operation.name == "ControlTower")
+            .unwrap();
+        let tower = &saved.document;
+        for _ in 0..2 {
+            let answer = app.gql(tower, json!({})).await;
+            assert!(answer.get("errors").is_none(), "{answer}");
+        }
+        app.gql("query MyOwnDashboard { viewer { email } }", json!({})).await;
+        app.gql(VIEWER, json!({})).await;
+        app.gql_with(None, VIEWER, json!({})).await;
+        let deep = format!("{{ viewer {}{} }}", "{ email ".repeat(30), "}".repeat(30));
+        app.gql(&deep, json!({})).await;
+        let login = "mutation { login(email: \"nobody@ops.test\", password: \"wrong\") { token } }";
+        for _ in 0..6 {
+            app.gql_with(None, login, json!({})).await;
+        }
+        let mut socket = Socket::initialised_at(&app.address.to_string(), &app.token).await;
+        socket
+            .subscribe("live", "subscription { controlTower(window: LAST_24H) { stuckTotal } }", json!({}))
+            .await;
+        assert_eq!(socket.message().await["type"], "next");
+
+        let metrics = metrics_of(app.client(), &app.url("/metrics")).await;
+        let requests = |labels: &str| sample(&metrics, &format!("control_tower_graphql_requests_total{{{labels}}}"));
+        assert_eq!(requests(r#"operation="ControlTower",outcome="ok",code="""#), 2.0, "{metrics}");
+        // A name outside the saved operations is not a label of its own.
+        assert_eq!(requests(r#"operation="other",outcome="ok",code="""#), 1.0, "{metrics}");
+        assert!(!metrics.contains("MyOwnDashboard"));
+        assert_eq!(requests(r#"operation="anonymous",outcome="ok",code="""#), 1.0);
+        // The anonymous viewer without a token, and five wrong passwords.
+        assert_eq!(requests(r#"operation="anonymous",outcome="client_error",code="UNAUTHENTICATED""#), 6.0);
+        assert_eq!(requests(r#"operation="anonymous",outcome="client_error",code="RATE_LIMITED""#), 1.0);
+        assert_eq!(requests(r#"operation="unknown",outcome="client_error",code="QUERY_TOO_COMPLEX""#), 1.0);
+        assert_eq!(sample(&metrics, r#"control_tower_queries_refused_total{limit="depth"}"#), 1.0);
+        assert_eq!(sample(&metrics, r#"control_tower_logins_total{result="failed"}"#), 5.0);
+        assert_eq!(sample(&metrics, r#"control_tower_logins_total{result="throttled"}"#), 1.0);
+        // Two requests and a push asked for the same window: one computation.
+        assert_eq!(sample(&metrics, r#"control_tower_snapshots_total{result="computed"}"#), 1.0);
+        assert_eq!(sample(&metrics, r#"control_tower_snapshots_total{result="hit"}"#), 2.0);
+        assert_eq!(sample(&metrics, "control_tower_subscriptions_active"), 1.0);
+        assert_eq!(sample(&metrics, "control_tower_graphql_sql_statements_count"), 12.0);
+        assert!(sample(&metrics, "control_tower_graphql_sql_statements_sum") >= 10.0);
+        assert_eq!(sample(&metrics, r#"control_tower_graphql_request_duration_seconds_count{operation="ControlTower"}"#), 2.0);
+        assert!(sample(&metrics, r#"control_tower_db_pool_connections{state="idle"}"#) >= 1.0);
+        assert_eq!(sample(&metrics, r#"control_tower_db_pool_connections{state="waiting"}"#), 0.0);
+        assert_eq!(sample(&metrics, "control_tower_db_pool_max_connections"), 10.0);
+        assert_eq!(sample(&metrics, "control_tower_ready"), 1.0);
+
+        drop(socket);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let metrics = metrics_of(app.client(), &app.url("/metrics")).await;
+            if sample(&metrics, "control_tower_subscriptions_active") == 0.0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "a closed subscription is no longer counted");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+crate::on_both! {
     async fn the_access_line_and_the_loaders_sql_carry_the_request_id(app: TestApp) {
         let workspace = crate::fixtures::workspace(&app.db, "Contoso").await;
         crate::fixtures::tenant(&app.db, workspace.id, "Contoso EU").await;

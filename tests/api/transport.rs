@@ -126,6 +126,45 @@ async fn a_request_head_trickled_in_is_closed_at_the_header_read_timeout() {
     );
 }
 
+/// A body refused before it was read whole: the server closes lingering, reading what
+/// is still on its way, so the client reads the answer rather than a reset. Repeated,
+/// since a reset is a race the client may win now and then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_sent_before_the_body_was_read_reaches_the_client() {
+    let app = hasty(None).await;
+    for attempt in 0..5 {
+        let stream = TcpStream::connect(app.address).await.unwrap();
+        let (mut reader, mut writer) = stream.into_split();
+        let length = 400_000;
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        );
+        let sending = tokio::spawn(async move {
+            writer.write_all(head.as_bytes()).await?;
+            writer.write_all(&vec![b' '; length]).await?;
+            // Held open until the server closes: the peer's close is not what ends it.
+            Ok::<_, std::io::Error>(writer)
+        });
+        let mut received = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(5), reader.read_to_end(&mut received)).await;
+        let answer = String::from_utf8_lossy(&received);
+        assert!(
+            matches!(read, Ok(Ok(_))),
+            "attempt {attempt}: the connection ends with a close, not a reset: {read:?}, after {answer:?}"
+        );
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "attempt {attempt}: {answer}"
+        );
+        assert!(
+            answer.contains("exceeds 262144 bytes"),
+            "attempt {attempt}: {answer}"
+        );
+        sending.abort();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_trickled_in_is_answered_408_within_the_request_timeout() {
     let app = hasty(None).await;
@@ -138,17 +177,28 @@ async fn a_body_trickled_in_is_answered_408_within_the_request_timeout() {
     );
     trickling.write_all(head.as_bytes()).await.unwrap();
     let started = Instant::now();
-    let mut received = String::new();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    // A byte every half second, until the server answers or closes.
     for byte in body.bytes() {
         if trickling.write_all(&[byte]).await.is_err() {
             break;
         }
-        if let Some((_, answer)) = closed_within(&mut trickling, Duration::from_millis(500)).await {
-            received = answer;
-            break;
+        match tokio::time::timeout(Duration::from_millis(500), trickling.read(&mut buffer)).await {
+            Err(_) => {}
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(read)) => {
+                answer.extend_from_slice(&buffer[..read]);
+                break;
+            }
         }
     }
     let took = started.elapsed();
+    // The rest of the answer, then the close.
+    let (_, rest) = closed_within(&mut trickling, Duration::from_secs(3))
+        .await
+        .expect("the connection closes after its answer");
+    let received = String::from_utf8_lossy(&answer).into_owned() + &rest;
     assert!(
         received.starts_with("HTTP/1.1 408"),
         "408, then the connection closes: {received:?}"
