@@ -205,12 +205,15 @@ pub(crate) fn is_statement_timeout(error: &DbErr) -> bool {
     DatabaseCode::of(error) == Some(DatabaseCode::SqlState("57014".to_owned()))
 }
 
-/// Whether the database refused a value of the statement (PostgreSQL's data exceptions,
+/// The SQLSTATE, when the database refused a value of the statement (PostgreSQL's data exceptions,
 /// class 22: text it cannot store, a number out of its column's range). Every value a
 /// client sends is checked before any SQL; one that still reaches the database is the
 /// client's all the same. SQLite has no such class: it compares any value with any.
-fn is_data_exception(error: &DbErr) -> bool {
-    matches!(DatabaseCode::of(error), Some(DatabaseCode::SqlState(code)) if code.starts_with("22"))
+fn data_exception(error: &DbErr) -> Option<String> {
+    match DatabaseCode::of(error) {
+        Some(DatabaseCode::SqlState(code)) if code.starts_with("22") => Some(code),
+        _ => None,
+    }
 }
 
 impl From<DbErr> for AppError {
@@ -219,9 +222,10 @@ impl From<DbErr> for AppError {
             Self::StatementTimeout(Arc::new(error))
         } else if is_unavailable(&error) {
             Self::Unavailable(Arc::new(error))
-        } else if is_data_exception(&error) {
-            // The database's message may quote the value: kept out of the answer.
-            tracing::debug!(%error, "the database refused a value of the request");
+        } else if let Some(sqlstate) = data_exception(&error) {
+            // The database's message may quote the client's value: kept out of the answer
+            // and of the log, which says only which exception it was.
+            tracing::info!(sqlstate, "the database refused a value of the request");
             Self::bad_input(DATA_EXCEPTION)
         } else {
             Self::internal(error)

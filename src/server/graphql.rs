@@ -24,6 +24,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::SubsecRound;
+use tokio::time::Instant;
 
 use super::AppState;
 use super::completion::Completion;
@@ -51,11 +52,12 @@ const MAX_ERRORS: usize = 100;
 /// parameters of the GraphQL-over-HTTP spec (async-graphql's own parser reads
 /// `operation_name`), `variables` and `extensions` as JSON.
 pub(crate) async fn get(State(state): State<AppState>, request: HttpRequest) -> Response {
+    let deadline = deadline(&state);
     let (parts, _) = request.into_parts();
     let format = Format::of(&parts.headers);
     let query = parts.uri.query().unwrap_or_default();
     match read_query_string(query) {
-        Ok(request) => execute(&state, request, &parts, format, Method::Get).await,
+        Ok(request) => execute(&state, request, &parts, format, Method::Get, deadline).await,
         Err(error) => refuse(format, StatusCode::BAD_REQUEST, &error),
     }
 }
@@ -88,6 +90,7 @@ fn read_query_string(query: &str) -> Result<Request, AppError> {
 
 /// `POST /graphql` with an `application/json` body.
 pub(crate) async fn post(State(state): State<AppState>, request: HttpRequest) -> Response {
+    let deadline = deadline(&state);
     let (parts, body) = request.into_parts();
     let format = Format::of(&parts.headers);
     let is_json = parts
@@ -107,33 +110,33 @@ pub(crate) async fn post(State(state): State<AppState>, request: HttpRequest) ->
     }
     let limits = &state.config.system_console.limits;
     let limit = limits.max_body_bytes as usize;
-    // A body trickled in holds its connection no longer than a request may run.
-    let timeout = Duration::from_secs(u64::from(limits.request_timeout_seconds));
-    let bytes: Bytes = match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await
-    {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => {
-            state.metrics.refused("body_bytes");
-            let error = AppError::bad_input(format!("the request body exceeds {limit} bytes"));
-            return refuse(format, StatusCode::PAYLOAD_TOO_LARGE, &error);
-        }
-        Err(_) => {
-            state.metrics.refused("body_timeout");
-            let error = AppError::bad_input(format!(
-                "the request body did not arrive within {} s",
-                limits.request_timeout_seconds
-            ));
-            let mut response = refuse(format, StatusCode::REQUEST_TIMEOUT, &error);
-            // The rest of the body is never read: the connection cannot carry another
-            // request.
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return response;
-        }
-    };
+    // A body trickled in holds its connection no longer than a request may run: the
+    // request's one deadline bounds the reading and the running together.
+    let bytes: Bytes =
+        match tokio::time::timeout_at(deadline, axum::body::to_bytes(body, limit)).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => {
+                state.metrics.refused("body_bytes");
+                let error = AppError::bad_input(format!("the request body exceeds {limit} bytes"));
+                return refuse(format, StatusCode::PAYLOAD_TOO_LARGE, &error);
+            }
+            Err(_) => {
+                state.metrics.refused("body_timeout");
+                let error = AppError::bad_input(format!(
+                    "the request body did not arrive within {} s",
+                    limits.request_timeout_seconds
+                ));
+                let mut response = refuse(format, StatusCode::REQUEST_TIMEOUT, &error);
+                // The rest of the body is never read: the connection cannot carry another
+                // request.
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return response;
+            }
+        };
     match serde_json::from_slice::<Request>(&bytes) {
-        Ok(request) => execute(&state, request, &parts, format, Method::Post).await,
+        Ok(request) => execute(&state, request, &parts, format, Method::Post, deadline).await,
         Err(error) => {
             let message = if error.is_data() {
                 format!("the request is not a GraphQL request object: {error}")
@@ -272,6 +275,7 @@ async fn execute(
     parts: &Parts,
     format: Format,
     method: Method,
+    deadline: Instant,
 ) -> Response {
     if let Some(reason) = state.readiness.waiting() {
         let mut response = refuse(
@@ -304,7 +308,7 @@ async fn execute(
         Some(name) => Operation::Named(name.clone()),
         None => Operation::Anonymous,
     };
-    let ran = run(state, request, &admitted, caller).await;
+    let ran = run(state, request, &admitted, caller, deadline).await;
     let caching = match method {
         Method::Get => Caching::Revalidate(parts.headers.get(header::IF_NONE_MATCH)),
         Method::Post => Caching::NoStore,
@@ -379,13 +383,21 @@ pub(super) struct Caller {
     pub(crate) origin: Origin,
 }
 
+/// When a request that begins now must have been answered: the request timeout from
+/// now.
+pub(super) fn deadline(state: &AppState) -> Instant {
+    let timeout = state.config.system_console.limits.request_timeout_seconds;
+    Instant::now() + Duration::from_secs(u64::from(timeout))
+}
+
 /// Runs an admitted request — authentication, the resolvers with loaders that settle,
-/// the timeout — and gives its answer the spec's shape and codes.
+/// stopped at `deadline` — and gives its answer the spec's shape and codes.
 pub(super) async fn run(
     state: &AppState,
     request: Request,
     admitted: &Admitted,
     caller: Caller,
+    deadline: Instant,
 ) -> Ran {
     let variables = request.variables.clone();
     let db = state.db.for_request();
@@ -410,8 +422,7 @@ pub(super) async fn run(
         false => &state.schema,
     };
     let execution = Settling::new(schema.execute(request.data(scope).data(credentials)), gate);
-    let timeout = Duration::from_secs(u64::from(limits.request_timeout_seconds));
-    let mut response = match tokio::time::timeout(timeout, execution).await {
+    let mut response = match tokio::time::timeout_at(deadline, execution).await {
         Ok(response) => {
             // Validation errors have no path; field errors come after validation passed.
             // Written once, not by every request: the flag is shared by both workers.

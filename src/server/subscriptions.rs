@@ -458,9 +458,15 @@ impl Transport {
                 let state = state.clone();
                 let caller = caller();
                 stream::once(async move {
-                    graphql::run(&state, request, &admitted, caller)
-                        .await
-                        .response
+                    graphql::run(
+                        &state,
+                        request,
+                        &admitted,
+                        caller,
+                        graphql::deadline(&state),
+                    )
+                    .await
+                    .response
                 })
                 .boxed()
             }
@@ -538,9 +544,15 @@ fn pushes(
                 authorization: pushes.caller.authorization.clone(),
                 origin: pushes.caller.origin.clone(),
             };
-            let response = graphql::run(&pushes.state, request, &pushes.admitted, caller)
-                .await
-                .response;
+            let response = graphql::run(
+                &pushes.state,
+                request,
+                &pushes.admitted,
+                caller,
+                graphql::deadline(&pushes.state),
+            )
+            .await
+            .response;
             let ended = response.errors.iter().find(|error| {
                 error
                     .extensions

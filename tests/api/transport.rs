@@ -109,7 +109,8 @@ async fn a_request_head_trickled_in_is_closed_at_the_header_read_timeout() {
         .unwrap();
     let started = Instant::now();
     let mut cut_off = None;
-    // A header line every 200 ms, for up to 6 s: far longer than the timeout allows.
+    // A header line about every half second (200 ms, then 300 ms watching for the
+    // close), for up to 15 s: far longer than the timeout allows.
     for line in 0..30 {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let header = format!("X-Line-{line}: {line}\r\n");
@@ -235,6 +236,54 @@ async fn an_idle_kept_alive_connection_is_closed_at_the_keep_alive_timeout() {
         )
         .await,
         1.0
+    );
+}
+
+/// HTTP/2 with prior knowledge, as a client inside the network may speak it: an idle
+/// connection carries frames of its own (settings, window updates), which start no
+/// request, so it stays for the keep-alive timeout like an HTTP/1.1 one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http2_connection_stays_for_the_keep_alive_timeout() {
+    let app = hasty(None).await;
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let ask = || async {
+        let answer = client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(answer.version(), reqwest::Version::HTTP_2);
+        assert_eq!(answer.status(), 200);
+    };
+    ask().await;
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    ask().await;
+    // Read on connections of their own, which close at once.
+    let scraper = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let closed = |reason: &'static str| {
+        let scraper = scraper.clone();
+        let url = app.url("/metrics");
+        async move {
+            let metrics = scraper.get(url).send().await.unwrap().text().await.unwrap();
+            let series = format!(
+                r#"control_tower_http_connections_closed_total{{listener="api",reason="{reason}"}}"#
+            );
+            sample(&metrics, &series)
+        }
+    };
+    assert_eq!(
+        closed("header_timeout").await,
+        0.0,
+        "idle past the header read timeout"
+    );
+    assert_eq!(closed("idle_timeout").await, 0.0, "and still open");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(
+        closed("idle_timeout").await,
+        1.0,
+        "closed once idle too long"
     );
 }
 

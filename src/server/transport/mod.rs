@@ -17,16 +17,19 @@ mod files;
 mod registry;
 mod stream;
 
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
-use axum::http::StatusCode;
-use hyper::body::Incoming;
+use axum::http::{StatusCode, Version};
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
@@ -36,7 +39,7 @@ use tokio::time::Instant;
 use tower_service::Service as _;
 
 pub(crate) use self::files::{max_connections, raise_file_limit};
-use self::registry::{Due, Slot};
+use self::registry::{Due, Request, Slot};
 pub(crate) use self::registry::{Registry, Timeouts};
 use self::stream::Tracked;
 
@@ -60,10 +63,9 @@ pub(crate) async fn serve(
     registry: Arc<Registry>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut builder = Builder::new(TokioExecutor::new());
-    // WebSockets over HTTP/2 (RFC 8441), as axum's own server allows.
-    builder.http2().enable_connect_protocol();
-    let builder = Arc::new(builder);
+    // HTTP/1.1, and HTTP/2 with prior knowledge; WebSockets upgrade HTTP/1.1 only (the
+    // WebSocket route answers GET).
+    let builder = Arc::new(Builder::new(TokioExecutor::new()));
     let mut refusals = Refusals::default();
     loop {
         let accepted = tokio::select! {
@@ -113,7 +115,8 @@ fn is_peer_gone(error: &io::Error) -> bool {
 }
 
 /// The system's refusals to accept (too many open files, no memory): waited out with a
-/// growing pause and logged once per [`REFUSAL_LOG_INTERVAL`] with their count, so the
+/// growing pause and logged once per [`REFUSAL_LOG_INTERVAL`] with their count, and once
+/// more when accepting works again, so every refusal is counted in some line while the
 /// loop neither spins nor floods the log.
 #[derive(Default)]
 struct Refusals {
@@ -123,30 +126,46 @@ struct Refusals {
 }
 
 impl Refusals {
+    /// An accept succeeded.
     fn reset(&mut self) {
         self.backoff = None;
+        if let Some(refusals) = self.recovered() {
+            tracing::warn!(refusals, "accepting connections again");
+        }
+    }
+
+    /// The refusals not logged yet, once accepting works again.
+    fn recovered(&mut self) -> Option<u64> {
+        (self.unlogged > 0).then(|| std::mem::take(&mut self.unlogged))
+    }
+
+    /// Counts a refusal at `now`; the count to log now, if a line is due.
+    fn note(&mut self, now: Instant) -> Option<u64> {
+        self.unlogged += 1;
+        if self
+            .logged_at
+            .is_some_and(|at| now.duration_since(at) < REFUSAL_LOG_INTERVAL)
+        {
+            return None;
+        }
+        self.logged_at = Some(now);
+        Some(std::mem::take(&mut self.unlogged))
     }
 
     async fn back_off(&mut self, error: &io::Error) {
-        self.unlogged += 1;
-        let now = Instant::now();
-        if self
-            .logged_at
-            .is_none_or(|at| now.duration_since(at) >= REFUSAL_LOG_INTERVAL)
-        {
-            tracing::error!(
-                %error,
-                refusals = self.unlogged,
-                "cannot accept connections; backing off"
-            );
-            self.unlogged = 0;
-            self.logged_at = Some(now);
+        if let Some(refusals) = self.note(Instant::now()) {
+            tracing::error!(%error, refusals, "cannot accept connections; backing off");
         }
+        tokio::time::sleep(self.next_pause()).await;
+    }
+
+    /// How long to wait after this refusal: double the last pause, at most a second.
+    fn next_pause(&mut self) -> Duration {
         let pause = self
             .backoff
             .map_or(FIRST_BACKOFF, |pause| (pause * 2).min(MAX_BACKOFF));
         self.backoff = Some(pause);
-        tokio::time::sleep(pause).await;
+        pause
     }
 }
 
@@ -165,17 +184,25 @@ async fn connection(
     let io = TokioIo::new(Tracked::new(stream, slot.clone()));
     let requests = slot.clone();
     let service = service_fn(move |mut request: hyper::Request<Incoming>| {
-        let begun = requests.begin();
+        let begun = requests.begin(request.version() == Version::HTTP_2);
         request.extensions_mut().insert(ConnectInfo(remote));
         let mut router = router.clone();
         async move {
-            let response = router.call(request.map(Body::new)).await;
-            if let Ok(response) = &response
-                && response.status() == StatusCode::SWITCHING_PROTOCOLS
-            {
+            let response = match router.call(request.map(Body::new)).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS {
                 begun.upgraded();
+                return Ok::<_, Infallible>(response);
             }
-            response
+            // Busy until the answer is written whole, not only until it is made.
+            Ok(response.map(|body| {
+                Body::new(Answering {
+                    body,
+                    _request: begun,
+                })
+            }))
         }
     });
     let connection = builder.serve_connection_with_upgrades(io, service);
@@ -201,6 +228,11 @@ async fn connection(
                 }
             }
             _ = stop.wait_for(|stop| *stop), if !stopping => {
+                // Between requests there is nothing to finish: a head half sent is not
+                // waited for.
+                if slot.is_between_requests() {
+                    break;
+                }
                 stopping = true;
                 connection.as_mut().graceful_shutdown();
             }
@@ -208,9 +240,63 @@ async fn connection(
     }
 }
 
+/// An answer's body, holding its request's place as busy until it is written or dropped.
+struct Answering {
+    body: Body,
+    _request: Request,
+}
+
+impl hyper::body::Body for Answering {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_logged_once_an_interval_and_each_is_counted() {
+        let mut refusals = Refusals::default();
+        let start = Instant::now();
+        assert_eq!(refusals.note(start), Some(1), "the first at once");
+        for second in 1..5 {
+            assert_eq!(refusals.note(start + Duration::from_secs(second)), None);
+        }
+        assert_eq!(refusals.note(start + REFUSAL_LOG_INTERVAL), Some(5));
+        refusals.note(start + REFUSAL_LOG_INTERVAL + Duration::from_secs(1));
+        assert_eq!(refusals.recovered(), Some(1), "the tail of the burst");
+        assert_eq!(refusals.recovered(), None);
+    }
+
+    #[test]
+    fn the_pause_doubles_up_to_a_second_and_starts_over_after_an_accept() {
+        let mut refusals = Refusals::default();
+        let pauses: Vec<u128> = (0..9).map(|_| refusals.next_pause().as_millis()).collect();
+        assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        refusals.reset();
+        assert_eq!(refusals.next_pause(), FIRST_BACKOFF);
     }
 }

@@ -119,7 +119,7 @@ impl Book {
         }
     }
 
-    /// Tells `id` to close, for `reason`.
+    /// Tells `id` to close.
     fn close(&mut self, id: u64) {
         self.unqueue(id);
         if let Some(entry) = self.entries.get_mut(&id)
@@ -217,6 +217,7 @@ impl Registry {
             registry: self.clone(),
             wake,
             awaiting_head: AtomicBool::new(false),
+            multiplexed: AtomicBool::new(false),
         })))
     }
 
@@ -254,6 +255,9 @@ struct SlotInner {
     wake: Arc<Notify>,
     /// Whether the next byte read starts a request head on an idle connection.
     awaiting_head: AtomicBool,
+    /// Whether the connection speaks HTTP/2, whose idle connections carry frames of
+    /// their own (pings, window updates): a byte read there starts no request head.
+    multiplexed: AtomicBool,
 }
 
 impl Drop for SlotInner {
@@ -328,8 +332,21 @@ impl Slot {
         }
     }
 
-    /// A request head arrived: the connection is busy until the returned guard drops.
-    pub(crate) fn begin(&self) -> Request {
+    /// Whether the connection is waiting for a request (fresh, or idle), with nothing to
+    /// finish.
+    pub(crate) fn is_between_requests(&self) -> bool {
+        let book = self.0.registry.book();
+        book.entries
+            .get(&self.0.id)
+            .is_some_and(|entry| matches!(entry.phase, Phase::Fresh | Phase::Idle { .. }))
+    }
+
+    /// A request head arrived (over HTTP/2 if `multiplexed`): the connection is busy
+    /// until the returned guard drops.
+    pub(crate) fn begin(&self, multiplexed: bool) -> Request {
+        if multiplexed {
+            self.0.multiplexed.store(true, Ordering::Relaxed);
+        }
         self.0.awaiting_head.store(false, Ordering::Relaxed);
         let mut book = self.0.registry.book();
         book.unqueue(self.0.id);
@@ -393,7 +410,9 @@ impl Drop for Request {
         entry.wake.notify_one();
         if idle {
             book.idle.insert((stamp, slot.id));
-            slot.awaiting_head.store(true, Ordering::Release);
+            if !slot.multiplexed.load(Ordering::Relaxed) {
+                slot.awaiting_head.store(true, Ordering::Release);
+            }
         }
     }
 }
@@ -415,7 +434,7 @@ mod tests {
         let registry = registry(3);
         let oldest = registry.admit().unwrap();
         let busy = registry.admit().unwrap();
-        let _request = busy.begin();
+        let _request = busy.begin(false);
         let younger = registry.admit().unwrap();
         let newcomer = registry.admit().unwrap();
         assert_eq!(oldest.due(), Due::Close);
@@ -429,8 +448,8 @@ mod tests {
         let registry = registry(2);
         let first = registry.admit().unwrap();
         let second = registry.admit().unwrap();
-        drop(second.begin());
-        drop(first.begin());
+        drop(second.begin(false));
+        drop(first.begin(false));
         // `second` has been idle the longest.
         let _third = registry.admit().unwrap();
         assert_eq!(second.due(), Due::Close);
@@ -441,9 +460,9 @@ mod tests {
     async fn busy_and_upgraded_connections_are_never_closed_to_make_room() {
         let registry = registry(2);
         let busy = registry.admit().unwrap();
-        let _request = busy.begin();
+        let _request = busy.begin(false);
         let socket = registry.admit().unwrap();
-        socket.begin().upgraded();
+        socket.begin(false).upgraded();
         assert!(registry.admit().is_none(), "nothing can make room");
         assert_eq!(socket.due(), Due::Nothing);
         assert_eq!(busy.due(), Due::Nothing);
@@ -465,7 +484,7 @@ mod tests {
     async fn the_next_head_on_an_idle_connection_has_the_header_timeout() {
         let registry = registry(1);
         let slot = registry.admit().unwrap();
-        drop(slot.begin());
+        drop(slot.begin(false));
         let Due::At(idle_until, Closed::IdleTimeout) = slot.due() else {
             panic!("idle: {:?}", slot.due());
         };
