@@ -38,13 +38,23 @@ impl Tracked {
         }
     }
 
-    fn stream(&mut self) -> Pin<&mut TcpStream> {
-        Pin::new(
-            self.inner
-                .as_mut()
-                .expect("the socket is taken only when dropped"),
-        )
+    /// The socket, which is there until the wrapper is dropped.
+    fn stream(&mut self) -> io::Result<Pin<&mut TcpStream>> {
+        self.inner
+            .as_mut()
+            .map(Pin::new)
+            .ok_or_else(|| io::ErrorKind::NotConnected.into())
     }
+}
+
+/// Polls `$poll` on the socket of `$tracked`, or fails as not connected.
+macro_rules! on_socket {
+    ($tracked:expr, $poll:ident($($arg:expr),*)) => {
+        match $tracked.stream() {
+            Ok(stream) => stream.$poll($($arg),*),
+            Err(error) => Poll::Ready(Err(error)),
+        }
+    };
 }
 
 impl Drop for Tracked {
@@ -98,7 +108,7 @@ impl AsyncRead for Tracked {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
-        let polled = self.stream().poll_read(cx, buf);
+        let polled = on_socket!(self, poll_read(cx, buf));
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             self.slot.heard();
         }
@@ -112,15 +122,15 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.stream().poll_write(cx, buf)
+        on_socket!(self, poll_write(cx, buf))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.stream().poll_flush(cx)
+        on_socket!(self, poll_flush(cx))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.stream().poll_shutdown(cx)
+        on_socket!(self, poll_shutdown(cx))
     }
 
     fn poll_write_vectored(
@@ -128,7 +138,7 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.stream().poll_write_vectored(cx, bufs)
+        on_socket!(self, poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
