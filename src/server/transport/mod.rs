@@ -231,6 +231,7 @@ async fn connection(
                 // Between requests there is nothing to finish: a head half sent is not
                 // waited for.
                 if slot.is_between_requests() {
+                    slot.dismiss();
                     break;
                 }
                 stopping = true;

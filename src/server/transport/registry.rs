@@ -332,6 +332,12 @@ impl Slot {
         }
     }
 
+    /// Marks the connection as closing, without a reason to count: the server is
+    /// stopping. Its socket then closes at once rather than lingering.
+    pub(crate) fn dismiss(&self) {
+        self.0.registry.book().close(self.0.id);
+    }
+
     /// Whether the connection is waiting for a request (fresh, or idle), with nothing to
     /// finish.
     pub(crate) fn is_between_requests(&self) -> bool {
