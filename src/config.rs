@@ -412,6 +412,13 @@ impl Config {
             .and_then(|listen| listen.parse().ok())
     }
 
+    /// How long a request may take, reading its body included.
+    pub(crate) fn request_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(
+            self.system_console.limits.request_timeout_seconds,
+        ))
+    }
+
     /// How long a request waits for a pooled connection.
     pub(crate) fn acquire_timeout(&self) -> Duration {
         Duration::from_millis(self.database_acquire_timeout_ms)

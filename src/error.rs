@@ -127,7 +127,7 @@ impl AppError {
 }
 
 /// The code a database answered a statement with.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 enum DatabaseCode {
     /// PostgreSQL's SQLSTATE: five characters, the first two its class.
     SqlState(String),
@@ -202,7 +202,7 @@ pub(crate) fn is_unavailable(error: &DbErr) -> bool {
 /// Whether the database cancelled a statement that ran past its `statement_timeout`
 /// (PostgreSQL's `query_canceled`, 57014).
 pub(crate) fn is_statement_timeout(error: &DbErr) -> bool {
-    DatabaseCode::of(error) == Some(DatabaseCode::SqlState("57014".to_owned()))
+    matches!(DatabaseCode::of(error), Some(DatabaseCode::SqlState(code)) if code == "57014")
 }
 
 /// The SQLSTATE, when the database refused a value of the statement (PostgreSQL's data exceptions,

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use async_graphql::{
     ErrorExtensionValues, Request, Response as GraphQLResponse, ServerError, Value, Variables,
@@ -386,8 +385,7 @@ pub(super) struct Caller {
 /// When a request that begins now must have been answered: the request timeout from
 /// now.
 pub(super) fn deadline(state: &AppState) -> Instant {
-    let timeout = state.config.system_console.limits.request_timeout_seconds;
-    Instant::now() + Duration::from_secs(u64::from(timeout))
+    Instant::now() + state.config.request_timeout()
 }
 
 /// Runs an admitted request — authentication, the resolvers with loaders that settle,

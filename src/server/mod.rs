@@ -319,8 +319,7 @@ pub async fn serve(
         "accepting connections"
     );
     let registry = transport::Registry::new("api", cap, timeouts(&config), state.metrics.clone());
-    let timeout = u64::from(config.system_console.limits.request_timeout_seconds);
-    let drain = Duration::from_secs(timeout) + SHUTDOWN_GRACE;
+    let drain = config.request_timeout() + SHUTDOWN_GRACE;
     let stopping = state.shutdown.clone();
     let stop = state.shutdown.subscribe();
     let sockets = state.sockets.subscribe();

@@ -73,8 +73,23 @@ async fn healthz(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&received).into_owned()
 }
 
+/// The value of `series` in `/metrics`, read on a connection of its own that closes at
+/// once, so the scrape leaves no kept-alive connection behind to be counted.
 async fn metric(app: &TestApp, series: &str) -> f64 {
-    sample(&app.metrics().await, series)
+    let scraper = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let metrics = scraper.get(app.url("/metrics")).send().await.unwrap();
+    sample(&metrics.text().await.unwrap(), series)
+}
+
+/// How many connections of the public listener the service closed for `reason`.
+async fn closed(app: &TestApp, reason: &str) -> f64 {
+    let series = format!(
+        r#"control_tower_http_connections_closed_total{{listener="api",reason="{reason}"}}"#
+    );
+    metric(app, &series).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,14 +104,7 @@ async fn a_connection_that_sends_nothing_is_closed_at_the_header_read_timeout() 
         "not before the timeout: {after:?}"
     );
     assert_eq!(received, "", "closed without an answer");
-    assert_eq!(
-        metric(
-            &app,
-            r#"control_tower_http_connections_closed_total{listener="api",reason="header_timeout"}"#
-        )
-        .await,
-        1.0
-    );
+    assert_eq!(closed(&app, "header_timeout").await, 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,14 +237,7 @@ async fn an_idle_kept_alive_connection_is_closed_at_the_keep_alive_timeout() {
         "not before the timeout: {after:?}"
     );
     assert_eq!(received, "");
-    assert_eq!(
-        metric(
-            &app,
-            r#"control_tower_http_connections_closed_total{listener="api",reason="idle_timeout"}"#
-        )
-        .await,
-        1.0
-    );
+    assert_eq!(closed(&app, "idle_timeout").await, 1.0);
 }
 
 /// HTTP/2 with prior knowledge, as a client inside the network may speak it: an idle
@@ -257,31 +258,15 @@ async fn an_idle_http2_connection_stays_for_the_keep_alive_timeout() {
     ask().await;
     tokio::time::sleep(Duration::from_millis(1_300)).await;
     ask().await;
-    // Read on connections of their own, which close at once.
-    let scraper = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    let closed = |reason: &'static str| {
-        let scraper = scraper.clone();
-        let url = app.url("/metrics");
-        async move {
-            let metrics = scraper.get(url).send().await.unwrap().text().await.unwrap();
-            let series = format!(
-                r#"control_tower_http_connections_closed_total{{listener="api",reason="{reason}"}}"#
-            );
-            sample(&metrics, &series)
-        }
-    };
     assert_eq!(
-        closed("header_timeout").await,
+        closed(&app, "header_timeout").await,
         0.0,
         "idle past the header read timeout"
     );
-    assert_eq!(closed("idle_timeout").await, 0.0, "and still open");
+    assert_eq!(closed(&app, "idle_timeout").await, 0.0, "and still open");
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(
-        closed("idle_timeout").await,
+        closed(&app, "idle_timeout").await,
         1.0,
         "closed once idle too long"
     );
@@ -327,11 +312,7 @@ async fn at_the_cap_the_oldest_connection_without_a_request_makes_room() {
         is_closed(&mut idle[0]).await,
         "the oldest idle socket made room"
     );
-    let evicted = metric(
-        &app,
-        r#"control_tower_http_connections_closed_total{listener="api",reason="evicted"}"#,
-    )
-    .await;
+    let evicted = closed(&app, "evicted").await;
     // The client's request and this scrape each took one place.
     assert!(evicted >= 1.0, "{evicted}");
     assert!(!is_closed(&mut idle[3]).await, "the youngest is still open");
