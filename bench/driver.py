@@ -7,6 +7,7 @@ computes every Control Tower (cache off) and one that shares snapshots (the defa
 """
 import argparse
 import concurrent.futures
+import datetime
 import json
 import re
 import statistics
@@ -54,21 +55,55 @@ def summary(samples):
 
 
 def floor(database_url, window, rounds):
-    """Times each statement of floor.sql with psql's \\timing; returns per-round totals."""
+    """Times each statement of the floor with psql's \\timing, or sqlite3's .timer when
+    database_url is a file; returns per-round totals."""
     totals = []
     for _ in range(rounds):
-        output = subprocess.run(["psql", "-X", "-q", database_url, "-v", f"window='{window}'", "-f", "bench/floor.sql"],
-                                check=True, capture_output=True, text=True).stdout
-        times = [float(value) for value in re.findall(r"Time: ([0-9.]+) ms", output)]
+        if database_url.startswith("postgres"):
+            output = subprocess.run(["psql", "-X", "-q", database_url, "-v", f"window='{window}'", "-f", "bench/floor.sql"],
+                                    check=True, capture_output=True, text=True).stdout
+            times = [float(value) for value in re.findall(r"Time: ([0-9.]+) ms", output)]
+        else:
+            now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+            text = lambda at: at.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+            hours = {"1 hour": 1, "24 hours": 24, "7 days": 168}[window]
+            bounds = {"start": now - datetime.timedelta(hours=hours), "end": now,
+                      "queued": now - datetime.timedelta(minutes=15), "running": now - datetime.timedelta(minutes=60),
+                      "stale": now - datetime.timedelta(hours=24)}
+            params = [f".param set :{name} '{text(at)}'" for name, at in bounds.items()]
+            output = subprocess.run(["sqlite3", database_url, *params, ".read bench/floor-sqlite.sql"],
+                                    check=True, capture_output=True, text=True).stdout
+            times = [float(value) * 1000 for value in re.findall(r"Run Time: real ([0-9.]+)", output)]
         totals.append((sum(times), times))
     return totals
+
+
+def first_requests(url, email, password, database_url):
+    """The first Control Tower of each window right after a start, the widest first, while
+    the roll-ups are still being built: each must be answered (never cancelled)."""
+    token = login(url, email, password)
+    for preset in ["LAST_7D", "LAST_24H", "LAST_1H"]:
+        dirty = dirty_hours(database_url)
+        elapsed, count = post(url, token, CONTROL_TOWER, {"w": preset})
+        print(f"{'first controlTower(' + preset + ')':<44} {elapsed:>10.1f} {'':>10} {count:>11}"
+              f"  answered; {dirty} hours left to roll up when asked")
+
+
+def dirty_hours(database_url):
+    query = "SELECT COUNT(DISTINCT hour) FROM run_rollup_dirty"
+    if database_url.startswith("postgres"):
+        command = ["psql", "-X", "-qtA", database_url, "-c", query]
+    else:
+        command = ["sqlite3", database_url, query]
+    return int(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip() or 0)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--cold", required=True, help="GraphQL URL of the server without snapshot cache")
-    parser.add_argument("--cached", required=True, help="GraphQL URL of the server with the default cache")
-    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--cached", help="GraphQL URL of the server with the default cache (else: windows only)")
+    parser.add_argument("--database-url", required=True, help="PostgreSQL URL, or the SQLite database file")
+    parser.add_argument("--first", action="store_true", help="only the first request of each window after a start")
     parser.add_argument("--email", required=True)
     parser.add_argument("--password", required=True)
     parser.add_argument("--rounds", type=int, default=20)
@@ -76,8 +111,11 @@ def main():
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
 
-    token = login(args.cold, args.email, args.password)
     print(f"{'measure':<44} {'median ms':>10} {'p95 ms':>10} {'statements':>11}")
+    if args.first:
+        first_requests(args.cold, args.email, args.password, args.database_url)
+        return
+    token = login(args.cold, args.email, args.password)
     for preset, interval in WINDOWS.items():
         post(args.cold, token, CONTROL_TOWER, {"w": preset})  # warm the caches of the database
         timings, statements = [], set()
@@ -91,8 +129,11 @@ def main():
         median, p95 = summary([total for total, _ in rounds])
         parts = [statistics.median(times[i] for _, times in rounds) for i in range(len(rounds[0][1]))]
         detail = " + ".join(f"{part:.0f}" for part in parts)
-        print(f"{'  floor in psql (' + detail + ')':<44} {median:>10.1f} {p95:>10.1f} {'':>11}")
+        tool = "psql" if args.database_url.startswith("postgres") else "sqlite3"
+        print(f"{'  floor in ' + tool + ' (' + detail + ')':<44} {median:>10.1f} {p95:>10.1f} {'':>11}")
 
+    if not args.cached:
+        return
     timings, statements = [], set()
     post(args.cold, token, TENANT_PAGE)
     for _ in range(args.rounds):

@@ -447,7 +447,14 @@ async fn refresh_rollups(db: Db) {
         ticks.tick().await;
         match rollup::refresh(&db).await {
             Ok(0) => {}
-            Ok(hours) => tracing::debug!(hours, "run roll-ups refreshed"),
+            Ok(hours) => {
+                tracing::debug!(hours, "run roll-ups refreshed");
+                if hours >= rollup::REBUILT_HOURS
+                    && let Err(error) = rollup::analyze(&db).await
+                {
+                    tracing::warn!(%error, "analyzing the run roll-ups failed");
+                }
+            }
             Err(error) => tracing::warn!(%error, "refreshing the run roll-ups failed; retrying"),
         }
     }

@@ -1,10 +1,12 @@
 //! sea-orm migrations of Control Tower. The first creates the whole schema of SPEC §2; the second
-//! adds the run roll-ups the service keeps for the Control Tower.
+//! adds the run roll-ups the service keeps for the Control Tower; the third, what it needs on
+//! densely used data (stuck counts on partial indexes, tenants' failures as prefix sums).
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_tables;
 mod m20261128_000002_run_rollups;
+mod m20261206_000003_dense_data;
 
 /// The ordered list of Control Tower's migrations.
 pub struct Migrator;
@@ -15,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_tables::Migration),
             Box::new(m20261128_000002_run_rollups::Migration),
+            Box::new(m20261206_000003_dense_data::Migration),
         ]
     }
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{audit_log, operation_run, tenant, workspace};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Alias, Expr, Func, Query, UnionType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityName, EntityTrait, QueryFilter,
 };
@@ -19,7 +19,7 @@ use sea_orm::{
 use super::Db;
 use super::health;
 use super::rollup;
-use super::runs::stuck_condition;
+use super::runs::stuck_conditions;
 use super::stats::{RunTally, count_where};
 use crate::domain::audit::AuditAction;
 use crate::domain::criteria::Criteria;
@@ -85,28 +85,51 @@ pub(crate) async fn snapshot(
             });
         tenant_health.add(level.max(runs), 1);
     }
-    // The tenants' counts hold their failures only: the candidates' whole tallies are
-    // read for the ranking.
+    // The tenants' counts hold their failures only: the top is ranked by them, and only
+    // its tenants' whole tallies are read.
     let failed: HashMap<i64, u64> = counts
         .tenants
         .iter()
         .map(|(tenant, runs)| (*tenant, runs.failed))
         .collect();
     let failing_tenants = async {
-        let tallies = rollup::per_parent(
-            db,
-            &read,
-            operation_run::Column::TenantId,
-            &candidates(&failed),
-            &criteria,
-        )
-        .await?;
-        top::<tenant::Entity>(db, &tallies, |model| (&model.name, model.id)).await
+        let ranked = top::<tenant::Entity>(db, &failed, |model| (&model.name, model.id)).await?;
+        let ids: Vec<i64> = ranked.iter().map(|(model, _)| model.id).collect();
+        let tallies =
+            rollup::per_parent(db, &read, operation_run::Column::TenantId, &ids, &criteria).await?;
+        let mut tallied: Vec<(tenant::Model, RunTally)> = ranked
+            .into_iter()
+            .filter_map(|(model, _)| Some((tallies.get(&model.id).copied()?, model)))
+            .filter(|(tally, _)| tally.failed > 0)
+            .map(|(tally, model)| (model, tally))
+            .collect();
+        // Ranked again by the tallies shown, should a write have landed in between.
+        tallied.sort_by(|a, b| {
+            b.1.failed
+                .cmp(&a.1.failed)
+                .then_with(|| (&a.0.name, a.0.id).cmp(&(&b.0.name, b.0.id)))
+        });
+        Ok::<_, DbErr>(tallied)
     };
-    let (failing_tenants, failing_workspaces) = futures::try_join!(
-        failing_tenants,
-        top::<workspace::Entity>(db, &counts.workspaces, |model| (&model.name, model.id)),
-    )?;
+    let failing_workspaces = async {
+        let failed: HashMap<i64, u64> = counts
+            .workspaces
+            .iter()
+            .map(|(workspace, tally)| (*workspace, tally.failed))
+            .collect();
+        let ranked = top::<workspace::Entity>(db, &failed, |model| (&model.name, model.id)).await?;
+        Ok::<_, DbErr>(
+            ranked
+                .into_iter()
+                .filter_map(|(model, _)| {
+                    let tally = *counts.workspaces.get(&model.id)?;
+                    Some((model, tally))
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (failing_tenants, failing_workspaces) =
+        futures::try_join!(failing_tenants, failing_workspaces)?;
     let mut by_type = counts.types;
     by_type.sort_by(|a, b| b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(&b.0)));
     Ok(Snapshot {
@@ -123,15 +146,29 @@ pub(crate) async fn snapshot(
     })
 }
 
-/// Stuck runs, whatever their age: the oldest are the worst and must stay in view.
+/// Stuck runs, whatever their age: the oldest are the worst and must stay in view. One
+/// statement over the open runs, each half of the rule counted apart on an index range.
 async fn count_stuck(db: &Db, criteria: &Criteria) -> Result<u64, DbErr> {
+    let mut halves = stuck_conditions(criteria).into_iter().map(|half| {
+        let mut count = Query::select();
+        count
+            // The open runs, under the runs' name (see `rollup::Source::Open`).
+            .from_as(Alias::new(rollup::OPEN), operation_run::Entity)
+            .expr_as(Expr::cust("COUNT(*)"), "stuck")
+            .cond_where(half);
+        count
+    });
+    let mut parts = halves.next().unwrap_or_else(Query::select);
+    parts.unions(halves.map(|half| (UnionType::All, half)));
     let mut query = Query::select();
     query
-        .from(operation_run::Entity.table_ref())
-        .expr_as(Expr::cust("COUNT(*)"), "stuck")
-        .cond_where(stuck_condition(criteria));
+        .expr_as(
+            Func::cast_as(Func::sum(Expr::col("stuck")), "BIGINT"),
+            "stuck",
+        )
+        .from_subquery(parts, "halves");
     let count = match db.query_one(&query).await? {
-        Some(row) => row.try_get::<i64>("", "stuck")?,
+        Some(row) => row.try_get::<Option<i64>>("", "stuck")?.unwrap_or(0),
         None => 0,
     };
     Ok(u64::try_from(count).unwrap_or(0))
@@ -198,35 +235,31 @@ fn candidates(failed: &HashMap<i64, u64>) -> Vec<i64> {
 }
 
 /// The rows with at least one failed run, most failed first, ties by name (then id), at
-/// most [`MAX_TOP`]. Only the rows that can make the cut are read: the first
-/// [`MAX_TOP`] by failures and every row tied with the last of them. The statement runs
-/// even when nothing failed, so the Control Tower always costs the same statements.
+/// most [`MAX_TOP`], with their failures. Only the rows that can make the cut are read:
+/// the first [`MAX_TOP`] by failures and every row tied with the last of them. The
+/// statement runs even when nothing failed, so the Control Tower always costs the same
+/// statements.
 async fn top<E>(
     db: &Db,
-    tallies: &HashMap<i64, RunTally>,
+    failed: &HashMap<i64, u64>,
     name_of: impl Fn(&E::Model) -> (&String, i64),
-) -> Result<Vec<(E::Model, RunTally)>, DbErr>
+) -> Result<Vec<(E::Model, u64)>, DbErr>
 where
     E: EntityTrait + super::tables::Table,
 {
-    let failed: HashMap<i64, u64> = tallies
-        .iter()
-        .map(|(id, tally)| (*id, tally.failed))
-        .collect();
     let models = E::find()
-        .filter(E::id_column().is_in(candidates(&failed)))
+        .filter(E::id_column().is_in(candidates(failed)))
         .all(db)
         .await?;
-    let mut ranked: Vec<(E::Model, RunTally)> = models
+    let mut ranked: Vec<(E::Model, u64)> = models
         .into_iter()
         .filter_map(|model| {
-            let tally = tallies.get(&E::id_of(&model)).copied()?;
-            Some((model, tally))
+            let failed = failed.get(&E::id_of(&model)).copied()?;
+            Some((model, failed))
         })
         .collect();
     ranked.sort_by(|a, b| {
-        b.1.failed
-            .cmp(&a.1.failed)
+        b.1.cmp(&a.1)
             .then_with(|| name_of(&a.0).cmp(&name_of(&b.0)))
     });
     ranked.truncate(MAX_TOP);

@@ -123,10 +123,21 @@ fn options(config: &Config, purpose: Purpose) -> ConnectOptions {
     // the runs, and its cost doubled after warming up (issue #13). Every other statement
     // keeps PostgreSQL's choice: planning the tenant board's five statements anew on
     // every request cost a quarter of PostgreSQL's time on it.
-    let timeout =
-        (purpose != Purpose::Maintenance).then(|| config.database_statement_timeout_ms.to_string());
+    // The aggregates read the runs themselves wherever the roll-ups are not built yet:
+    // after a start on a big database, a whole window, for seconds. Their statements are
+    // bounded by the request's own deadline instead, so that the first Control Tower is
+    // answered, slower, not cancelled (issue #26).
+    let timeout = match purpose {
+        Purpose::Requests => Some(config.database_statement_timeout_ms.to_string()),
+        Purpose::Aggregates => Some(config.request_timeout().as_millis().to_string()),
+        Purpose::Maintenance => None,
+    };
     let custom_plans = purpose != Purpose::Requests;
     options.map_sqlx_postgres_opts(move |options| {
+        // No JIT compilation: the service's statements take milliseconds, and on 10M runs
+        // the Control Tower's one statement is estimated costly enough to be compiled
+        // first, which took longer than running it (40 of its 220 ms, issue #26).
+        let options = options.options([("jit", "off")]);
         let options = if custom_plans {
             options.options([("plan_cache_mode", "force_custom_plan")])
         } else {

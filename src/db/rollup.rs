@@ -10,16 +10,30 @@
 //!   is in the window and clean, else the hours' rows;
 //! - the rows themselves for the rest: the two partial hours at its edges and every dirty
 //!   hour;
-//! - stuck runs always from the rows, since being stuck depends on `now` (the index on
-//!   `status, started_at, created_at` reads only queued and running runs).
+//! - stuck runs always from the rows, since being stuck depends on `now`: each half of
+//!   the rule (queued, running) counted apart on a partial index of its own, so a count
+//!   reads the index alone, never the table.
+//!
+//! # Every tenant's failures
+//! The Control Tower ranks tenants by failures and grades every tenant's health by them.
+//! Reading a cell per tenant per hour is 5,000 rows an hour at the edges of a window on
+//! dense data. `run_tenant_failures` holds instead each tenant's failures from the start
+//! of a UTC day through each hour (prefix sums, see the `dense_data` migration), so a
+//! stretch of clean hours within a day is two rows per tenant: the prefix through its
+//! last hour less the prefix through the hour before its first. A refresh rewrites a
+//! day's prefix sums from the first hour it refreshed in that day onwards, from the
+//! hourly roll-ups, in the same transaction. A dirty hour's stale value is in the
+//! prefix sums after it, but on both ends of any stretch that does not hold it alike,
+//! so a difference over clean hours is exact.
 //!
 //! So an answer never waits for a refresh, and a refresh only makes answers cheaper.
 //! Runs that change status long after they were created, deleted rows and writers'
 //! clocks need no safety margin and no reconciliation: the trigger sees them all.
 //!
 //! # Refreshing
-//! [`refresh`] recomputes dirty hours from the rows and each touched day from its hours,
-//! and removes the markers it consumed, in one transaction that sees one snapshot
+//! [`refresh`] recomputes dirty hours from the rows (the newest first, so that after a
+//! start the recent windows are the first to be cheap) and each touched day from its
+//! hours, and removes the markers it consumed, in one transaction that sees one snapshot
 //! (`REPEATABLE READ` on PostgreSQL; SQLite's transactions are serializable). A marker
 //! committed after that snapshot is not seen, so not removed: its hour is refreshed next
 //! time. Several instances may refresh at once: on PostgreSQL an advisory lock lets one
@@ -39,7 +53,7 @@ use sea_orm::{
 };
 
 use super::Db;
-use super::runs::stuck_condition;
+use super::runs::stuck_conditions;
 use super::stats::{COUNTS, RunTally, add_counts, created_within, read_tally};
 use crate::domain::criteria::Criteria;
 use crate::domain::health::RunCounts;
@@ -48,6 +62,8 @@ use crate::domain::window::TimeRange;
 
 const ROLLUPS: &str = "run_rollups";
 const DIRTY: &str = "run_rollup_dirty";
+const TENANT_FAILURES: &str = "run_tenant_failures";
+pub(crate) const OPEN: &str = "run_open";
 const SECONDS_PER_HOUR: i64 = 3_600;
 const HOURS_PER_DAY: i64 = 24;
 
@@ -195,6 +211,127 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The clean whole days and the other clean whole hours of the plan, as stretches of
+    /// consecutive units within one period of their level each (a block of days, a
+    /// day): `(first, last)`, both included.
+    fn prefix_stretches(&self) -> [(Prefix, Vec<(i64, i64)>); 2] {
+        [(DAILY, &self.days), (HOURLY, &self.hours)].map(|(level, units)| {
+            let mut stretches: Vec<(i64, i64)> = Vec::new();
+            for unit in units.iter().copied() {
+                match stretches.last_mut() {
+                    Some((_, last)) if *last + 1 == unit && unit.rem_euclid(level.period) != 0 => {
+                        *last = unit;
+                    }
+                    _ => stretches.push((unit, unit)),
+                }
+            }
+            (level, stretches)
+        })
+    }
+}
+
+/// A level of the tenants' failure prefix sums (see the `dense_data` migration): each
+/// tenant's failures from the start of a period through each unit of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Prefix {
+    table: &'static str,
+    /// The unit's column, numbered from the Unix epoch.
+    unit: &'static str,
+    /// The `span_hours` of the roll-ups the sums are made of, one per unit.
+    cell_span: i64,
+    /// Units per period.
+    period: i64,
+}
+
+/// Hours, within a UTC day.
+const HOURLY: Prefix = Prefix {
+    table: TENANT_FAILURES,
+    unit: "hour",
+    cell_span: 1,
+    period: HOURS_PER_DAY,
+};
+
+/// Days, within a block of eight (numbered from the epoch's first): a window of up to
+/// seven whole days spans at most two.
+const DAILY: Prefix = Prefix {
+    table: "run_tenant_failure_days",
+    unit: "day",
+    cell_span: HOURS_PER_DAY,
+    period: 8,
+};
+
+/// The prefix sums of each tenant's failures through `unit` of `level`, as `tenant_id`
+/// and `sign` times `failed`: the row of the latest unit at or before `unit` in its
+/// period that has rows, since a period's rows run, for every tenant that failed by
+/// then, to the last unit in which any did. No rows: nobody failed by then.
+fn tenant_failures_through(level: Prefix, unit: i64, sign: i64) -> SelectStatement {
+    let Prefix {
+        table,
+        unit: column,
+        period,
+        ..
+    } = level;
+    let start = unit.div_euclid(period) * period;
+    let mut query = Query::select();
+    query
+        .from(table)
+        .column("tenant_id")
+        .expr_as(Expr::col("failed").mul(sign), "failed");
+    // Literal units, as every bucket of the roll-ups' statements: the planner sees them.
+    query.and_where(Expr::col(column).eq(Expr::cust(format!(
+        "(SELECT MAX({column}) FROM {table} WHERE {column} >= {start} AND {column} <= {unit})"
+    ))));
+    query
+}
+
+/// Each tenant's failures over `stretches` (see [`Plan::prefix_stretches`]) in the
+/// tallies' columns, of the tenant grouping: per stretch, the prefix through its last
+/// unit less the prefix through the unit before its first, summed per tenant.
+fn tenant_failures(stretches: &[(Prefix, Vec<(i64, i64)>)]) -> Option<SelectStatement> {
+    let mut ends = Vec::new();
+    for (level, stretches) in stretches {
+        for (first, last) in stretches {
+            ends.push(tenant_failures_through(*level, *last, 1));
+            if first.rem_euclid(level.period) != 0 {
+                ends.push(tenant_failures_through(*level, first - 1, -1));
+            }
+        }
+    }
+    if ends.is_empty() {
+        return None;
+    }
+    let mut query = Query::select();
+    query
+        .from_subquery(union_all(ends), "ends")
+        .expr_as(Expr::val(Grouping::Tenant as i32), GROUPING_COLUMN)
+        .expr_as(Expr::cust("CAST(NULL AS TEXT)"), "type")
+        .expr_as(Expr::col("tenant_id"), "tenant_id")
+        .expr_as(Expr::cust("CAST(NULL AS BIGINT)"), "workspace_id");
+    for column in COUNTS {
+        if column == RunOutcome::Failed.as_stored() {
+            query.expr_as(
+                Func::cast_as(Func::sum(Expr::col("failed")), "BIGINT"),
+                column,
+            );
+        } else {
+            query.expr_as(Expr::val(0), column);
+        }
+    }
+    query.group_by_col("tenant_id");
+    Some(query)
+}
+
+/// Which rows a tally part counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// `operation_runs`.
+    Runs,
+    /// `run_open`, the runs the stuck rule may count, kept by triggers (see the
+    /// `dense_data` migration): a small table where `operation_runs` is big.
+    Open,
+}
+
 /// The parts as one statement, `UNION ALL`.
 fn union_all(parts: Vec<SelectStatement>) -> SelectStatement {
     let mut parts = parts.into_iter();
@@ -209,6 +346,7 @@ fn union_all(parts: Vec<SelectStatement>) -> SelectStatement {
 /// on SQLite, which has no grouping sets.
 fn grouped_counts(
     backend: DbBackend,
+    source: Source,
     groupings: &[Grouping],
     condition: Condition,
     extra: Option<&'static str>,
@@ -216,9 +354,12 @@ fn grouped_counts(
 ) -> Vec<SelectStatement> {
     let base = || {
         let mut query = Query::select();
-        query
-            .from(operation_run::Entity.table_ref())
-            .cond_where(condition.clone());
+        match source {
+            Source::Runs => query.from(operation_run::Entity.table_ref()),
+            // Under the runs' name, so that their conditions apply as they are.
+            Source::Open => query.from_as(Alias::new(OPEN), operation_run::Entity),
+        };
+        query.cond_where(condition.clone());
         if let Some(extra) = extra {
             query.expr_as(Expr::cust(extra), "bucket");
         }
@@ -304,8 +445,10 @@ fn counted_columns() -> impl Iterator<Item = &'static str> {
 enum TenantRows {
     /// All: every count is right.
     All,
-    /// Only those with a failed run: right are `failed` and `stuck`, the rest partial.
-    /// The Control Tower needs no more of 5,000 tenants, and reads a fraction of the rows.
+    /// Only the failures, from `run_tenant_failures`'s prefix sums (two rows per tenant
+    /// with failures and stretch of clean hours, not a row per hour): right are
+    /// `failed` and `stuck`, the rest partial. The Control Tower needs no more of 5,000
+    /// tenants.
     Failing,
 }
 
@@ -358,6 +501,7 @@ async fn tallies(
     });
     let mut parts = grouped_counts(
         backend,
+        Source::Runs,
         groupings,
         Condition::all().add(rows).add(narrowed.clone()),
         None,
@@ -366,20 +510,23 @@ async fn tallies(
             query.expr_as(Expr::val(0), STUCK);
         },
     );
-    // Stuck runs of the window, always from the rows.
-    let stuck = grouped_counts(
-        backend,
-        groupings,
-        created_within(range)
-            .add(stuck_condition(criteria))
-            .add(narrowed),
-        None,
-        |query| {
-            zero(query, &mut counted_columns());
-            query.expr_as(Expr::col(Asterisk).count(), STUCK);
-        },
-    );
-    parts.extend(stuck);
+    // Stuck runs of the window, always from the open runs: each half of the rule a range
+    // of an index of its own, where their `OR` would read the table.
+    for half in stuck_conditions(criteria) {
+        let stuck = grouped_counts(
+            backend,
+            Source::Open,
+            groupings,
+            created_within(range).add(half).add(narrowed.clone()),
+            None,
+            |query| {
+                zero(query, &mut counted_columns());
+                query.expr_as(Expr::col(Asterisk).count(), STUCK);
+            },
+        );
+        parts.extend(stuck);
+    }
+    let mut prefixes = None;
     // Roll-ups: the clean whole days and hours.
     let spans = [(HOURS_PER_DAY, &plan.days), (1, &plan.hours)];
     if spans.iter().any(|(_, buckets)| !buckets.is_empty()) {
@@ -394,14 +541,11 @@ async fn tallies(
                 );
             }
         }
-        let rollups = |groupings: Vec<i32>, failing: bool| {
-            let mut condition = Condition::all()
+        let rollups = |groupings: Vec<i32>| {
+            let condition = Condition::all()
                 .add(Expr::col(GROUPING_COLUMN).is_in(groupings))
                 .add(covered.clone())
                 .add(narrowed_rollups.clone());
-            if failing {
-                condition = condition.add(Expr::col(RunOutcome::Failed.as_stored()).gt(0));
-            }
             let mut rollups = Query::select();
             rollups
                 .from(ROLLUPS)
@@ -419,10 +563,10 @@ async fn tallies(
             .map(|grouping| *grouping as i32)
             .collect();
         if !others.is_empty() {
-            parts.push(rollups(others, false));
+            parts.push(rollups(others));
         }
         if failing {
-            parts.push(rollups(vec![Grouping::Tenant as i32], true));
+            prefixes = tenant_failures(&plan.prefix_stretches());
         }
     }
 
@@ -431,19 +575,31 @@ async fn tallies(
         .from_subquery(union_all(parts), "parts")
         .column(GROUPING_COLUMN)
         .columns(KEY_COLUMNS);
+    // Summed as 32-bit integers (each part's count of a group fits), into a 64-bit
+    // total: PostgreSQL sums 64-bit ones through `numeric`, several times slower.
     for column in COUNTS {
         outer.expr_as(
-            Func::cast_as(Func::sum(Expr::col(column)), "BIGINT"),
+            Func::cast_as(
+                Func::sum(Func::cast_as(Expr::col(column), "INTEGER")),
+                "BIGINT",
+            ),
             column,
         );
     }
     outer
         .group_by_col(GROUPING_COLUMN)
         .group_by_columns(KEY_COLUMNS);
-    let mut tallies = HashMap::new();
-    for row in db.query_all(&outer).await? {
+    // The tenants' failures from their prefix sums are summed per tenant already: they
+    // join the result beside the other parts' sums rather than widen their grouping, and
+    // a tenant's two rows are added up here.
+    let statement = match prefixes {
+        Some(prefixes) => union_all(vec![outer, prefixes]),
+        None => outer,
+    };
+    let mut tallies: HashMap<GroupKey, RunTally> = HashMap::new();
+    for row in db.query_all(&statement).await? {
         if let Some(key) = key_of(&row)? {
-            tallies.insert(key, read_tally(&row)?);
+            tallies.entry(key).or_default().add(&read_tally(&row)?);
         }
     }
     Ok(tallies)
@@ -590,6 +746,29 @@ pub async fn refresh(db: &Db) -> Result<u64, DbErr> {
     }
 }
 
+/// After a refresh that rebuilt at least this many hours (a first build, a big write from
+/// outside), the roll-up tables' statistics are renewed.
+pub const REBUILT_HOURS: u64 = 48;
+
+/// Renews the planner's statistics of the roll-up tables (a sample, on either
+/// database): after a first build they would still describe empty tables until
+/// autovacuum came by, or on SQLite for ever.
+pub async fn analyze(db: &Db) -> Result<(), DbErr> {
+    let db = db.aggregates();
+    // On SQLite, one call, so that the limit holds on the connection that analyzes.
+    let statements = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            "ANALYZE run_rollups, run_tenant_failures, run_tenant_failure_days, run_open"
+        }
+        _ => {
+            "PRAGMA analysis_limit = 1000; ANALYZE run_rollups; ANALYZE run_tenant_failures; \
+             ANALYZE run_tenant_failure_days; ANALYZE run_open"
+        }
+    };
+    db.connection().execute_unprepared(statements).await?;
+    Ok(())
+}
+
 async fn refresh_some(db: &Db) -> Result<u64, DbErr> {
     let backend = db.get_database_backend();
     let transaction = match backend {
@@ -622,7 +801,8 @@ async fn refresh_some(db: &Db) -> Result<u64, DbErr> {
         .distinct()
         .column("hour")
         .from(DIRTY)
-        .order_by("hour", sea_orm::Order::Asc)
+        // Newest first: after a start, the recent windows are the first to be cheap.
+        .order_by("hour", sea_orm::Order::Desc)
         .limit(HOURS_PER_TRANSACTION);
     let hours: Vec<i64> = transaction
         .query_all(&query)
@@ -634,6 +814,8 @@ async fn refresh_some(db: &Db) -> Result<u64, DbErr> {
         transaction.rollback().await?;
         return Ok(0);
     }
+    let mut hours = hours;
+    hours.sort_unstable();
     // The roll-ups' index leads with the grouping: name them all, so it serves.
     let in_buckets = |ranges: &[(i64, i64)], span: i64| {
         let buckets = ranges.iter().fold(Condition::any(), |any, (from, to)| {
@@ -686,6 +868,7 @@ async fn refresh_some(db: &Db) -> Result<u64, DbErr> {
         .from_subquery(
             union_all(grouped_counts(
                 backend,
+                Source::Runs,
                 &Grouping::EVERY,
                 Condition::all().add(stretches),
                 Some(hour_of_created_at(backend)),
@@ -725,6 +908,35 @@ async fn refresh_some(db: &Db) -> Result<u64, DbErr> {
         .group_by_columns(KEY_COLUMNS);
     transaction.execute(&insert(&columns, from_hours)?).await?;
 
+    // The tenants' failures as prefix sums: within each day touched, from the first hour
+    // refreshed in it onwards, and within each block of days touched, from the first
+    // day; each on top of the prefix through the unit before.
+    let touched_days: Vec<i64> = days.iter().copied().collect();
+    for (level, units) in [(HOURLY, &hours), (DAILY, &touched_days)] {
+        let mut from: Vec<(i64, i64)> = Vec::new();
+        for unit in units.iter().copied() {
+            let period = unit.div_euclid(level.period);
+            match from.iter_mut().find(|(known, _)| *known == period) {
+                Some((_, first)) => *first = Ord::min(*first, unit),
+                None => from.push((period, unit)),
+            }
+        }
+        for (period, first) in from {
+            let end = (period + 1) * level.period;
+            transaction
+                .execute(&delete(
+                    level.table,
+                    Condition::all()
+                        .add(Expr::col(level.unit).gte(first))
+                        .add(Expr::col(level.unit).lt(end)),
+                ))
+                .await?;
+            transaction
+                .execute_unprepared(&tenant_failures_from(level, period, first))
+                .await?;
+        }
+    }
+
     // The markers this snapshot saw: any committed since stay for the next refresh.
     let consumed = hour_ranges
         .iter()
@@ -738,6 +950,42 @@ async fn refresh_some(db: &Db) -> Result<u64, DbErr> {
     transaction.execute(&delete(DIRTY, consumed)).await?;
     transaction.commit().await?;
     Ok(hours.len() as u64)
+}
+
+/// Writes `level`'s prefix sums for `period` from its unit `first` on: per tenant, its
+/// failures of the period through the unit before `first` (the row of the latest unit
+/// with rows) plus those of each unit since, from the roll-ups, at every unit from
+/// `first` (or its first failure after it) to the period's last unit in which any
+/// tenant failed. Only integers are spliced into the statement.
+fn tenant_failures_from(level: Prefix, period: i64, first: i64) -> String {
+    let Prefix {
+        table,
+        unit,
+        cell_span,
+        period: units,
+    } = level;
+    let (start, end) = (period * units, (period + 1) * units);
+    let tenant = Grouping::Tenant as i32;
+    let last_offset = units - 1;
+    format!(
+        "WITH RECURSIVE offsets (o) AS (SELECT 0 UNION ALL SELECT o + 1 FROM offsets WHERE o < {last_offset}), \
+         base AS (SELECT tenant_id, failed FROM {table} WHERE {unit} = \
+           (SELECT MAX({unit}) FROM {table} WHERE {unit} >= {start} AND {unit} < {first})), \
+         cells AS (SELECT bucket, tenant_id, failed FROM {ROLLUPS} WHERE {GROUPING_COLUMN} = {tenant} \
+           AND span_hours = {cell_span} AND bucket >= {first} AND bucket < {end} AND failed > 0 \
+           AND tenant_id IS NOT NULL), \
+         firsts AS (SELECT tenant_id, MIN(first) AS first FROM \
+           (SELECT tenant_id, {first} AS first FROM base UNION ALL \
+            SELECT tenant_id, MIN(bucket) AS first FROM cells GROUP BY tenant_id) AS candidates \
+           GROUP BY tenant_id), \
+         grid AS (SELECT firsts.tenant_id, {start} + o AS unit FROM firsts, offsets \
+           WHERE {start} + o >= firsts.first AND {start} + o <= (SELECT MAX(bucket) FROM cells)) \
+         INSERT INTO {table} ({unit}, tenant_id, failed) \
+         SELECT grid.unit, grid.tenant_id, COALESCE(base.failed, 0) \
+           + SUM(COALESCE(cells.failed, 0)) OVER (PARTITION BY grid.tenant_id ORDER BY grid.unit) \
+         FROM grid LEFT JOIN base ON base.tenant_id = grid.tenant_id \
+         LEFT JOIN cells ON cells.tenant_id = grid.tenant_id AND cells.bucket = grid.unit"
+    )
 }
 
 fn insert(
@@ -854,6 +1102,50 @@ mod tests {
         assert!(!plan.days.contains(&(hour("2026-11-23T00:00:00Z") / 24)));
         assert_eq!(plan.hours.len(), 11 + 23 + 11);
         assert!(!plan.hours.contains(&hour("2026-11-23T05:00:00Z")));
+    }
+
+    #[test]
+    fn clean_days_and_hours_make_stretches_within_one_period_each() {
+        let range = TimeRange {
+            start: at("2026-11-20T12:30:00Z"),
+            end: at("2026-11-27T12:30:00Z"),
+        };
+        let dirty: BTreeSet<i64> = [hour("2026-11-23T05:00:00Z")].into_iter().collect();
+        let plan = Plan::of(range, &dirty);
+        let [(daily, days), (hourly, hours)] = plan.prefix_stretches();
+        assert_eq!((daily, hourly), (DAILY, HOURLY));
+        let day = |text: &str| hour(text) / 24;
+        // Eight-day blocks from the epoch: 2026-11-26 (day 20,783) starts one.
+        assert_eq!(day("2026-11-26T00:00:00Z") % 8, 7);
+        assert_eq!(
+            days,
+            vec![
+                (day("2026-11-21T00:00:00Z"), day("2026-11-22T00:00:00Z")),
+                (day("2026-11-24T00:00:00Z"), day("2026-11-26T00:00:00Z")),
+            ]
+        );
+        let stretch = |first: &str, last: &str| (hour(first), hour(last));
+        assert_eq!(
+            hours,
+            vec![
+                stretch("2026-11-20T13:00:00Z", "2026-11-20T23:00:00Z"),
+                stretch("2026-11-23T00:00:00Z", "2026-11-23T04:00:00Z"),
+                stretch("2026-11-23T06:00:00Z", "2026-11-23T23:00:00Z"),
+                stretch("2026-11-27T00:00:00Z", "2026-11-27T11:00:00Z"),
+            ]
+        );
+        // Two rows per tenant where a stretch starts inside its period, one where it
+        // starts at the period's start: 10 here, 5 with no dirty hour; not a row for
+        // each of the 167 clean hours.
+        let ends = |plan: &Plan| {
+            tenant_failures(&plan.prefix_stretches())
+                .unwrap()
+                .to_string(sea_orm::sea_query::PostgresQueryBuilder)
+                .matches("SELECT MAX(")
+                .count()
+        };
+        assert_eq!(ends(&plan), 10);
+        assert_eq!(ends(&Plan::of(range, &BTreeSet::new())), 5);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Operation runs: their filter and orders.
 
 use entity::operation_run;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition};
 
 use super::filter::stored_in;
@@ -12,17 +13,30 @@ use crate::domain::window::TimeRange;
 /// The stuck rule of SPEC §3 in SQL; `domain::stuck::stuck` is the same rule in Rust.
 /// Null-safe: it is true or false for every row, never NULL, so `NOT` works too.
 pub(crate) fn stuck_condition(criteria: &Criteria) -> Condition {
+    let [queued, running] = stuck_conditions(criteria);
+    Condition::any().add(queued).add(running)
+}
+
+/// The two halves of the stuck rule, queued and running, each matching one of the
+/// partial indexes of the `dense_data` migration: counted apart, each is an index-only
+/// count, where their `OR` reads the table. The statuses are literals, not bound values,
+/// so that SQLite and PostgreSQL's generic plans see that a half implies its index's
+/// predicate.
+pub(crate) fn stuck_conditions(criteria: &Criteria) -> [Condition; 2] {
     use operation_run::Column;
     let (now, rules) = (criteria.now, criteria.stuck);
+    let status = |status: RunStatus| {
+        Expr::col(Column::Status).eq(Expr::cust(format!("'{}'", status.as_stored())))
+    };
     let queued = Condition::all()
-        .add(Column::Status.eq(RunStatus::Queued.as_stored()))
+        .add(status(RunStatus::Queued))
         .add(Column::StartedAt.is_null())
         .add(Column::CreatedAt.lte(rules.queued_before(now)));
     let running = Condition::all()
-        .add(Column::Status.eq(RunStatus::Running.as_stored()))
+        .add(status(RunStatus::Running))
         .add(Column::StartedAt.is_not_null())
         .add(Column::StartedAt.lte(rules.running_before(now)));
-    Condition::any().add(queued).add(running)
+    [queued, running]
 }
 
 /// Whether the runs listed must be stuck, or must not be, as judged by `criteria`.

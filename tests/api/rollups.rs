@@ -1,5 +1,6 @@
-//! The run roll-ups never change an answer (issue #13): after random inserts, status
-//! changes and deletes, every Control Tower field and every `runStats`, in every window,
+//! The run roll-ups never change an answer (issues #13, #26): after random inserts, status
+//! changes and deletes, through the entities and by plain SQL from outside the service
+//! (old hours, moves across hours, windows, tenants and types), every Control Tower field and every `runStats`, in every window,
 //! equal the direct computation — here, from the rows themselves, in this test's own
 //! code — before the roll-ups are refreshed (dirty hours are read from the rows) and
 //! after.
@@ -11,7 +12,9 @@ use control_tower::db::{Db, rollup};
 use entity::operation_run;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+};
 use serde_json::{Value, json};
 
 use crate::common::{Backend, TestApp};
@@ -19,10 +22,29 @@ use crate::fixtures::{insert_all, run_row, tenants_with_children, workspace};
 
 const WINDOWS: [(&str, i64); 3] = [("LAST_1H", 1), ("LAST_24H", 24), ("LAST_7D", 168)];
 const TYPES: [&str; 3] = ["inventory.sync", "policy.apply", "report.export"];
-/// SPEC §3's default thresholds, which the test server keeps.
-const QUEUED_MINUTES: i64 = 15;
-const RUNNING_MINUTES: i64 = 60;
-const FAILED_RUNS_CRITICAL: u64 = 5;
+/// The thresholds the test server judges by.
+#[derive(Clone, Copy, Debug)]
+struct Rules {
+    queued_minutes: i64,
+    running_minutes: i64,
+    failed_runs_critical: u64,
+}
+
+/// SPEC §3's defaults.
+const DEFAULTS: Rules = Rules {
+    queued_minutes: 15,
+    running_minutes: 60,
+    failed_runs_critical: 5,
+};
+
+/// Nothing stuck (the runs are at most nine days old) and a lower bar for critical:
+/// the tenants' health then follows their failures alone, where the random runs, a
+/// third of them unfinished, make nearly every tenant critical by its stuck runs.
+const FAILURES_ONLY: Rules = Rules {
+    queued_minutes: 30 * 24 * 60,
+    running_minutes: 30 * 24 * 60,
+    failed_runs_critical: 3,
+};
 
 #[derive(Clone, Copy, Default, Debug, PartialEq)]
 struct Tally {
@@ -38,7 +60,7 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, run: &operation_run::Model, now: DateTime<Utc>) {
+    fn add(&mut self, run: &operation_run::Model, now: DateTime<Utc>, rules: Rules) {
         self.total += 1;
         match run.status.as_str() {
             "queued" => self.queued += 1,
@@ -53,7 +75,7 @@ impl Tally {
             "canceled" => self.canceled += 1,
             _ => {}
         }
-        self.stuck += u64::from(stuck(run, now));
+        self.stuck += u64::from(stuck(run, now, rules));
     }
 
     fn json(&self) -> Value {
@@ -80,10 +102,10 @@ fn rounded(value: &Value) -> Value {
 const STATS: &str =
     "total queued running completed succeeded partiallySucceeded failed canceled stuck failureRate";
 
-fn stuck(run: &operation_run::Model, now: DateTime<Utc>) -> bool {
+fn stuck(run: &operation_run::Model, now: DateTime<Utc>, rules: Rules) -> bool {
     match (run.status.as_str(), run.started_at) {
-        ("queued", None) => run.created_at <= now - Duration::minutes(QUEUED_MINUTES),
-        ("running", Some(started)) => started <= now - Duration::minutes(RUNNING_MINUTES),
+        ("queued", None) => run.created_at <= now - Duration::minutes(rules.queued_minutes),
+        ("running", Some(started)) => started <= now - Duration::minutes(rules.running_minutes),
         _ => false,
     }
 }
@@ -91,6 +113,7 @@ fn stuck(run: &operation_run::Model, now: DateTime<Utc>) -> bool {
 /// The world the test changes: its tenants (id → workspace, name) and workspaces.
 struct World {
     now: DateTime<Utc>,
+    rules: Rules,
     tenants: BTreeMap<i64, (i64, String)>,
     workspaces: BTreeMap<i64, String>,
 }
@@ -197,11 +220,138 @@ async fn change(app: &TestApp, rng: &mut ChaCha8Rng, world: &World) -> String {
     }
 }
 
+/// A timestamp as SQL text, in the one format the service writes (SPEC §2), which
+/// PostgreSQL reads as a `timestamptz` too.
+fn literal(at: DateTime<Utc>) -> String {
+    format!("'{}'", at.format("%Y-%m-%dT%H:%M:%S+00:00"))
+}
+
+/// One random change by plain SQL, as another application would write it: inserts into
+/// old hours, moves across hours and windows, tenants and types, status changes and
+/// deletes.
+async fn outside_change(app: &TestApp, rng: &mut ChaCha8Rng, world: &World) -> String {
+    let runs = operation_run::Entity::find().all(&app.db).await.unwrap();
+    let pick = |rng: &mut ChaCha8Rng| runs[rng.random_range(0..runs.len())].id;
+    let tenants: Vec<(&i64, &(i64, String))> = world.tenants.iter().collect();
+    let mut statements = Vec::new();
+    let what = match rng.random_range(0..6) {
+        0 => {
+            for _ in 0..rng.random_range(1..20) {
+                // An old hour, on the hour or inside it.
+                let hour = world.now.timestamp() / 3600 - rng.random_range(1..200);
+                let created = DateTime::from_timestamp(
+                    hour * 3600 + rng.random_range(0..2) * rng.random_range(0..3600),
+                    0,
+                )
+                .unwrap();
+                let (tenant, (workspace, _)) = tenants[rng.random_range(0..tenants.len())];
+                let (status, outcome, started) = match rng.random_range(0..4) {
+                    0 => ("queued", "pending", "NULL".to_owned()),
+                    1 => (
+                        "running",
+                        "pending",
+                        literal(created + Duration::minutes(rng.random_range(0..120))),
+                    ),
+                    2 => ("completed", "failed", literal(created)),
+                    _ => ("completed", "succeeded", literal(created)),
+                };
+                statements.push(format!(
+                    "INSERT INTO operation_runs (workspace_id, tenant_id, type, status, outcome, summary_counts, \
+                     failure_summary, context, created_at, started_at, updated_at) VALUES ({workspace}, {tenant}, \
+                     '{kind}', '{status}', '{outcome}', '{{}}', '[]', '{{}}', {created}, {started}, {created})",
+                    kind = TYPES[rng.random_range(0..TYPES.len())],
+                    created = literal(created),
+                ));
+            }
+            "inserted runs into old hours"
+        }
+        1 => {
+            for _ in 0..rng.random_range(1..6) {
+                let created = world.now - Duration::seconds(rng.random_range(0..9 * 86_400));
+                statements.push(format!(
+                    "UPDATE operation_runs SET created_at = {} WHERE id = {}",
+                    literal(created),
+                    pick(rng)
+                ));
+            }
+            "moved runs across hours and windows"
+        }
+        2 => {
+            for _ in 0..rng.random_range(1..6) {
+                let (tenant, (workspace, _)) = tenants[rng.random_range(0..tenants.len())];
+                let tenant = if rng.random_bool(0.2) {
+                    "NULL".to_owned()
+                } else {
+                    tenant.to_string()
+                };
+                statements.push(format!(
+                    "UPDATE operation_runs SET tenant_id = {tenant}, workspace_id = {workspace}, type = '{}' WHERE id = {}",
+                    TYPES[rng.random_range(0..TYPES.len())],
+                    pick(rng)
+                ));
+            }
+            "moved runs across tenants, workspaces and types"
+        }
+        3 => {
+            let ids: Vec<String> = (0..rng.random_range(1..12))
+                .map(|_| pick(rng).to_string())
+                .collect();
+            let set = match rng.random_range(0..3) {
+                0 => "status = 'completed', outcome = 'failed'".to_owned(),
+                1 => "status = 'queued', outcome = 'pending', started_at = NULL".to_owned(),
+                _ => format!(
+                    "status = 'running', outcome = 'pending', started_at = {}",
+                    literal(world.now - Duration::minutes(world.rules.running_minutes))
+                ),
+            };
+            statements.push(format!(
+                "UPDATE operation_runs SET {set} WHERE id IN ({})",
+                ids.join(", ")
+            ));
+            "changed statuses"
+        }
+        4 => {
+            // Every run of one hour moves to another hour.
+            let from = world.now.timestamp() / 3600 - rng.random_range(0..170);
+            let to = world.now.timestamp() / 3600 - rng.random_range(0..170);
+            for run in runs
+                .iter()
+                .filter(|run| run.created_at.timestamp() / 3600 == from)
+            {
+                let moved =
+                    DateTime::from_timestamp(to * 3600 + run.created_at.timestamp() % 3600, 0)
+                        .unwrap();
+                statements.push(format!(
+                    "UPDATE operation_runs SET created_at = {} WHERE id = {}",
+                    literal(moved),
+                    run.id
+                ));
+            }
+            "moved a whole hour"
+        }
+        _ => {
+            let ids: Vec<String> = (0..rng.random_range(1..10))
+                .map(|_| pick(rng).to_string())
+                .collect();
+            statements.push(format!(
+                "DELETE FROM operation_runs WHERE id IN ({})",
+                ids.join(", ")
+            ));
+            "deleted runs"
+        }
+    };
+    for statement in &statements {
+        app.db.execute_unprepared(statement).await.unwrap();
+    }
+    format!("{what} by plain SQL ({} statements)", statements.len())
+}
+
 /// Every Control Tower field and every `runStats`, from the service, against the rows.
 async fn compare(app: &TestApp, world: &World, step: &str) {
     let now = world.now;
     let runs = operation_run::Entity::find().all(&app.db).await.unwrap();
-    let stuck_total = runs.iter().filter(|run| stuck(run, now)).count();
+    let rules = world.rules;
+    let stuck_total = runs.iter().filter(|run| stuck(run, now, rules)).count();
     for (window, hours) in WINDOWS {
         let start = now - Duration::hours(hours);
         let within: Vec<&operation_run::Model> = runs
@@ -213,15 +363,18 @@ async fn compare(app: &TestApp, world: &World, step: &str) {
         let mut tenants: HashMap<i64, Tally> = HashMap::new();
         let mut workspaces: HashMap<i64, Tally> = HashMap::new();
         for run in &within {
-            all.add(run, now);
-            types.entry(run.r#type.clone()).or_default().add(run, now);
+            all.add(run, now, rules);
+            types
+                .entry(run.r#type.clone())
+                .or_default()
+                .add(run, now, rules);
             if let Some(tenant) = run.tenant_id {
-                tenants.entry(tenant).or_default().add(run, now);
+                tenants.entry(tenant).or_default().add(run, now, rules);
             }
             workspaces
                 .entry(run.workspace_id)
                 .or_default()
-                .add(run, now);
+                .add(run, now, rules);
         }
         let mut by_type: Vec<(String, Tally)> = types.into_iter().collect();
         by_type.sort_by(|a, b| b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(&b.0)));
@@ -246,7 +399,7 @@ async fn compare(app: &TestApp, world: &World, step: &str) {
         for id in world.tenants.keys() {
             let tally = tenants.get(id).copied().unwrap_or_default();
             // Every tenant is active with a healthy connection and permission: its runs decide.
-            let level = if tally.stuck > 0 || tally.failed >= FAILED_RUNS_CRITICAL {
+            let level = if tally.stuck > 0 || tally.failed >= rules.failed_runs_critical {
                 3
             } else if tally.failed >= 1 {
                 2
@@ -323,15 +476,21 @@ async fn compare(app: &TestApp, world: &World, step: &str) {
     }
 }
 
-async fn random_changes_never_change_an_answer(backend: Backend) {
+async fn random_changes_never_change_an_answer(backend: Backend, rules: Rules) {
     let now: DateTime<Utc> = Utc::now().trunc_subsecs(0);
     let app = TestApp::spawn_at_with(backend, now, |config| {
         // Every request computes its Control Tower: no shared snapshot.
         config.system_console.cache.control_tower_seconds = 0;
+        let minutes = |value: i64| u32::try_from(value).unwrap();
+        config.system_console.stuck_thresholds.queued_minutes = minutes(rules.queued_minutes);
+        config.system_console.stuck_thresholds.running_minutes = minutes(rules.running_minutes);
+        config.system_console.health.failed_runs_critical =
+            u32::try_from(rules.failed_runs_critical).unwrap();
     })
     .await;
     let mut world = World {
         now,
+        rules,
         tenants: BTreeMap::new(),
         workspaces: BTreeMap::new(),
     };
@@ -355,10 +514,14 @@ async fn random_changes_never_change_an_answer(backend: Backend) {
         "the first refresh builds roll-ups"
     );
     compare(&app, &world, "the first refresh").await;
-    for step in 0..12 {
-        let what = change(&app, &mut rng, &world).await;
+    for step in 0..24 {
+        let what = if step % 2 == 0 {
+            change(&app, &mut rng, &world).await
+        } else {
+            outside_change(&app, &mut rng, &world).await
+        };
         compare(&app, &world, &format!("step {step}: {what}")).await;
-        if step % 2 == 1 {
+        if step % 3 != 0 {
             rollup::refresh(&db).await.unwrap();
             compare(&app, &world, &format!("step {step}: {what}, refreshed")).await;
         }
@@ -378,7 +541,7 @@ async fn random_changes_never_change_an_answer(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_changes_never_change_an_answer_on_sqlite() {
-    random_changes_never_change_an_answer(Backend::Sqlite).await;
+    random_changes_never_change_an_answer(Backend::Sqlite, DEFAULTS).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,5 +550,19 @@ async fn random_changes_never_change_an_answer_on_sqlite() {
     ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped"
 )]
 async fn random_changes_never_change_an_answer_on_postgres() {
-    random_changes_never_change_an_answer(Backend::Postgres).await;
+    random_changes_never_change_an_answer(Backend::Postgres, DEFAULTS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_changes_never_change_the_tenants_failures_on_sqlite() {
+    random_changes_never_change_an_answer(Backend::Sqlite, FAILURES_ONLY).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped"
+)]
+async fn random_changes_never_change_the_tenants_failures_on_postgres() {
+    random_changes_never_change_an_answer(Backend::Postgres, FAILURES_ONLY).await;
 }
