@@ -450,9 +450,9 @@ async fn refresh_rollups(db: Db) {
             Ok(hours) => {
                 tracing::debug!(hours, "run roll-ups refreshed");
                 if hours >= rollup::REBUILT_HOURS
-                    && let Err(error) = rollup::analyze(&db).await
+                    && let Err(error) = rollup::tidy(&db).await
                 {
-                    tracing::warn!(%error, "analyzing the run roll-ups failed");
+                    tracing::warn!(%error, "vacuuming the run roll-ups failed");
                 }
             }
             Err(error) => tracing::warn!(%error, "refreshing the run roll-ups failed; retrying"),
