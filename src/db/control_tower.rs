@@ -23,7 +23,7 @@ use super::runs::stuck_conditions;
 use super::stats::{RunTally, count_where};
 use crate::domain::audit::AuditAction;
 use crate::domain::criteria::Criteria;
-use crate::domain::health::{HealthLevel, LevelCounts, runs_level};
+use crate::domain::health::LevelCounts;
 use crate::domain::status::AuditStatus;
 use crate::domain::window::{TimeRange, TimeWindow};
 
@@ -66,44 +66,37 @@ pub(crate) async fn snapshot(
     let range = criteria.range(window);
     let counted = async {
         let read = rollup::Window::read(db, range).await?;
-        let counts = rollup::every_grouping(db, &read, &criteria).await?;
-        Ok::<_, DbErr>((read, counts))
+        let (counts, (tenant_health, ranked)) = futures::try_join!(
+            rollup::every_grouping(db, &read, &criteria),
+            health::at_a_glance(
+                db,
+                &criteria,
+                rollup::tenant_runs(&read, &criteria),
+                MAX_TOP as u64
+            ),
+        )?;
+        Ok::<_, DbErr>((read, counts, tenant_health, ranked))
     };
-    let ((read, counts), stuck_total, levels, access) = futures::try_join!(
+    let ((read, counts, tenant_health, ranked), stuck_total, access) = futures::try_join!(
         counted,
         count_stuck(db, &criteria),
-        health::levels_but_runs(db, &criteria),
         access_counts(db, range),
     )?;
-    let mut tenant_health = LevelCounts::default();
-    for (tenant, level) in levels {
-        let runs = counts
-            .tenants
-            .get(&tenant)
-            .map_or(HealthLevel::Healthy, |runs| {
-                runs_level(*runs, criteria.health)
-            });
-        tenant_health.add(level.max(runs), 1);
-    }
-    // The tenants' counts hold their failures only: the top is ranked by them, and only
-    // its tenants' whole tallies are read.
-    let failed: HashMap<i64, u64> = counts
-        .tenants
-        .iter()
-        .map(|(tenant, runs)| (*tenant, runs.failed))
-        .collect();
+    // The top is ranked in the database by failures; its tenants' whole tallies are read
+    // here, and ranked again by them, should a write have landed in between.
     let failing_tenants = async {
-        let ranked = top::<tenant::Entity>(db, &failed, |model| (&model.name, model.id)).await?;
-        let ids: Vec<i64> = ranked.iter().map(|(model, _)| model.id).collect();
-        let tallies =
-            rollup::per_parent(db, &read, operation_run::Column::TenantId, &ids, &criteria).await?;
-        let mut tallied: Vec<(tenant::Model, RunTally)> = ranked
+        let (models, tallies) = futures::try_join!(
+            tenant::Entity::find()
+                .filter(tenant::Column::Id.is_in(ranked.iter().copied()))
+                .all(db),
+            rollup::per_parent(db, &read, operation_run::Column::TenantId, &ranked, &criteria),
+        )?;
+        let mut tallied: Vec<(tenant::Model, RunTally)> = models
             .into_iter()
-            .filter_map(|(model, _)| Some((tallies.get(&model.id).copied()?, model)))
+            .filter_map(|model| Some((tallies.get(&model.id).copied()?, model)))
             .filter(|(tally, _)| tally.failed > 0)
             .map(|(tally, model)| (model, tally))
             .collect();
-        // Ranked again by the tallies shown, should a write have landed in between.
         tallied.sort_by(|a, b| {
             b.1.failed
                 .cmp(&a.1.failed)

@@ -11,9 +11,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{operation_run, provider_connection, tenant, tenant_permission};
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, Query, SelectStatement,
+    Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Func, JoinType, Order, Query,
+    SelectStatement, UnionType, WithClause,
 };
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr};
 
 use super::Db;
 use super::runs::stuck_condition;
@@ -103,6 +104,23 @@ fn permission_level(stale_before: DateTime<Utc>) -> Expr {
     .into()
 }
 
+/// A tenant's level by its runs (`domain::health::runs_level`), from the columns holding
+/// its stuck and failed runs in the window (NULL: none).
+fn run_level(
+    stuck: (&'static str, &'static str),
+    failed: (&'static str, &'static str),
+    criteria: &Criteria,
+) -> Expr {
+    let stuck: Expr = Func::coalesce([Expr::col(stuck), Expr::val(0)]).into();
+    let failed: Expr = Func::coalesce([Expr::col(failed), Expr::val(0)]).into();
+    let critical = i64::from(criteria.health.failed_runs_critical);
+    Expr::case(stuck.gt(0), rank(HealthLevel::Critical))
+        .case(failed.clone().gte(critical), rank(HealthLevel::Critical))
+        .case(failed.gte(1), rank(HealthLevel::Warning))
+        .finally(rank(HealthLevel::Healthy))
+        .into()
+}
+
 /// `SELECT tenant_id, workspace_id, status, level FROM tenants …`: every tenant with its
 /// level, judged by `criteria` with the runs created in `window` (with `None`, by all
 /// but its runs).
@@ -183,16 +201,11 @@ fn tenant_levels(criteria: &Criteria, window: Option<TimeRange>) -> SelectStatem
 
     let mut levels = vec![status_level, connection_level, permission_level];
     if runs.is_some() {
-        let stuck: Expr = Func::coalesce([Expr::col(("run_health", "stuck")), Expr::val(0)]).into();
-        let failed: Expr =
-            Func::coalesce([Expr::col(("run_health", "failures")), Expr::val(0)]).into();
-        let critical = i64::from(criteria.health.failed_runs_critical);
-        let run_level: Expr = Expr::case(stuck.gt(0), rank(HealthLevel::Critical))
-            .case(failed.clone().gte(critical), rank(HealthLevel::Critical))
-            .case(failed.gte(1), rank(HealthLevel::Warning))
-            .finally(rank(HealthLevel::Healthy))
-            .into();
-        levels.push(run_level);
+        levels.push(run_level(
+            ("run_health", "stuck"),
+            ("run_health", "failures"),
+            criteria,
+        ));
     }
     let level = Func::greatest(levels);
 
@@ -288,28 +301,95 @@ pub(crate) async fn distribution(
     Ok(counts)
 }
 
-/// Every tenant that is not archived, with the level of all its signals but its runs:
-/// the Control Tower judges the runs from the roll-ups (see `rollup`).
-pub(crate) async fn levels_but_runs(
+/// Every tenant at a glance, as the Control Tower shows them: how many that are not
+/// archived are at each level, and the tenants with a failed run that rank first by
+/// failures (then by name, bytewise, and id), at most `top`, in no particular order. `runs`
+/// holds each tenant's failed and stuck runs of the window (see `rollup::tenant_runs`).
+/// One statement that answers a few rows, however many tenants there are: grading and
+/// ranking 5,000 tenants in the service meant 5,000 rows and more to read first
+/// (issue #26).
+pub(crate) async fn at_a_glance(
     db: &Db,
     criteria: &Criteria,
-) -> Result<Vec<(i64, HealthLevel)>, DbErr> {
+    runs: SelectStatement,
+    top: u64,
+) -> Result<(LevelCounts, Vec<i64>), DbErr> {
+    const RUNS: &str = "window_runs";
     let db = &db.aggregates();
-    let mut query = Query::select();
-    query
-        .expr_as(Expr::col("tenant_id"), "tenant_id")
-        .expr_as(Expr::col("level"), "level")
+    let failed = RunOutcome::Failed.as_stored();
+    let mut graded = Query::select();
+    graded
+        .expr_as(
+            Func::greatest([
+                Expr::col(("levels", "level")),
+                run_level((RUNS, "stuck"), (RUNS, failed), criteria),
+            ]),
+            "level",
+        )
         .from_subquery(tenant_levels(criteria, None), "levels")
-        .and_where(Expr::col("status").ne(TenantStatus::Archived.as_stored()));
-    db.query_all(&query)
-        .await?
-        .iter()
-        .map(|row| {
-            let level: i32 = row.try_get("", "level")?;
-            Ok((
-                row.try_get::<i64>("", "tenant_id")?,
-                HealthLevel::from_rank(level.into()),
-            ))
-        })
-        .collect()
+        .join(
+            JoinType::LeftJoin,
+            Alias::new(RUNS),
+            Expr::col((Alias::new(RUNS), Alias::new("tenant_id")))
+                .equals((Alias::new("levels"), Alias::new("tenant_id"))),
+        )
+        .and_where(Expr::col(("levels", "status")).ne(TenantStatus::Archived.as_stored()));
+    let mut distribution = Query::select();
+    distribution
+        .expr_as(Expr::val(0), "part")
+        .expr_as(Expr::col("level"), "id")
+        .expr_as(Expr::col(Asterisk).count(), "value")
+        .from_subquery(graded, "graded")
+        .group_by_col("level");
+    // Names in byte order, as the service orders them: PostgreSQL's collation may not be.
+    let name = match db.get_database_backend() {
+        DbBackend::Postgres => "\"tenants\".\"name\" COLLATE \"C\"",
+        _ => "\"tenants\".\"name\"",
+    };
+    let mut ranked = Query::select();
+    ranked
+        .expr_as(Expr::val(1), "part")
+        .expr_as(Expr::col((Alias::new(RUNS), Alias::new("tenant_id"))), "id")
+        .expr_as(Expr::col((Alias::new(RUNS), Alias::new(failed))), "value")
+        .from(Alias::new(RUNS))
+        .join(
+            JoinType::InnerJoin,
+            tenant::Entity,
+            Expr::col((tenant::Entity, tenant::Column::Id))
+                .equals((Alias::new(RUNS), Alias::new("tenant_id"))),
+        )
+        .and_where(Expr::col((Alias::new(RUNS), Alias::new(failed))).gt(0))
+        .order_by_expr(
+            Expr::col((Alias::new(RUNS), Alias::new(failed))),
+            Order::Desc,
+        )
+        .order_by_expr(Expr::cust(name), Order::Asc)
+        .order_by((tenant::Entity, tenant::Column::Id), Order::Asc)
+        .limit(top);
+    let mut first = Query::select();
+    first
+        .columns(["part", "id", "value"])
+        .from_subquery(ranked, "ranked");
+    distribution.union(UnionType::All, first);
+    let query = distribution.with(
+        WithClause::new()
+            .cte(
+                CommonTableExpression::new()
+                    .query(runs)
+                    .table_name(Alias::new(RUNS))
+                    .to_owned(),
+            )
+            .to_owned(),
+    );
+    let mut levels = LevelCounts::default();
+    let mut failing = Vec::new();
+    for row in db.query_all(&query).await? {
+        let id: i64 = row.try_get("", "id")?;
+        let value = u64::try_from(row.try_get::<i64>("", "value")?).unwrap_or(0);
+        match row.try_get::<i32>("", "part")? {
+            0 => levels.add(HealthLevel::from_rank(id), value),
+            _ => failing.push(id),
+        }
+    }
+    Ok((levels, failing))
 }

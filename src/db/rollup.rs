@@ -56,7 +56,6 @@ use super::Db;
 use super::runs::stuck_conditions;
 use super::stats::{COUNTS, RunTally, add_counts, created_within, read_tally};
 use crate::domain::criteria::Criteria;
-use crate::domain::health::RunCounts;
 use crate::domain::status::RunOutcome;
 use crate::domain::window::TimeRange;
 
@@ -80,6 +79,8 @@ pub(crate) enum Grouping {
 
 impl Grouping {
     const EVERY: [Grouping; 4] = [Self::All, Self::Type, Self::Tenant, Self::Workspace];
+    /// The groupings by a column, in [`KEY_COLUMNS`]' order.
+    const KEYED: [Grouping; 3] = [Self::Type, Self::Tenant, Self::Workspace];
 
     /// The `operation_runs` column the grouping is by.
     fn column(self) -> Option<operation_run::Column> {
@@ -111,6 +112,16 @@ enum GroupKey {
 const KEY_COLUMNS: [&str; 3] = ["type", "tenant_id", "workspace_id"];
 const GROUPING_COLUMN: &str = "grouping_set";
 const STUCK: &str = "stuck";
+
+/// A NULL in the type of `grouping`'s key column, so PostgreSQL can match the parts of
+/// a union.
+fn null_of(grouping: Grouping) -> &'static str {
+    if grouping == Grouping::Type {
+        "CAST(NULL AS TEXT)"
+    } else {
+        "CAST(NULL AS BIGINT)"
+    }
+}
 
 /// The hour (since the Unix epoch) of `operation_runs.created_at`, as SQL.
 fn hour_of_created_at(backend: DbBackend) -> &'static str {
@@ -287,10 +298,11 @@ fn tenant_failures_through(level: Prefix, unit: i64, sign: i64) -> SelectStateme
     query
 }
 
-/// Each tenant's failures over `stretches` (see [`Plan::prefix_stretches`]) in the
-/// tallies' columns, of the tenant grouping: per stretch, the prefix through its last
-/// unit less the prefix through the unit before its first, summed per tenant.
-fn tenant_failures(stretches: &[(Prefix, Vec<(i64, i64)>)]) -> Option<SelectStatement> {
+/// The prefix-sum rows of each tenant's failures over `stretches` (see
+/// [`Plan::prefix_stretches`]), as `tenant_id`, `failed` and `stuck` (0): per stretch,
+/// the prefix through its last unit, and the prefix through the unit before its first
+/// negated, unless the stretch starts its period.
+fn tenant_failure_ends(stretches: &[(Prefix, Vec<(i64, i64)>)]) -> Vec<SelectStatement> {
     let mut ends = Vec::new();
     for (level, stretches) in stretches {
         for (first, last) in stretches {
@@ -300,28 +312,58 @@ fn tenant_failures(stretches: &[(Prefix, Vec<(i64, i64)>)]) -> Option<SelectStat
             }
         }
     }
-    if ends.is_empty() {
-        return None;
+    for end in &mut ends {
+        end.expr_as(Expr::val(0), STUCK);
     }
+    ends
+}
+
+/// Each tenant's failed and stuck runs in `window`, as `tenant_id`, `failed` and
+/// `stuck`, one row per tenant with either (runs without a tenant are not counted): a
+/// subquery for the statements that grade and rank every tenant in the database (see
+/// `health::at_a_glance`), so that 5,000 tenants are not 5,000 rows to the service.
+/// The failures of the clean whole days and hours come from the prefix sums, a row or
+/// two per tenant and stretch; those of the rest from the failed rows themselves, and
+/// the stuck runs from the open runs, each half of the rule an index range.
+pub(crate) fn tenant_runs(window: &Window, criteria: &Criteria) -> SelectStatement {
+    use operation_run::Column;
+    let (range, plan) = (window.range, &window.plan);
+    let rows = plan.rows.iter().fold(Condition::any(), |any, stretch| {
+        any.add(stretch.condition())
+    });
+    let mut failed = Query::select();
+    failed
+        .from(operation_run::Entity.table_ref())
+        .column(Column::TenantId)
+        .expr_as(Expr::val(1), FAILED)
+        .expr_as(Expr::val(0), STUCK)
+        .cond_where(Condition::all().add(rows).add(Column::Outcome.eq(FAILED)));
+    let mut parts = vec![failed];
+    for half in stuck_conditions(criteria) {
+        let mut stuck = Query::select();
+        stuck
+            // The open runs, under the runs' name (see `Source::Open`).
+            .from_as(Alias::new(OPEN), operation_run::Entity)
+            .column(Column::TenantId)
+            .expr_as(Expr::val(0), FAILED)
+            .expr_as(Expr::val(1), STUCK)
+            .cond_where(created_within(range).add(half));
+        parts.push(stuck);
+    }
+    parts.extend(tenant_failure_ends(&plan.prefix_stretches()));
     let mut query = Query::select();
     query
-        .from_subquery(union_all(ends), "ends")
-        .expr_as(Expr::val(Grouping::Tenant as i32), GROUPING_COLUMN)
-        .expr_as(Expr::cust("CAST(NULL AS TEXT)"), "type")
-        .expr_as(Expr::col("tenant_id"), "tenant_id")
-        .expr_as(Expr::cust("CAST(NULL AS BIGINT)"), "workspace_id");
-    for column in COUNTS {
-        if column == RunOutcome::Failed.as_stored() {
-            query.expr_as(
-                Func::cast_as(Func::sum(Expr::col(FAILED)), "BIGINT"),
-                column,
-            );
-        } else {
-            query.expr_as(Expr::val(0), column);
-        }
+        .from_subquery(union_all(parts), "parts")
+        .column("tenant_id")
+        .and_where(Expr::col("tenant_id").is_not_null())
+        .group_by_col("tenant_id");
+    for column in [FAILED, STUCK] {
+        query.expr_as(
+            Func::cast_as(Func::sum(Expr::col(column)), "BIGINT"),
+            column,
+        );
     }
-    query.group_by_col("tenant_id");
-    Some(query)
+    query
 }
 
 /// Which rows a tally part counts.
@@ -368,32 +410,57 @@ fn grouped_counts(
         query
     };
     match backend {
-        // GROUPING() takes only columns some set groups by: all four sets, then.
-        DbBackend::Postgres if groupings == Grouping::EVERY => {
+        DbBackend::Postgres if groupings.len() > 1 => {
             let mut query = base();
-            // GROUPING() sets a bit for each column a row is not grouped by.
+            // GROUPING() takes only columns some set groups by, and sets a bit (the
+            // first column's the highest) for each it does not group a row by.
+            let keyed: Vec<Grouping> = groupings
+                .iter()
+                .copied()
+                .filter(|grouping| grouping.column().is_some())
+                .collect();
+            let name = |column: &operation_run::Column| {
+                format!("\"{}\"", sea_orm::IdenStatic::as_str(column))
+            };
+            let every_bit = (1_i32 << keyed.len()) - 1;
+            let cases: Vec<String> = groupings
+                .iter()
+                .map(|grouping| {
+                    let bit = keyed
+                        .iter()
+                        .position(|key| key == grouping)
+                        .map_or(0, |position| 1 << (keyed.len() - 1 - position));
+                    format!("WHEN {} THEN {}", every_bit ^ bit, *grouping as i32)
+                })
+                .collect();
+            let names: Vec<String> = keyed
+                .iter()
+                .filter_map(|grouping| grouping.column().as_ref().map(name))
+                .collect();
             query.expr_as(
-                Expr::cust(
-                    "CASE GROUPING(\"type\", \"tenant_id\", \"workspace_id\") \
-                     WHEN 7 THEN 0 WHEN 3 THEN 1 WHEN 5 THEN 2 ELSE 3 END",
-                ),
+                Expr::cust(format!(
+                    "CASE GROUPING({}) {} END",
+                    names.join(", "),
+                    cases.join(" ")
+                )),
                 GROUPING_COLUMN,
             );
-            for column in KEY_COLUMNS {
-                query.expr_as(Expr::col(Alias::new(column)), column);
+            for (alias, candidate) in KEY_COLUMNS.into_iter().zip(Grouping::KEYED) {
+                if groupings.contains(&candidate) {
+                    query.expr_as(Expr::col(Alias::new(alias)), alias);
+                } else {
+                    query.expr_as(Expr::cust(null_of(candidate)), alias);
+                }
             }
             counts(&mut query);
             let sets: Vec<String> = groupings
                 .iter()
                 .map(|grouping| {
-                    let columns: Vec<String> =
-                        extra
-                            .map(str::to_owned)
-                            .into_iter()
-                            .chain(grouping.column().map(|column| {
-                                format!("\"{}\"", sea_orm::IdenStatic::as_str(&column))
-                            }))
-                            .collect();
+                    let columns: Vec<String> = extra
+                        .map(str::to_owned)
+                        .into_iter()
+                        .chain(grouping.column().as_ref().map(name))
+                        .collect();
                     format!("({})", columns.join(", "))
                 })
                 .collect();
@@ -404,21 +471,11 @@ fn grouped_counts(
             let grouped = |grouping: Grouping| {
                 let mut query = base();
                 query.expr_as(Expr::val(grouping as i32), GROUPING_COLUMN);
-                for (alias, candidate) in KEY_COLUMNS.into_iter().zip([
-                    Grouping::Type,
-                    Grouping::Tenant,
-                    Grouping::Workspace,
-                ]) {
+                for (alias, candidate) in KEY_COLUMNS.into_iter().zip(Grouping::KEYED) {
                     if candidate == grouping {
                         query.expr_as(Expr::col(Alias::new(alias)), alias);
                     } else {
-                        // Typed, so PostgreSQL can match the parts of a union.
-                        let null = if candidate == Grouping::Type {
-                            "CAST(NULL AS TEXT)"
-                        } else {
-                            "CAST(NULL AS BIGINT)"
-                        };
-                        query.expr_as(Expr::cust(null), alias);
+                        query.expr_as(Expr::cust(null_of(candidate)), alias);
                     }
                 }
                 counts(&mut query);
@@ -450,18 +507,6 @@ fn grouped_counts(
 
 fn counted_columns() -> impl Iterator<Item = &'static str> {
     COUNTS.into_iter().filter(|column| *column != STUCK)
-}
-
-/// Which rows of the tenant grouping's roll-ups a tally reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum TenantRows {
-    /// All: every count is right.
-    All,
-    /// Only the failures, from `run_tenant_failures`'s prefix sums (two rows per tenant
-    /// with failures and stretch of clean hours, not a row per hour): right are
-    /// `failed` and `stuck`, the rest partial. The Control Tower needs no more of 5,000
-    /// tenants.
-    Failing,
 }
 
 /// A window about to be read: its range, and its plan given its dirty hours.
@@ -497,7 +542,6 @@ async fn tallies(
     groupings: &[Grouping],
     narrowed: Condition,
     narrowed_rollups: Condition,
-    tenant_rows: TenantRows,
 ) -> Result<HashMap<GroupKey, RunTally>, DbErr> {
     let backend = db.get_database_backend();
     let (range, plan) = (window.range, &window.plan);
@@ -538,7 +582,6 @@ async fn tallies(
         );
         parts.extend(stuck);
     }
-    let mut prefixes = None;
     // Roll-ups: the clean whole days and hours.
     let spans = [(HOURS_PER_DAY, &plan.days), (1, &plan.hours)];
     if spans.iter().any(|(_, buckets)| !buckets.is_empty()) {
@@ -553,33 +596,21 @@ async fn tallies(
                 );
             }
         }
-        let rollups = |groupings: Vec<i32>| {
-            let condition = Condition::all()
-                .add(Expr::col(GROUPING_COLUMN).is_in(groupings))
-                .add(covered.clone())
-                .add(narrowed_rollups.clone());
-            let mut rollups = Query::select();
-            rollups
-                .from(ROLLUPS)
-                .column(GROUPING_COLUMN)
-                .columns(KEY_COLUMNS)
-                .columns(counted_columns())
-                .expr_as(Expr::val(0), STUCK)
-                .cond_where(condition);
-            rollups
-        };
-        let failing = tenant_rows == TenantRows::Failing && groupings.contains(&Grouping::Tenant);
-        let others: Vec<i32> = groupings
-            .iter()
-            .filter(|grouping| !(failing && **grouping == Grouping::Tenant))
-            .map(|grouping| *grouping as i32)
-            .collect();
-        if !others.is_empty() {
-            parts.push(rollups(others));
-        }
-        if failing {
-            prefixes = tenant_failures(&plan.prefix_stretches());
-        }
+        let condition = Condition::all()
+            .add(
+                Expr::col(GROUPING_COLUMN).is_in(groupings.iter().map(|grouping| *grouping as i32)),
+            )
+            .add(covered)
+            .add(narrowed_rollups);
+        let mut rollups = Query::select();
+        rollups
+            .from(ROLLUPS)
+            .column(GROUPING_COLUMN)
+            .columns(KEY_COLUMNS)
+            .columns(counted_columns())
+            .expr_as(Expr::val(0), STUCK)
+            .cond_where(condition);
+        parts.push(rollups);
     }
 
     let mut outer = Query::select();
@@ -601,17 +632,10 @@ async fn tallies(
     outer
         .group_by_col(GROUPING_COLUMN)
         .group_by_columns(KEY_COLUMNS);
-    // The tenants' failures from their prefix sums are summed per tenant already: they
-    // join the result beside the other parts' sums rather than widen their grouping, and
-    // a tenant's two rows are added up here.
-    let statement = match prefixes {
-        Some(prefixes) => union_all(vec![outer, prefixes]),
-        None => outer,
-    };
     let mut tallies: HashMap<GroupKey, RunTally> = HashMap::new();
-    for row in db.query_all(&statement).await? {
+    for row in db.query_all(&outer).await? {
         if let Some(key) = key_of(&row)? {
-            tallies.entry(key).or_default().add(&read_tally(&row)?);
+            tallies.insert(key, read_tally(&row)?);
         }
     }
     Ok(tallies)
@@ -656,12 +680,10 @@ pub(crate) struct Counts {
     pub(crate) all: RunTally,
     pub(crate) types: Vec<(String, RunTally)>,
     pub(crate) workspaces: HashMap<i64, RunTally>,
-    /// Per tenant, its failed and stuck runs only (see [`TenantRows::Failing`]).
-    pub(crate) tenants: HashMap<i64, RunCounts>,
 }
 
-/// Every grouping's tallies of `window`: overall, per type, per workspace, and the
-/// failed and stuck runs of each tenant.
+/// The tallies of `window` overall, per type and per workspace; the tenants' are read
+/// in the database (see [`tenant_runs`]).
 pub(crate) async fn every_grouping(
     db: &Db,
     window: &Window,
@@ -672,10 +694,9 @@ pub(crate) async fn every_grouping(
         db,
         window,
         criteria,
-        &Grouping::EVERY,
+        &[Grouping::All, Grouping::Type, Grouping::Workspace],
         Condition::all(),
         Condition::all(),
-        TenantRows::Failing,
     )
     .await?;
     let mut counts = Counts::default();
@@ -686,13 +707,7 @@ pub(crate) async fn every_grouping(
             GroupKey::Workspace(workspace) => {
                 counts.workspaces.insert(workspace, tally);
             }
-            GroupKey::Tenant(tenant) => {
-                let runs = RunCounts {
-                    failed: tally.failed,
-                    stuck: tally.stuck,
-                };
-                counts.tenants.insert(tenant, runs);
-            }
+            GroupKey::Tenant(_) => {}
         }
     }
     Ok(counts)
@@ -722,7 +737,6 @@ pub(crate) async fn per_parent(
         &[parent],
         Condition::all().add(column.is_in(parents.iter().copied())),
         Condition::all().add(Expr::col(key_column).is_in(parents.iter().copied())),
-        TenantRows::All,
     )
     .await?;
     Ok(tallies
@@ -1151,13 +1165,7 @@ mod tests {
         // Two rows per tenant where a stretch starts inside its period, one where it
         // starts at the period's start: 10 here, 5 with no dirty hour; not a row for
         // each of the 167 clean hours.
-        let ends = |plan: &Plan| {
-            tenant_failures(&plan.prefix_stretches())
-                .unwrap()
-                .to_string(sea_orm::sea_query::PostgresQueryBuilder)
-                .matches("SELECT MAX(")
-                .count()
-        };
+        let ends = |plan: &Plan| tenant_failure_ends(&plan.prefix_stretches()).len();
         assert_eq!(ends(&plan), 10);
         assert_eq!(ends(&Plan::of(range, &BTreeSet::new())), 5);
     }

@@ -23,19 +23,6 @@ pub(crate) struct RunTally {
 }
 
 impl RunTally {
-    /// Adds `other`'s counts to these.
-    pub(crate) fn add(&mut self, other: &RunTally) {
-        self.total += other.total;
-        self.queued += other.queued;
-        self.running += other.running;
-        self.completed += other.completed;
-        self.succeeded += other.succeeded;
-        self.partially_succeeded += other.partially_succeeded;
-        self.failed += other.failed;
-        self.canceled += other.canceled;
-        self.stuck += other.stuck;
-    }
-
     /// Failed ÷ completed; `None` when nothing completed.
     pub(crate) fn failure_rate(&self) -> Option<f64> {
         (self.completed > 0).then(|| self.failed as f64 / self.completed as f64)
