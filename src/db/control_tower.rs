@@ -89,7 +89,13 @@ pub(crate) async fn snapshot(
             tenant::Entity::find()
                 .filter(tenant::Column::Id.is_in(ranked.iter().copied()))
                 .all(db),
-            rollup::per_parent(db, &read, operation_run::Column::TenantId, &ranked, &criteria),
+            rollup::per_parent(
+                db,
+                &read,
+                operation_run::Column::TenantId,
+                &ranked,
+                &criteria
+            ),
         )?;
         let mut tallied: Vec<(tenant::Model, RunTally)> = models
             .into_iter()

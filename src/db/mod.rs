@@ -20,12 +20,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::Values;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query, WindowStatement};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, ExecResult, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryResult, QuerySelect, QueryTrait, Statement, TransactionTrait,
+    ColumnTrait, Condition, ConnAcquireErr, ConnectOptions, ConnectionTrait, Database,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, ExecResult,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryResult, QuerySelect, QueryTrait, RuntimeErr,
+    Statement, TransactionTrait,
 };
 use std::collections::HashMap;
 
@@ -182,6 +184,29 @@ pub struct Db {
     statements: Counter,
     /// Shared by every handle on the pool.
     users: PoolUsers,
+    /// On PostgreSQL, the connection a request's statements share (see
+    /// [`Db::for_request`]).
+    held: Option<Arc<tokio::sync::Mutex<Held>>>,
+}
+
+/// A request's own connection of the pool, from its first statement until
+/// [`Db::release`].
+///
+/// sqlx tests every connection given back to its pool with a round trip (a `Sync`
+/// answered by `ReadyForQuery`), and each acquire and release is a task of its own: for
+/// the tenant board's five statements, five round trips and ten wake-ups on both sides
+/// that did nothing (issue #26). Held, the request's statements run one after another on
+/// one connection, which is tested once. A request never waits for a second connection
+/// while it holds one: a transaction ([`Db::begin`]) gives the held one back first, and
+/// the aggregates have a pool of their own.
+#[derive(Debug, Default)]
+enum Held {
+    /// No statement yet.
+    #[default]
+    Idle,
+    Holding(sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Postgres>),
+    /// Given back: later statements take a connection each, as without one.
+    Released,
 }
 
 /// How many statements and transactions hold or wait for one of the pool's
@@ -229,6 +254,7 @@ impl Db {
             aggregates: None,
             statements: Counter::default(),
             users: PoolUsers::default(),
+            held: None,
         }
     }
 
@@ -239,14 +265,48 @@ impl Db {
         self
     }
 
-    /// The same pool with a counter of its own.
+    /// The same pool with a counter of its own, for one request: on PostgreSQL its
+    /// statements share one connection (see [`Held`]) until [`Db::release`], or until the
+    /// last clone of the handle is dropped.
     pub(crate) fn for_request(&self) -> Self {
+        let postgres = self.connection.get_database_backend() == DbBackend::Postgres;
         Self {
             connection: self.connection.clone(),
             aggregates: self.aggregates.clone(),
             statements: Counter::default(),
             users: self.users.clone(),
+            held: postgres.then(Default::default),
         }
+    }
+
+    /// Gives the request's connection back to the pool; later statements take one each.
+    pub(crate) async fn release(&self) {
+        if let Some(held) = &self.held {
+            *held.lock().await = Held::Released;
+        }
+    }
+
+    /// Runs `run` on the request's connection, taking one from the pool first if the
+    /// request has none yet; `None` when the handle holds none (SQLite, the aggregates,
+    /// or released), for the pool to run the statement.
+    async fn on_held<T>(
+        &self,
+        run: impl AsyncFnOnce(&mut sea_orm::sqlx::PgConnection) -> Result<T, sea_orm::sqlx::Error>,
+        error: fn(sea_orm::sqlx::Error) -> DbErr,
+    ) -> Option<Result<T, DbErr>> {
+        let held = self.held.as_ref()?;
+        let mut held = held.lock().await;
+        if matches!(*held, Held::Idle) {
+            let pool = self.connection.get_postgres_connection_pool();
+            match pool.acquire().await {
+                Ok(connection) => *held = Held::Holding(connection),
+                Err(acquire) => return Some(Err(acquire_error(acquire))),
+            }
+        }
+        let Held::Holding(connection) = &mut *held else {
+            return None;
+        };
+        Some(run(&mut **connection).await.map_err(error))
     }
 
     /// The handle for statements over the runs' roll-ups and health, counted with this
@@ -263,6 +323,7 @@ impl Db {
             aggregates: self.aggregates.clone(),
             statements: self.statements.clone(),
             users,
+            held: None,
         }
     }
 
@@ -322,7 +383,16 @@ impl ConnectionTrait for Db {
     async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
         self.statements.record(&statement.sql);
         let _user = self.users.enter();
-        self.connection.execute_raw(statement).await
+        let held = self
+            .on_held(
+                async |connection| prepared(&statement).execute(connection).await,
+                |error| DbErr::Exec(RuntimeErr::SqlxError(error.into())),
+            )
+            .await;
+        match held {
+            Some(done) => done.map(ExecResult::from),
+            None => self.connection.execute_raw(statement).await,
+        }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
@@ -334,14 +404,55 @@ impl ConnectionTrait for Db {
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
         self.statements.record(&statement.sql);
         let _user = self.users.enter();
-        self.connection.query_one_raw(statement).await
+        let held = self
+            .on_held(
+                async |connection| prepared(&statement).fetch_optional(connection).await,
+                |error| DbErr::Query(RuntimeErr::SqlxError(error.into())),
+            )
+            .await;
+        match held {
+            Some(row) => row.map(|row| row.map(QueryResult::from)),
+            None => self.connection.query_one_raw(statement).await,
+        }
     }
 
     async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
         self.statements.record(&statement.sql);
         let _user = self.users.enter();
-        self.connection.query_all_raw(statement).await
+        let held = self
+            .on_held(
+                async |connection| prepared(&statement).fetch_all(connection).await,
+                |error| DbErr::Query(RuntimeErr::SqlxError(error.into())),
+            )
+            .await;
+        match held {
+            Some(rows) => rows.map(|rows| rows.into_iter().map(QueryResult::from).collect()),
+            None => self.connection.query_all_raw(statement).await,
+        }
     }
+}
+
+/// A failure to take a connection, as sea-orm reports it from its pool.
+fn acquire_error(error: sea_orm::sqlx::Error) -> DbErr {
+    match error {
+        sea_orm::sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        sea_orm::sqlx::Error::PoolClosed => {
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)
+        }
+        error => DbErr::Conn(RuntimeErr::SqlxError(error.into())),
+    }
+}
+
+/// `statement` as sqlx runs it on PostgreSQL, prepared and cached by the connection as
+/// sea-orm's own statements are.
+fn prepared(
+    statement: &Statement,
+) -> sea_orm::sqlx::query::Query<'_, sea_orm::sqlx::Postgres, sea_query_sqlx::SqlxValues> {
+    let values = statement.values.clone().unwrap_or(Values(Vec::new()));
+    sea_orm::sqlx::query_with(
+        sea_orm::sqlx::AssertSqlSafe(statement.sql.as_str()),
+        sea_query_sqlx::SqlxValues(values),
+    )
 }
 
 /// One page of `E` rows matching `condition`, in the order of `spec`.
@@ -356,7 +467,17 @@ where
 {
     let mut select = E::find().filter(condition);
     args.apply(spec, QueryTrait::query(&mut select));
-    let rows = select.into_model::<Read<E>>().all(db).await?;
+    // The limit is written in the text, not bound: PostgreSQL plans a bound `LIMIT $n`
+    // for a tenth of the table, so its generic plan never looked as cheap as a custom
+    // one, and every page of the tenant board was planned anew (issue #26).
+    let backend = db.get_database_backend();
+    let built = backend.build(QueryTrait::query(&mut select));
+    let statement = Statement::from_sql_and_values(
+        backend,
+        format!("{} LIMIT {}", built.sql, args.fetch()),
+        built.values.unwrap_or(Values(Vec::new())),
+    );
+    let rows = Read::<E>::find_by_statement(statement).all(db).await?;
     Ok(args.finish(rows.into_iter().map(|Read(row)| row).collect()))
 }
 
@@ -453,6 +574,8 @@ impl Db {
     /// Starts a transaction whose statements count as this handle's (`BEGIN` and
     /// `COMMIT` included).
     pub(crate) async fn begin(&self) -> Result<DbTransaction, DbErr> {
+        // A transaction has a connection of its own: the request's goes back first.
+        self.release().await;
         let user = self.users.enter();
         let inner = self.connection.begin().await?;
         self.statements.record("BEGIN");

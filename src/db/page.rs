@@ -231,13 +231,13 @@ impl PageArgs {
         self.size + 1
     }
 
-    /// Adds the cursor condition, the order and the limit of this page to `query`.
+    /// Adds the cursor condition and the order of this page to `query`; its limit is
+    /// [`PageArgs::fetch`], written by the caller.
     pub(crate) fn apply(&self, spec: &SortSpec, query: &mut SelectStatement) {
         if let Some(cursor) = &self.cursor {
             query.cond_where(spec.after(cursor, self.direction));
         }
         spec.order_by(query, self.direction);
-        query.limit(self.fetch());
     }
 
     /// Trims the extra row, restores the forward order and says what lies around.

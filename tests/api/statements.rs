@@ -3,12 +3,13 @@
 //! exactly. Each count is one statement for the session, then one per list and per edge
 //! level.
 
+use control_tower::auth::Capability;
 use control_tower::graphql::ids::NodeKind;
 use entity::{audit_log, operation_run, workspace_membership};
 use sea_orm::ActiveValue::Set;
 use serde_json::{Value, json};
 
-use crate::common::TestApp;
+use crate::common::{Backend, TestApp, operator_token};
 use crate::fixtures::*;
 use crate::on_both;
 
@@ -309,4 +310,66 @@ on_both! {
             assert_eq!(statements, 9, "{size} tenants");
         }
     }
+}
+
+/// On PostgreSQL a request's statements share one connection of the pool, and a
+/// transaction gives it back before it takes its own: with a pool of one connection, a
+/// page whose edges load at once, a logout (the session read, then a transaction) and
+/// requests side by side are all answered, none waiting for a connection its own request
+/// holds.
+async fn one_connection_serves_every_request(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| {
+        config.database_max_connections = 1;
+        config.database_acquire_timeout_ms = 2_000;
+    })
+    .await;
+    let group = workspace(&app.db, "Pooled").await;
+    tenants_with_children(&app.db, group.id, "Pooled", 5, 2, 3).await;
+    let board = "{ tenants(first: 50) { nodes { name workspace { name } providerConnections { provider status } permissions { key status } } } }";
+    let data = app.data(board, json!({})).await;
+    assert_eq!(data["tenants"]["nodes"].as_array().unwrap().len(), 5);
+
+    let token = operator_token(&app.db, "leaving@ops.test", &[Capability::ConsoleView]).await;
+    let (logout, statements) = app
+        .gql_with(Some(&token), "mutation { logout }", json!({}))
+        .await;
+    assert_eq!(logout["data"]["logout"], json!(true), "{logout}");
+    assert!(
+        statements >= 2,
+        "the session, then the transaction: {statements}"
+    );
+    let (after, _) = app
+        .gql_with(Some(&token), "{ viewer { email } }", json!({}))
+        .await;
+    assert_eq!(
+        after["errors"][0]["extensions"]["code"],
+        json!("UNAUTHENTICATED"),
+        "{after}"
+    );
+
+    let side_by_side = (0..8).map(|_| app.gql(board, json!({})));
+    for response in futures::future::join_all(side_by_side).await {
+        assert!(response.get("errors").is_none(), "{response}");
+        assert_eq!(
+            response["data"]["tenants"]["nodes"]
+                .as_array()
+                .unwrap()
+                .len(),
+            5
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_connection_serves_every_request_on_sqlite() {
+    one_connection_serves_every_request(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped"
+)]
+async fn one_connection_serves_every_request_on_postgres() {
+    one_connection_serves_every_request(Backend::Postgres).await;
 }
