@@ -305,7 +305,7 @@ on_both! {
             let (response, statements) = app.gql_counted(&query, json!({})).await;
             assert!(response.get("errors").is_none(), "{response}");
             // The session, then the window's dirty hours and its grouped tallies, the
-            // stuck total, the tenants' levels but runs, access, the failing tenants'
+            // stuck total, every tenant graded and ranked, access, the failing tenants'
             // tallies and rows, and the failing workspaces.
             assert_eq!(statements, 9, "{size} tenants");
         }
