@@ -100,6 +100,8 @@ pub(crate) async fn login(
         )));
     }
 
+    // The hashing takes tens of milliseconds of a core: no connection waits on it.
+    db.release();
     let password = password.to_owned();
     let hash = user.as_ref().map(|user| user.password_hash.clone());
     let matches = tokio::task::spawn_blocking(move || match hash {

@@ -2,10 +2,11 @@
 //! window, each part one aggregate statement the database computes with SPEC §2's
 //! indexes, never a load of the runs.
 //!
-//! The run counts — overall, per type, per tenant and per workspace — come from the
-//! hourly and daily roll-ups and the rows at the window's edges (see `rollup`), so their
-//! cost follows the window's length; the tenants' health takes its runs signal from
-//! the same counts.
+//! The run counts — overall, per type and per workspace — come from the hourly and daily
+//! roll-ups and the rows at the window's edges (see `rollup`), so their cost follows the
+//! window's length. Every tenant is graded and the failing ones ranked in one statement
+//! that answers a few rows (`health::at_a_glance`), from each tenant's failures and stuck
+//! runs of the window as `rollup::tenant_runs` reads them.
 
 use std::collections::HashMap;
 

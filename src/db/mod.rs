@@ -186,7 +186,15 @@ pub struct Db {
     users: PoolUsers,
     /// On PostgreSQL, the connection a request's statements share (see
     /// [`Db::for_request`]).
-    held: Option<Arc<tokio::sync::Mutex<Held>>>,
+    held: Option<Arc<Holder>>,
+}
+
+/// A request's [`Held`] connection, and whether the request has given it back: set at
+/// once, even while a statement is running on it, which then gives it back itself.
+#[derive(Debug, Default)]
+struct Holder {
+    held: tokio::sync::Mutex<Held>,
+    released: std::sync::atomic::AtomicBool,
 }
 
 /// A request's own connection of the pool, from its first statement until
@@ -198,13 +206,21 @@ pub struct Db {
 /// that did nothing (issue #26). Held, the request's statements run one after another on
 /// one connection, which is tested once. A request never waits for a second connection
 /// while it holds one: a transaction ([`Db::begin`]) gives the held one back first, and
-/// the aggregates have a pool of their own.
+/// the aggregates have a pool of their own. Work that waits long on anything but the
+/// request pool gives it back first too: a login's password hashing, the Control Tower's
+/// snapshot (computed on the aggregates' pool, and kept by a cache that must not keep
+/// the request's connection), and the request's own end ([`Db::release`]).
 #[derive(Debug, Default)]
 enum Held {
     /// No statement yet.
     #[default]
     Idle,
-    Holding(sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Postgres>),
+    Holding {
+        connection: sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Postgres>,
+        /// Its place among the pool's users (see [`PoolUsers`]) for as long as it is
+        /// held.
+        _user: PoolUser,
+    },
     /// Given back: later statements take a connection each, as without one.
     Released,
 }
@@ -267,7 +283,7 @@ impl Db {
 
     /// The same pool with a counter of its own, for one request: on PostgreSQL its
     /// statements share one connection (see [`Held`]) until [`Db::release`], or until the
-    /// last clone of the handle is dropped.
+    /// last clone of the handle is dropped (a request stopped before its end).
     pub(crate) fn for_request(&self) -> Self {
         let postgres = self.connection.get_database_backend() == DbBackend::Postgres;
         Self {
@@ -279,10 +295,15 @@ impl Db {
         }
     }
 
-    /// Gives the request's connection back to the pool; later statements take one each.
-    pub(crate) async fn release(&self) {
-        if let Some(held) = &self.held {
-            *held.lock().await = Held::Released;
+    /// Gives the request's connection back to the pool, without waiting for a statement
+    /// still running on it (a loader's batch outlives a request stopped at its deadline):
+    /// that statement gives it back when done. Later statements take one each.
+    pub(crate) fn release(&self) {
+        if let Some(holder) = &self.held {
+            holder.released.store(true, Ordering::Release);
+            if let Ok(mut held) = holder.held.try_lock() {
+                *held = Held::Released;
+            }
         }
     }
 
@@ -294,19 +315,34 @@ impl Db {
         run: impl AsyncFnOnce(&mut sea_orm::sqlx::PgConnection) -> Result<T, sea_orm::sqlx::Error>,
         error: fn(sea_orm::sqlx::Error) -> DbErr,
     ) -> Option<Result<T, DbErr>> {
-        let held = self.held.as_ref()?;
-        let mut held = held.lock().await;
+        let holder = self.held.as_ref()?;
+        let released = || holder.released.load(Ordering::Acquire);
+        let mut held = holder.held.lock().await;
+        if released() {
+            *held = Held::Released;
+        }
         if matches!(*held, Held::Idle) {
+            // Waiting for the pool, then holding: one of its users either way.
+            let user = self.users.enter();
             let pool = self.connection.get_postgres_connection_pool();
             match pool.acquire().await {
-                Ok(connection) => *held = Held::Holding(connection),
+                Ok(connection) => {
+                    *held = Held::Holding {
+                        connection,
+                        _user: user,
+                    }
+                }
                 Err(acquire) => return Some(Err(acquire_error(acquire))),
             }
         }
-        let Held::Holding(connection) = &mut *held else {
+        let Held::Holding { connection, .. } = &mut *held else {
             return None;
         };
-        Some(run(&mut **connection).await.map_err(error))
+        let done = run(&mut **connection).await.map_err(error);
+        if released() {
+            *held = Held::Released;
+        }
+        Some(done)
     }
 
     /// The handle for statements over the runs' roll-ups and health, counted with this
@@ -382,7 +418,6 @@ impl ConnectionTrait for Db {
 
     async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
         self.statements.record(&statement.sql);
-        let _user = self.users.enter();
         let held = self
             .on_held(
                 async |connection| prepared(&statement).execute(connection).await,
@@ -391,7 +426,10 @@ impl ConnectionTrait for Db {
             .await;
         match held {
             Some(done) => done.map(ExecResult::from),
-            None => self.connection.execute_raw(statement).await,
+            None => {
+                let _user = self.users.enter();
+                self.connection.execute_raw(statement).await
+            }
         }
     }
 
@@ -403,7 +441,6 @@ impl ConnectionTrait for Db {
 
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
         self.statements.record(&statement.sql);
-        let _user = self.users.enter();
         let held = self
             .on_held(
                 async |connection| prepared(&statement).fetch_optional(connection).await,
@@ -412,13 +449,15 @@ impl ConnectionTrait for Db {
             .await;
         match held {
             Some(row) => row.map(|row| row.map(QueryResult::from)),
-            None => self.connection.query_one_raw(statement).await,
+            None => {
+                let _user = self.users.enter();
+                self.connection.query_one_raw(statement).await
+            }
         }
     }
 
     async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
         self.statements.record(&statement.sql);
-        let _user = self.users.enter();
         let held = self
             .on_held(
                 async |connection| prepared(&statement).fetch_all(connection).await,
@@ -427,7 +466,10 @@ impl ConnectionTrait for Db {
             .await;
         match held {
             Some(rows) => rows.map(|rows| rows.into_iter().map(QueryResult::from).collect()),
-            None => self.connection.query_all_raw(statement).await,
+            None => {
+                let _user = self.users.enter();
+                self.connection.query_all_raw(statement).await
+            }
         }
     }
 }
@@ -575,7 +617,7 @@ impl Db {
     /// `COMMIT` included).
     pub(crate) async fn begin(&self) -> Result<DbTransaction, DbErr> {
         // A transaction has a connection of its own: the request's goes back first.
-        self.release().await;
+        self.release();
         let user = self.users.enter();
         let inner = self.connection.begin().await?;
         self.statements.record("BEGIN");

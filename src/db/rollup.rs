@@ -319,7 +319,8 @@ fn tenant_failure_ends(stretches: &[(Prefix, Vec<(i64, i64)>)]) -> Vec<SelectSta
 }
 
 /// Each tenant's failed and stuck runs in `window`, as `tenant_id`, `failed` and
-/// `stuck`, one row per tenant with either (runs without a tenant are not counted): a
+/// `stuck`, at most one row per tenant (one whose prefix sums cancel out has both 0;
+/// runs without a tenant are not counted): a
 /// subquery for the statements that grade and rank every tenant in the database (see
 /// `health::at_a_glance`), so that 5,000 tenants are not 5,000 rows to the service.
 /// The failures of the clean whole days and hours come from the prefix sums, a row or

@@ -442,7 +442,7 @@ pub(super) async fn run(
     };
     // The request's statements are done: its connection goes back to the pool now, not
     // when the last handle is dropped.
-    db.release().await;
+    db.release();
     if let Some(refusal) = answering.refusal() {
         // Every root field met the same refusal: it is said once, with no data.
         response = GraphQLResponse::from_errors(vec![server_error(&refusal)]);

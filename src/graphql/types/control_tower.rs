@@ -219,7 +219,10 @@ impl ControlTowerQuery {
     ) -> AppResult<ControlTower> {
         let scope = Scope::of(ctx)?;
         let window = TimeWindow::chosen(window);
-        let db = scope.db.clone();
+        // The snapshot runs on the aggregates' pool, and the cache keeps its computation
+        // (shared with later requests): neither holds the request's connection.
+        scope.db.release();
+        let db = scope.db.aggregates();
         let criteria = scope.criteria();
         let snapshot = scope
             .snapshots
