@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{audit_log, operation_run, tenant, workspace};
-use sea_orm::sea_query::{Alias, Expr, Func, Query, UnionType};
+use sea_orm::sea_query::{Expr, Func, Query, UnionType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityName, EntityTrait, QueryFilter,
 };
@@ -150,10 +150,8 @@ pub(crate) async fn snapshot(
 /// statement over the open runs, each half of the rule counted apart on an index range.
 async fn count_stuck(db: &Db, criteria: &Criteria) -> Result<u64, DbErr> {
     let mut halves = stuck_conditions(criteria).into_iter().map(|half| {
-        let mut count = Query::select();
+        let mut count = rollup::from_open_runs();
         count
-            // The open runs, under the runs' name (see `rollup::Source::Open`).
-            .from_as(Alias::new(rollup::OPEN), operation_run::Entity)
             .expr_as(Expr::cust("COUNT(*)"), "stuck")
             .cond_where(half);
         count

@@ -444,7 +444,7 @@ impl ConnectionTrait for Db {
         let held = self
             .on_held(
                 async |connection| prepared(&statement).fetch_optional(connection).await,
-                |error| DbErr::Query(RuntimeErr::SqlxError(error.into())),
+                query_error,
             )
             .await;
         match held {
@@ -461,7 +461,7 @@ impl ConnectionTrait for Db {
         let held = self
             .on_held(
                 async |connection| prepared(&statement).fetch_all(connection).await,
-                |error| DbErr::Query(RuntimeErr::SqlxError(error.into())),
+                query_error,
             )
             .await;
         match held {
@@ -472,6 +472,11 @@ impl ConnectionTrait for Db {
             }
         }
     }
+}
+
+/// A failed query, as sea-orm reports it from its pool.
+fn query_error(error: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(error.into()))
 }
 
 /// A failure to take a connection, as sea-orm reports it from its pool.

@@ -62,7 +62,7 @@ use crate::domain::window::TimeRange;
 const ROLLUPS: &str = "run_rollups";
 const DIRTY: &str = "run_rollup_dirty";
 const TENANT_FAILURES: &str = "run_tenant_failures";
-pub(crate) const OPEN: &str = "run_open";
+const OPEN: &str = "run_open";
 /// The prefix sums' count column, named as the tallies name failed runs.
 const FAILED: &str = RunOutcome::Failed.as_stored();
 const SECONDS_PER_HOUR: i64 = 3_600;
@@ -225,6 +225,13 @@ impl Plan {
 }
 
 impl Plan {
+    /// The runs the roll-ups do not cover: created in one of the plan's stretches of rows.
+    fn rows_condition(&self) -> Condition {
+        self.rows.iter().fold(Condition::any(), |any, stretch| {
+            any.add(stretch.condition())
+        })
+    }
+
     /// The clean whole days and the other clean whole hours of the plan, as stretches of
     /// consecutive units within one period of their level each (a block of days, a
     /// day): `(first, last)`, both included.
@@ -329,9 +336,7 @@ fn tenant_failure_ends(stretches: &[(Prefix, Vec<(i64, i64)>)]) -> Vec<SelectSta
 pub(crate) fn tenant_runs(window: &Window, criteria: &Criteria) -> SelectStatement {
     use operation_run::Column;
     let (range, plan) = (window.range, &window.plan);
-    let rows = plan.rows.iter().fold(Condition::any(), |any, stretch| {
-        any.add(stretch.condition())
-    });
+    let rows = plan.rows_condition();
     let mut failed = Query::select();
     failed
         .from(operation_run::Entity.table_ref())
@@ -341,10 +346,8 @@ pub(crate) fn tenant_runs(window: &Window, criteria: &Criteria) -> SelectStateme
         .cond_where(Condition::all().add(rows).add(Column::Outcome.eq(FAILED)));
     let mut parts = vec![failed];
     for half in stuck_conditions(criteria) {
-        let mut stuck = Query::select();
+        let mut stuck = from_open_runs();
         stuck
-            // The open runs, under the runs' name (see `Source::Open`).
-            .from_as(Alias::new(OPEN), operation_run::Entity)
             .column(Column::TenantId)
             .expr_as(Expr::val(0), FAILED)
             .expr_as(Expr::val(1), STUCK)
@@ -377,6 +380,15 @@ enum Source {
     Open,
 }
 
+/// A select from `run_open`, the runs the stuck rule may count, kept by triggers (see
+/// the `dense_data` migration), under the runs' name, so that their conditions apply as
+/// they are.
+pub(crate) fn from_open_runs() -> SelectStatement {
+    let mut query = Query::select();
+    query.from_as(Alias::new(OPEN), operation_run::Entity);
+    query
+}
+
 /// The parts as one statement, `UNION ALL`.
 fn union_all(parts: Vec<SelectStatement>) -> SelectStatement {
     let mut parts = parts.into_iter();
@@ -398,11 +410,13 @@ fn grouped_counts(
     counts: impl Fn(&mut SelectStatement),
 ) -> Vec<SelectStatement> {
     let base = || {
-        let mut query = Query::select();
-        match source {
-            Source::Runs => query.from(operation_run::Entity.table_ref()),
-            // Under the runs' name, so that their conditions apply as they are.
-            Source::Open => query.from_as(Alias::new(OPEN), operation_run::Entity),
+        let mut query = match source {
+            Source::Runs => {
+                let mut query = Query::select();
+                query.from(operation_run::Entity.table_ref());
+                query
+            }
+            Source::Open => from_open_runs(),
         };
         query.cond_where(condition.clone());
         if let Some(extra) = extra {
@@ -553,9 +567,7 @@ async fn tallies(
         }
     };
     // Rows: the stretches the roll-ups do not cover.
-    let rows = plan.rows.iter().fold(Condition::any(), |any, stretch| {
-        any.add(stretch.condition())
-    });
+    let rows = plan.rows_condition();
     let mut parts = grouped_counts(
         backend,
         Source::Runs,
