@@ -11,6 +11,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
+use crate::auth::tokens::{self, NewToken, TrustedDocument};
 use crate::auth::{
     self,
     operators::{self, NewOperator},
@@ -86,6 +87,39 @@ pub(crate) enum OperatorCommand {
         /// The operator's e-mail address.
         #[arg(long)]
         email: String,
+    },
+    /// Dashboard tokens: long-lived, read-only credentials for a wallboard, not a person.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a dashboard token and print it, once: only its hash is stored.
+    Create {
+        /// The token's name, shown in the access log: letters, digits, `-`, `_`, `.`.
+        #[arg(long)]
+        name: String,
+        /// A capability to grant (repeat for several); a token only reads:
+        /// console.view (required), audit.view, sensitive.view.
+        #[arg(long = "capability", value_name = "CAPABILITY", required = true)]
+        capabilities: Vec<String>,
+        /// Days until the token expires, 1 to 3650.
+        #[arg(long, value_name = "DAYS")]
+        expires_in: u32,
+        /// A GraphQL document file the token may run (repeat for several). With none,
+        /// the token runs any document, unless `system_console.trusted_documents` says
+        /// otherwise.
+        #[arg(long = "document", value_name = "FILE")]
+        documents: Vec<PathBuf>,
+    },
+    /// List the dashboard tokens: name, capabilities, documents, expiry, last use.
+    List,
+    /// Revoke a dashboard token: it stops working at once, on every instance.
+    Revoke {
+        /// The token's name.
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -235,6 +269,85 @@ async fn operator(db: &Db, command: OperatorCommand) -> anyhow::Result<()> {
         OperatorCommand::Disable { email } => {
             let user = operators::disable(db, &email, now).await?;
             println!("disabled operator {} and ended their sessions", user.email);
+        }
+        OperatorCommand::Token(command) => token(db, command, now).await?,
+    }
+    Ok(())
+}
+
+async fn token(
+    db: &Db,
+    command: TokenCommand,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create {
+            name,
+            capabilities,
+            expires_in,
+            documents,
+        } => {
+            let mut trusted = Vec::new();
+            for file in &documents {
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let document = TrustedDocument::of_text(&text)
+                    .map_err(|problem| anyhow::anyhow!("{}: {problem}", file.display()))?;
+                trusted.push(document);
+            }
+            let new = NewToken {
+                name: &name,
+                capabilities: &capabilities,
+                expires_in_days: expires_in,
+                documents: trusted,
+            };
+            let (token, secret) = tokens::create(db, new, now).await?;
+            eprintln!(
+                "created dashboard token {} until {}; it is shown once, keep it now:",
+                token.name,
+                token.expires_at.to_rfc3339()
+            );
+            println!("{secret}");
+        }
+        TokenCommand::List => {
+            for token in tokens::list(db).await? {
+                let state = match (token.revoked_at, token.expires_at <= now) {
+                    (Some(at), _) => format!("revoked {}", at.to_rfc3339()),
+                    (None, true) => format!("expired {}", token.expires_at.to_rfc3339()),
+                    (None, false) => format!("expires {}", token.expires_at.to_rfc3339()),
+                };
+                let documents = if token.documents.is_empty() {
+                    "any document".to_owned()
+                } else {
+                    let named: Vec<String> = token
+                        .documents
+                        .iter()
+                        .map(|document| match document.names.as_slice() {
+                            [] => format!("sha256:{}", document.sha256),
+                            names => format!("{} sha256:{}", names.join("+"), document.sha256),
+                        })
+                        .collect();
+                    named.join(", ")
+                };
+                let last_used = token
+                    .last_used_at
+                    .map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+                println!(
+                    "{}\t{}\t{}\tlast used {}\t{}",
+                    token.name,
+                    token.capabilities.join(","),
+                    state,
+                    last_used,
+                    documents
+                );
+            }
+        }
+        TokenCommand::Revoke { name } => {
+            let token = tokens::revoke(db, &name, now).await?;
+            println!(
+                "revoked dashboard token {}: its requests and sockets end now",
+                token.name
+            );
         }
     }
     Ok(())

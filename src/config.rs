@@ -74,6 +74,24 @@ pub struct SystemConsole {
     pub subscriptions: Subscriptions,
     pub log: Log,
     pub metrics: MetricsConfig,
+    /// Which callers may run only trusted documents (SPEC §9c): `"off"` (default: only
+    /// a dashboard token made with `--document`), `"tokens"` (every dashboard token: its
+    /// own documents, or the saved operations when it has none) or `"all"` (sessions
+    /// too: the saved operations of `playground/operations/`).
+    pub trusted_documents: TrustedDocuments,
+}
+
+/// `system_console.trusted_documents`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustedDocuments {
+    /// Only tokens made with their own documents are bound to them.
+    #[default]
+    Off,
+    /// Every dashboard token runs only trusted documents.
+    Tokens,
+    /// Every caller runs only trusted documents.
+    All,
 }
 
 /// `system_console.log.*`: what the service writes to standard error.

@@ -67,6 +67,10 @@ pub(crate) enum AppError {
     Unauthenticated(String),
     #[error("this requires the capability `{0}`")]
     Forbidden(String),
+    /// Refused for who the caller is rather than a capability it lacks: a document a
+    /// dashboard token does not trust, an operator's action asked for without a session.
+    #[error("{0}")]
+    Denied(String),
     #[error("{0}")]
     RateLimited(String),
     #[error("{0}")]
@@ -102,7 +106,7 @@ impl AppError {
             Self::BadUserInput(_) => ErrorCode::BadUserInput,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
-            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::Forbidden(_) | Self::Denied(_) => ErrorCode::Forbidden,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::QueryTooComplex(_) => ErrorCode::QueryTooComplex,
             Self::Unavailable(_) | Self::StatementTimeout(_) | Self::Starting(_) => {

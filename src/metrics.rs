@@ -143,6 +143,7 @@ pub(crate) struct Metrics {
     snapshots: Family<ResultLabels, Counter>,
     logins: Family<ResultLabels, Counter>,
     subscriptions: Gauge,
+    live_executions: Counter,
     pool: Family<StateLabels, Gauge>,
     pool_max: Gauge,
     ready: Gauge,
@@ -202,6 +203,12 @@ impl Metrics {
             "Subscriptions running on this instance's WebSocket connections",
             subscriptions.clone(),
         );
+        let live_executions = Counter::default();
+        registry.register(
+            "live_executions",
+            "Executions of live queries and subscriptions: one per tick for every distinct document, variables and access, however many subscribers share it",
+            live_executions.clone(),
+        );
         let pool = Family::<StateLabels, Gauge>::default();
         registry.register(
             "db_pool_connections",
@@ -248,6 +255,7 @@ impl Metrics {
             snapshots,
             logins,
             subscriptions,
+            live_executions,
             pool,
             pool_max,
             ready,
@@ -335,6 +343,11 @@ impl Metrics {
                 result: outcome.label(),
             })
             .inc();
+    }
+
+    /// One more execution of a live query.
+    pub(crate) fn live_execution(&self) {
+        self.live_executions.inc();
     }
 
     /// One more, or one fewer, active subscription.

@@ -8,6 +8,7 @@
 pub mod audit_log;
 pub mod json;
 pub mod operation_run;
+pub mod platform_api_token;
 pub mod platform_session;
 pub mod platform_user;
 pub mod provider_connection;

@@ -9,6 +9,7 @@ pub mod credentials;
 pub(crate) mod login;
 pub mod operators;
 pub(crate) mod request;
+pub mod tokens;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -129,14 +130,80 @@ impl Viewer {
     pub(crate) fn elevation(&self) -> Elevation {
         Elevation::of(&self.session)
     }
+}
 
-    /// Ok if the operator holds `capability`, else `FORBIDDEN` naming it.
+/// Who a request acts for: an operator's session, or a live query's execution shared by
+/// subscribers who hold the same capabilities (it acts for no one operator).
+#[derive(Clone, Debug)]
+pub(crate) enum Principal {
+    /// An operator, by a password-login session.
+    Operator(Viewer),
+    /// A wallboard, by a dashboard token.
+    Token(tokens::DashboardToken),
+    /// Subscribers of one live query whose capabilities are these (SPEC §9c); its
+    /// selection never reads who the operator is.
+    Shared(BTreeSet<Capability>),
+}
+
+impl Principal {
+    /// What the request may do now.
+    pub(crate) fn capabilities(&self) -> BTreeSet<Capability> {
+        match self {
+            Self::Operator(viewer) => viewer.capabilities(),
+            Self::Token(token) => token.capabilities(),
+            Self::Shared(capabilities) => capabilities.clone(),
+        }
+    }
+
+    /// Ok if the principal holds `capability`, else `FORBIDDEN` naming it.
     pub(crate) fn require(&self, capability: Capability) -> Result<(), AppError> {
         if self.capabilities().contains(&capability) {
             Ok(())
         } else {
             Err(AppError::Forbidden(capability.name().to_owned()))
         }
+    }
+
+    /// The operator's session, when the principal is one.
+    pub(crate) fn operator(&self) -> Option<&Viewer> {
+        match self {
+            Self::Operator(viewer) => Some(viewer),
+            Self::Token(_) | Self::Shared(_) => None,
+        }
+    }
+
+    /// The same principal as of `now`: a break-glass elevation counts only while it
+    /// lasts.
+    pub(crate) fn at(mut self, now: DateTime<Utc>) -> Self {
+        if let Self::Operator(viewer) = &mut self {
+            viewer.now = now;
+        }
+        self
+    }
+
+    /// The dashboard token's name, when the principal is one.
+    pub(crate) fn token_name(&self) -> Option<&str> {
+        match self {
+            Self::Token(token) => Some(&token.model.name),
+            Self::Operator(_) | Self::Shared(_) => None,
+        }
+    }
+
+    /// Until when what it may do holds without a new look at the database: the session's
+    /// expiry, or the end of its break-glass elevation if that comes first.
+    pub(crate) fn valid_until(&self) -> Option<DateTime<Utc>> {
+        if let Self::Token(token) = self {
+            return Some(token.model.expires_at);
+        }
+        let viewer = self.operator()?;
+        let elevation = viewer.elevation();
+        let elevated = elevation
+            .active_at(viewer.now)
+            .then_some(elevation.expires_at)
+            .flatten();
+        Some(elevated.map_or(viewer.session.expires_at, |end| {
+            end.min(viewer.session.expires_at)
+        }))
     }
 }
 
@@ -147,6 +214,8 @@ pub(crate) enum Refusal {
     Expired,
     Revoked,
     Disabled,
+    TokenExpired,
+    TokenRevoked,
 }
 
 impl Refusal {
@@ -157,12 +226,29 @@ impl Refusal {
             Self::Expired => "the session has expired: log in again",
             Self::Revoked => "the session has been logged out: log in again",
             Self::Disabled => "the operator has been disabled",
+            Self::TokenExpired => "the dashboard token has expired",
+            Self::TokenRevoked => "the dashboard token has been revoked",
         }
     }
 }
 
-/// The operator and session a bearer token names, at `now`, in one statement.
+/// Who a bearer token names at `now` — a dashboard token, or an operator's session —
+/// in one statement.
 pub(crate) async fn authenticate(
+    db: &impl ConnectionTrait,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<Principal, Refusal>, DbErr> {
+    if token.starts_with(tokens::TOKEN_PREFIX) {
+        return Ok(tokens::authenticate(db, token, now)
+            .await?
+            .map(Principal::Token));
+    }
+    Ok(session(db, token, now).await?.map(Principal::Operator))
+}
+
+/// The operator and session a session's bearer token names, at `now`, in one statement.
+async fn session(
     db: &impl ConnectionTrait,
     token: &str,
     now: DateTime<Utc>,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Viewer, break_glass};
+use super::{Principal, Viewer, break_glass};
 use crate::db::Db;
 use crate::error::AppError;
 
@@ -13,59 +13,71 @@ pub(crate) struct Credentials {
     pub(crate) authorization: Option<String>,
     /// Whether the document does more than log in or introspect.
     pub(crate) needs_session: bool,
+    /// Who the request acts for, already established: a live query's tick, whose
+    /// subscribers' sessions their connections check (`server::subscriptions`).
+    pub(crate) granted: Option<Principal>,
 }
 
-/// Identifies the request's operator; the refusal, when the request may not go on.
+/// Identifies who the request acts for; the refusal, when the request may not go on.
 pub(crate) async fn authenticate(
     db: &Db,
     credentials: Option<&Credentials>,
     now: DateTime<Utc>,
-) -> Result<Option<Viewer>, AppError> {
+) -> Result<Option<Principal>, AppError> {
     let Some(credentials) = credentials else {
         return Err(AppError::internal(anyhow::anyhow!(
             "request credentials are missing"
         )));
     };
-    let viewer = match identify(db, credentials.authorization.as_deref(), now).await {
-        Ok(viewer) => viewer,
+    if let Some(granted) = &credentials.granted {
+        return Ok(Some(granted.clone().at(now)));
+    }
+    let principal = match identify(db, credentials.authorization.as_deref(), now).await {
+        Ok(principal) => principal,
         // A stale token does not stop a login.
         Err(AppError::Unauthenticated(_)) if !credentials.needs_session => None,
         Err(error) => return Err(error),
     };
-    if credentials.needs_session && viewer.is_none() {
+    if credentials.needs_session && principal.is_none() {
         return Err(AppError::Unauthenticated(
             "log in first: send `Authorization: Bearer <token>`".to_owned(),
         ));
     }
-    if let Some(viewer) = &viewer {
+    if let Some(viewer) = principal.as_ref().and_then(Principal::operator) {
         // Every later line of the request's log names its operator.
         tracing::Span::current().record("operator_id", viewer.user.id);
     }
-    Ok(viewer)
+    Ok(principal)
 }
 
-/// The operator a bearer token names, if the request has one. A header with a refused
-/// token is `UNAUTHENTICATED`. Records a break-glass expiry the session has not seen yet.
+/// Who a bearer token names, if the request has one. A header with a refused token is
+/// `UNAUTHENTICATED`. Records a break-glass expiry the session has not seen yet.
 async fn identify(
     db: &Db,
     authorization: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Option<Viewer>, AppError> {
+) -> Result<Option<Principal>, AppError> {
     let Some(header) = authorization else {
         return Ok(None);
     };
     let token = super::bearer_token(header).ok_or_else(|| {
         AppError::Unauthenticated("the Authorization header must be `Bearer <token>`".to_owned())
     })?;
-    let viewer = match super::authenticate(db, token, now).await? {
-        Ok(viewer) => viewer,
+    let principal = match super::authenticate(db, token, now).await? {
+        Ok(principal) => principal,
         Err(refusal) => return Err(AppError::Unauthenticated(refusal.message().to_owned())),
     };
-    if break_glass::expiry_pending(&viewer.session, now) {
-        break_glass::record_expiry(db, viewer.session.id, now).await?;
+    match &principal {
+        Principal::Operator(viewer) => {
+            if break_glass::expiry_pending(&viewer.session, now) {
+                break_glass::record_expiry(db, viewer.session.id, now).await?;
+            }
+            touch(db, viewer, now);
+        }
+        Principal::Token(token) => super::tokens::touch(db, token, now),
+        Principal::Shared(_) => {}
     }
-    touch(db, &viewer, now);
-    Ok(Some(viewer))
+    Ok(Some(principal))
 }
 
 /// Notes the session's activity at most once a minute, off the request's path (and its

@@ -25,12 +25,16 @@ pub(crate) enum AuditAction {
     OperatorDisabled,
     /// A run was marked investigated; the metadata holds `runId` and `note`.
     RunInvestigated,
+    /// A dashboard token was created from the command line.
+    TokenCreated,
+    /// A dashboard token was revoked from the command line.
+    TokenRevoked,
 }
 
 impl AuditAction {
     /// Every action, in declaration order.
     #[cfg(test)]
-    pub(crate) const ALL: [AuditAction; 8] = [
+    pub(crate) const ALL: [AuditAction; 10] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::BreakGlassEnter,
@@ -39,6 +43,8 @@ impl AuditAction {
         AuditAction::OperatorCreated,
         AuditAction::OperatorDisabled,
         AuditAction::RunInvestigated,
+        AuditAction::TokenCreated,
+        AuditAction::TokenRevoked,
     ];
 
     /// The stored spelling.
@@ -52,6 +58,8 @@ impl AuditAction {
             AuditAction::OperatorCreated => "platform.operator.created",
             AuditAction::OperatorDisabled => "platform.operator.disabled",
             AuditAction::RunInvestigated => "platform.operation_run.investigated",
+            AuditAction::TokenCreated => "platform.api_token.created",
+            AuditAction::TokenRevoked => "platform.api_token.revoked",
         }
     }
 }

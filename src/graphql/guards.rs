@@ -5,14 +5,22 @@
 use async_graphql::{Context, Guard};
 
 use super::scope::Scope;
-use crate::auth::{Capability, Viewer};
+use crate::auth::{Capability, Principal, Viewer};
 use crate::error::AppError;
 
-/// The operator of the request, or `UNAUTHENTICATED`.
-pub(crate) fn viewer<'a>(ctx: &'a Context<'_>) -> Result<&'a Viewer, AppError> {
-    Scope::of(ctx)?.viewer().ok_or_else(|| {
+/// Who the request acts for, or `UNAUTHENTICATED`.
+pub(crate) fn principal<'a>(ctx: &'a Context<'_>) -> Result<&'a Principal, AppError> {
+    Scope::of(ctx)?.principal().ok_or_else(|| {
         AppError::Unauthenticated("log in first: send `Authorization: Bearer <token>`".to_owned())
     })
+}
+
+/// The operator of the request, or `UNAUTHENTICATED`; a request that acts for no
+/// operator is `FORBIDDEN`.
+pub(crate) fn viewer<'a>(ctx: &'a Context<'_>) -> Result<&'a Viewer, AppError> {
+    principal(ctx)?
+        .operator()
+        .ok_or_else(|| AppError::Denied("this needs an operator's session".to_owned()))
 }
 
 /// Needs a live session and every listed capability.
@@ -29,9 +37,9 @@ pub(crate) const SIGNED_IN: Needs = Needs(&[]);
 
 impl Guard for Needs {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let viewer = viewer(ctx)?;
+        let principal = principal(ctx)?;
         for capability in self.0 {
-            viewer.require(*capability)?;
+            principal.require(*capability)?;
         }
         Ok(())
     }

@@ -1,9 +1,10 @@
 //! The root query: the per-domain query roots merged into one `Query` type.
 
-use async_graphql::MergedObject;
+use async_graphql::{MergedObject, MergedSubscription};
 
 use super::types::audit_log::AuditQuery;
 use super::types::control_tower::{ControlTowerQuery, ControlTowerSubscription};
+use super::types::live::LiveSubscription;
 use super::types::node::NodeQuery;
 use super::types::operation_run::RunQuery;
 use super::types::operation_run::TriageMutation;
@@ -30,5 +31,7 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(SessionMutation, TriageMutation);
 
-/// Everything that can be watched: pushed over the WebSocket at `/graphql/ws`.
-pub type Subscription = ControlTowerSubscription;
+/// Everything that can be watched, pushed over the WebSocket at `/graphql/ws`
+/// (`graphql-transport-ws`): live queries over any selection and the Control Tower.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(LiveSubscription, ControlTowerSubscription);

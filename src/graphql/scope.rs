@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::loaders::Loaders;
 use super::settle::Gate;
 use super::snapshots::SnapshotCache;
-use crate::auth::Viewer;
+use crate::auth::{Principal, Viewer};
 use crate::auth::login::Origin;
 use crate::auth::request::{Credentials, authenticate};
 use crate::config::Config;
@@ -35,7 +35,7 @@ pub(crate) struct Scope {
     /// The operator of the request, known once the request is authenticated (after
     /// validation, so a refused document costs no SQL); `None` before login.
     /// Shared by the scope's clones, so the server sees who the request's operator was.
-    identity: Arc<OnceLock<Option<Viewer>>>,
+    identity: Arc<OnceLock<Option<Principal>>>,
     /// The outcome of authentication: `Some` refusal when the request may not go on.
     authentication: Arc<tokio::sync::OnceCell<Option<AppError>>>,
     /// Where the request came from, for the audit trail.
@@ -78,8 +78,8 @@ impl Scope {
             .authentication
             .get_or_init(|| async {
                 match authenticate(&self.db, credentials, self.now).await {
-                    Ok(viewer) => {
-                        let _ = self.identity.set(viewer);
+                    Ok(principal) => {
+                        let _ = self.identity.set(principal);
                         None
                     }
                     Err(refusal) => Some(refusal),
@@ -94,9 +94,14 @@ impl Scope {
         self.authentication.get().cloned().flatten()
     }
 
-    /// The operator of the request, if any.
-    pub(crate) fn viewer(&self) -> Option<&Viewer> {
+    /// Who the request acts for, once authenticated.
+    pub(crate) fn principal(&self) -> Option<&Principal> {
         self.identity.get().and_then(Option::as_ref)
+    }
+
+    /// The operator of the request, if it acts for one.
+    pub(crate) fn viewer(&self) -> Option<&Viewer> {
+        self.principal().and_then(Principal::operator)
     }
 
     /// The scope of the request being resolved.

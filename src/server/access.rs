@@ -58,6 +58,7 @@ pub(super) async fn record(
                 status,
                 operation = name.as_deref(),
                 operator_id = answered.operator,
+                token = answered.token.as_deref(),
                 statements = answered.statements,
                 outcome,
                 code = (!code.is_empty()).then_some(code),

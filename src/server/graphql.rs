@@ -29,7 +29,9 @@ use super::AppState;
 use super::completion::Completion;
 use super::document::Admitted;
 use super::persisted::{BadExtension, PersistedQueries};
+use super::trusted::{self, Trust};
 use crate::auth::login::Origin;
+use crate::auth::{self, Principal};
 use crate::auth::request::Credentials;
 use crate::db::Db;
 use crate::error::{AppError, ErrorCode};
@@ -268,6 +270,45 @@ fn check(
     Ok(admitted)
 }
 
+/// Refuses, before it is parsed, a document the caller's credentials do not trust
+/// (`server::trusted`). Credentials that may be restricted are looked up for that, and
+/// returned so that the request does not look them up again; others are left to the
+/// resolvers, which look them up only when a field needs them.
+async fn screen(
+    state: &AppState,
+    request: &mut Request,
+    authorization: Option<&str>,
+) -> Result<Option<Principal>, (Refused, Option<String>)> {
+    let policy = state.config.system_console.trusted_documents;
+    let Some(token) = authorization
+        .and_then(auth::bearer_token)
+        .filter(|token| trusted::may_restrict(policy, token))
+    else {
+        return Ok(None);
+    };
+    match auth::authenticate(&state.db, token, (state.clock)()).await {
+        Ok(Ok(principal)) => {
+            let refused = |error| {
+                let token = principal.token_name().map(str::to_owned);
+                (Refused::new(StatusCode::FORBIDDEN, &error), token)
+            };
+            Trust::of(policy, &principal)
+                .screen(request)
+                .map_err(refused)?;
+            Ok(Some(principal))
+        }
+        // A refused token is answered as every refused token is, by the resolvers.
+        Ok(Err(_)) => Ok(None),
+        Err(error) => Err((
+            Refused::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &AppError::Unavailable(Arc::new(error)),
+            ),
+            None,
+        )),
+    }
+}
+
 async fn execute(
     state: &AppState,
     mut request: Request,
@@ -287,21 +328,31 @@ async fn execute(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return response;
     }
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or_default().to_owned());
+    let granted = match screen(state, &mut request, authorization.as_deref()).await {
+        Ok(granted) => granted,
+        Err((refused, token)) => return refuse_token(format, refused, token),
+    };
+    let token = granted
+        .as_ref()
+        .and_then(Principal::token_name)
+        .map(str::to_owned);
     let admitted = match check(&mut request, state, format, method) {
         Ok(admitted) => admitted,
         Err(refused) => return refuse_with(format, refused),
     };
     let caller = Caller {
-        authorization: parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .map(|value| value.to_str().unwrap_or_default().to_owned()),
+        authorization,
         origin: Origin {
             ip: parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(address)| address.ip().to_string()),
         },
+        granted,
     };
     let operation = match &admitted.operation_name {
         Some(name) => Operation::Named(name.clone()),
@@ -315,6 +366,7 @@ async fn execute(
     let answered = Answered {
         operation,
         operator: ran.operator,
+        token,
         statements: ran.db.statements(),
         outcome: Outcome::of(codes(&ran.response.errors)),
     };
@@ -327,6 +379,8 @@ async fn execute(
 pub(super) struct Answered {
     pub(crate) operation: Operation,
     pub(crate) operator: Option<i64>,
+    /// The name of the dashboard token that sent it.
+    pub(crate) token: Option<String>,
     pub(crate) statements: u64,
     pub(crate) outcome: Outcome,
 }
@@ -380,6 +434,8 @@ pub(super) struct Caller {
     pub(crate) authorization: Option<String>,
     /// Where it came from, for the audit trail.
     pub(crate) origin: Origin,
+    /// Who it acts for, when that is already established (a live query's tick).
+    pub(crate) granted: Option<crate::auth::Principal>,
 }
 
 /// When a request that begins now must have been answered: the request timeout from
@@ -412,6 +468,7 @@ pub(super) async fn run(
     let credentials = Credentials {
         authorization: caller.authorization,
         needs_session: admitted.needs_session,
+        granted: caller.granted,
     };
     let gate = scope.gate.clone();
     let answering = scope.clone();
@@ -483,7 +540,7 @@ fn counted(mut response: Response, db: &Db) -> Response {
 /// Gives every error a code: ours carry one already; the rest come from parsing,
 /// validation and input coercion, the caller's fault, except the depth and complexity
 /// limits.
-fn with_codes(mut response: GraphQLResponse) -> GraphQLResponse {
+pub(super) fn with_codes(mut response: GraphQLResponse) -> GraphQLResponse {
     for error in &mut response.errors {
         let extensions = error
             .extensions
@@ -539,10 +596,16 @@ fn refuse(format: Format, status: StatusCode, error: &AppError) -> Response {
 }
 
 fn refuse_with(format: Format, refused: Refused) -> Response {
+    refuse_token(format, refused, None)
+}
+
+/// A request refused before execution, naming the dashboard token that sent it.
+fn refuse_token(format: Format, refused: Refused, token: Option<String>) -> Response {
     let response = GraphQLResponse::from_errors(vec![*refused.error]);
     let answered = Answered {
         operation: Operation::Unread,
         operator: None,
+        token,
         statements: 0,
         outcome: Outcome::of(codes(&response.errors)),
     };

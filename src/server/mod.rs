@@ -5,12 +5,14 @@ mod access;
 mod completion;
 mod document;
 mod graphql;
+mod live;
 mod persisted;
 mod playground;
 mod readiness;
 mod saved;
 mod subscriptions;
 mod transport;
+mod trusted;
 
 pub(crate) use self::readiness::Readiness;
 pub use self::saved::{SavedOperation, saved_operations};
@@ -84,6 +86,8 @@ pub struct Shared {
     pub(crate) admissions: Arc<Admissions>,
     /// The subscription connections of each operator.
     pub(crate) subscribers: Arc<Subscribers>,
+    /// The live queries' executions, shared by their subscribers.
+    pub(crate) live: Arc<live::Hub>,
     /// Turns true when the server begins to shut down: WebSocket connections close.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
     /// How many WebSocket connections are open: shutdown waits until each has sent its
@@ -160,6 +164,7 @@ impl AppState {
             persisted: Arc::new(persisted),
             admissions: Arc::default(),
             subscribers: Arc::default(),
+            live: Arc::default(),
             shutdown: Arc::new(watch::Sender::new(false)),
             sockets: Arc::new(watch::Sender::new(0)),
             playground_token: Arc::default(),

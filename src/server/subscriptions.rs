@@ -9,12 +9,11 @@
 //!   socket with **4403** (Forbidden, as the protocol's reference implementation
 //!   names it; the playground does not retry it); one connection more than `system_console.subscriptions.
 //!   max_connections_per_operator` closes it with **4429**.
-//! - **Each push is a request.** A `subscription { controlTower(window, everySeconds) }`
-//!   runs, every `everySeconds`, as the query `controlTower(window:)` through the same
-//!   pipeline as `POST /graphql` — authentication, capability checks, loaders that
-//!   settle, the timeout, the spec's response shape — from the same shared snapshot, so
-//!   a thousand dashboards on one window cost one computation per period. A push equal
-//!   to the last one sent is not sent. Queries run once; mutations belong to HTTP.
+//! - **Any subscription field**, through the schema's own stream execution: the
+//!   subscription's request carries a [`Live`] watch, and each field's resolver asks it
+//!   for the answers of its query, run every `everySeconds` through the same pipeline
+//!   as `POST /graphql` and shared by every subscriber of the same document, variables
+//!   and access (`server::live`). Queries run once; mutations belong to HTTP.
 //! - **The end of the session ends the connection**: every [`SESSION_CHECK`] the
 //!   connection's session is looked up; logged out, expired or its operator disabled,
 //!   the socket closes with **4401** and the reason. Shutdown closes every socket with
@@ -28,10 +27,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use async_graphql::parser::types::{
-    DocumentOperations, OperationDefinition, OperationType, Selection,
-};
-use async_graphql::{Data, Executor, Request, Response as GraphQLResponse, Value};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Data, Executor, Request, Response as GraphQLResponse};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Extension;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -44,13 +41,17 @@ use futures::{SinkExt, StreamExt};
 use tokio::sync::watch;
 use tracing::Instrument;
 
+use sha2::{Digest, Sha256};
+
 use super::AppState;
-use super::document::{self, Admitted};
+use super::document;
 use super::graphql::{self, Caller};
+use super::live::{Access, Subscribed};
+use super::trusted::Trust;
 use crate::auth::login::Origin;
-use crate::auth::{self, Capability};
+use crate::auth::{self, Capability, Principal};
 use crate::error::AppError;
-use crate::graphql::types::control_tower::{CONTROL_TOWER_FIELD, EVERY_SECONDS_ARGUMENT};
+use crate::graphql::types::live::Live;
 use crate::metrics::Metrics;
 
 /// The only subprotocol served.
@@ -59,8 +60,6 @@ const PROTOCOL: &str = "graphql-transport-ws";
 pub(crate) const SESSION_CHECK: Duration = Duration::from_secs(5);
 /// How long a client has to send `connection_init`.
 pub(crate) const INIT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The bounds of `everySeconds`.
-const EVERY_SECONDS: std::ops::RangeInclusive<i64> = 1..=3600;
 
 /// Close codes (4xxx as `graphql-ws` defines them).
 const FORBIDDEN: u16 = 4403;
@@ -123,7 +122,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, or
     let _open = OpenSocket::new(state.sockets.clone());
     let (mut sink, incoming) = socket.split();
     let refusal: Arc<Mutex<Option<Close>>> = Arc::default();
-    let session: Arc<OnceLock<String>> = Arc::default();
+    let session: Arc<OnceLock<Signed>> = Arc::default();
     let (closing, closed) = watch::channel(None::<Close>);
 
     // What async-graphql sends goes through this channel, so that the service can send
@@ -145,12 +144,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, or
         }
         let _ = sink.close().await;
     });
-    let closing = Arc::new(closing);
-    let watchdog = tokio::spawn(watch_connection(
-        state.clone(),
-        session.clone(),
-        closing.clone(),
-    ));
+    let watchdog = tokio::spawn(watch_connection(state.clone(), session.clone(), closing));
 
     let mut until = closed.clone();
     let input = incoming.take_until(async move {
@@ -163,7 +157,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, or
     let init_state = state.clone();
     GraphQLWebSocket::new_with_pair(outgoing.clone(), input, transport, protocol)
         .on_connection_init(move |payload| {
-            connection_init(init_state, payload, refusal, session, closing)
+            connection_init(init_state, payload, refusal, session)
         })
         .serve()
         .await;
@@ -210,50 +204,79 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A connection's credentials, once `connection_init` accepted them, and who they act
+/// for as last seen.
+struct Signed {
+    authorization: String,
+    principal: watch::Sender<Option<Principal>>,
+}
+
 /// Closes the connection when the service shuts down, when `connection_init` does not
-/// come in time, and when the session ends.
+/// come in time, and when the session ends; keeps who the connection acts for up to
+/// date, looking again at once when a break-glass elevation or the session expires.
 async fn watch_connection(
     state: AppState,
-    session: Arc<OnceLock<String>>,
-    closing: Arc<watch::Sender<Option<Close>>>,
+    session: Arc<OnceLock<Signed>>,
+    closing: watch::Sender<Option<Close>>,
 ) {
     let opened = Instant::now();
     let mut shutdown = state.shutdown.subscribe();
     let close = loop {
+        let pause = session
+            .get()
+            .and_then(|signed| signed.principal.borrow().as_ref()?.valid_until())
+            .and_then(|until| (until - (state.clock)()).to_std().ok())
+            .map_or(SESSION_CHECK, |left| {
+                left.clamp(Duration::from_millis(10), SESSION_CHECK)
+            });
         tokio::select! {
             _ = shutdown.wait_for(|stopping| *stopping) => {
                 break Close::new(GOING_AWAY, "the server is shutting down");
             }
-            () = tokio::time::sleep(SESSION_CHECK) => {}
+            () = tokio::time::sleep(pause) => {}
         }
-        let Some(authorization) = session.get() else {
+        let Some(signed) = session.get() else {
             if opened.elapsed() >= INIT_TIMEOUT {
                 break Close::new(INIT_TIMED_OUT, "connection_init was not sent in time");
             }
             continue;
         };
-        let Some(token) = auth::bearer_token(authorization) else {
+        let Some(token) = auth::bearer_token(&signed.authorization) else {
             break Close::new(SESSION_ENDED, "the session has ended");
         };
-        match auth::authenticate(&state.db, token, (state.clock)()).await {
-            Ok(Ok(_)) => {}
+        let now = (state.clock)();
+        match auth::authenticate(&state.db, token, now).await {
+            Ok(Ok(principal)) => {
+                signed.principal.send_if_modified(|held| {
+                    let changed = held.as_ref().is_none_or(|held| {
+                        Access::of(held, now, true) != Access::of(&principal, now, true)
+                    });
+                    if changed {
+                        *held = Some(principal);
+                    }
+                    changed
+                });
+            }
             Ok(Err(refusal)) => break Close::new(SESSION_ENDED, refusal.message()),
             // The database is away for now: the pushes say so; the session is checked
             // again next time.
             Err(error) => tracing::warn!(%error, "could not check a subscriber's session"),
         }
     };
+    if let Some(signed) = session.get() {
+        signed.principal.send_replace(None);
+    }
     let _ = closing.send(Some(close));
 }
 
 /// What a connection holds once initialised.
 struct Connection {
-    /// The `Authorization` value of every push.
+    /// The `Authorization` value of the queries it runs.
     authorization: String,
+    /// Who it acts for now, as its last look at its session found; `None` once ended.
+    principal: watch::Receiver<Option<Principal>>,
     /// How many subscriptions it holds.
     subscriptions: Arc<AtomicU32>,
-    /// Closes the connection.
-    closing: Arc<watch::Sender<Option<Close>>>,
     /// Its place among its operator's connections, released when it ends.
     _slot: Slot,
 }
@@ -263,8 +286,7 @@ async fn connection_init(
     state: AppState,
     payload: serde_json::Value,
     refusal: Arc<Mutex<Option<Close>>>,
-    session: Arc<OnceLock<String>>,
-    closing: Arc<watch::Sender<Option<Close>>>,
+    session: Arc<OnceLock<Signed>>,
 ) -> async_graphql::Result<Data> {
     let refuse = |close: Close| {
         let message = close.reason.clone();
@@ -287,8 +309,8 @@ async fn connection_init(
             r#"send {"authorization": "Bearer <token>"} as the connection_init payload"#,
         ));
     };
-    let viewer = match auth::authenticate(&state.db, &token, (state.clock)()).await {
-        Ok(Ok(viewer)) => viewer,
+    let principal = match auth::authenticate(&state.db, &token, (state.clock)()).await {
+        Ok(Ok(principal)) => principal,
         Ok(Err(refused)) => return refuse(Close::new(FORBIDDEN, refused.message())),
         Err(error) => {
             tracing::warn!(%error, "could not check a subscriber's token");
@@ -298,13 +320,13 @@ async fn connection_init(
             ));
         }
     };
-    if viewer.require(Capability::ConsoleView).is_err() {
+    if principal.require(Capability::ConsoleView).is_err() {
         return refuse(Close::new(FORBIDDEN, "subscriptions need console.view"));
     }
     let limits = &state.config.system_console.subscriptions;
     let Some(slot) = state
         .subscribers
-        .enter(viewer.user.id, limits.max_connections_per_operator)
+        .enter(Holder::of(&principal), limits.max_connections_per_operator)
     else {
         return refuse(Close::new(
             TOO_MANY_CONNECTIONS,
@@ -314,26 +336,56 @@ async fn connection_init(
             ),
         ));
     };
-    let _ = session.set(authorization.clone());
+    // The upgrade's access line was written when the socket opened; this one says who
+    // the connection acts for.
+    tracing::info!(
+        target: "control_tower::access",
+        operator_id = principal.operator().map(|viewer| viewer.user.id),
+        token = principal.token_name(),
+        "subscriber connected"
+    );
+    let (principal, following) = watch::channel(Some(principal));
+    let _ = session.set(Signed {
+        authorization: authorization.clone(),
+        principal,
+    });
     let mut data = Data::default();
     data.insert(Connection {
         authorization,
+        principal: following,
         subscriptions: Arc::default(),
-        closing,
         _slot: slot,
     });
     Ok(data)
 }
 
-/// The connections of each operator, per instance.
+/// Who holds connections: an operator, or a dashboard token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Holder {
+    Operator(i64),
+    Token(i64),
+}
+
+impl Holder {
+    fn of(principal: &Principal) -> Self {
+        match principal {
+            Principal::Operator(viewer) => Self::Operator(viewer.user.id),
+            Principal::Token(token) => Self::Token(token.model.id),
+            // A connection is never opened as an execution's principal.
+            Principal::Shared(_) => Self::Token(0),
+        }
+    }
+}
+
+/// The connections of each operator and dashboard token, per instance.
 #[derive(Default)]
 pub(crate) struct Subscribers {
-    connections: Mutex<HashMap<i64, u32>>,
+    connections: Mutex<HashMap<Holder, u32>>,
 }
 
 impl Subscribers {
     /// A place for one more connection of `operator`, if there is one.
-    fn enter(self: &Arc<Self>, operator: i64, max: u32) -> Option<Slot> {
+    fn enter(self: &Arc<Self>, operator: Holder, max: u32) -> Option<Slot> {
         let mut connections = lock(&self.connections);
         let held = connections.entry(operator).or_default();
         if *held >= max {
@@ -350,7 +402,7 @@ impl Subscribers {
 /// One connection's place; freed when dropped.
 struct Slot {
     subscribers: Arc<Subscribers>,
-    operator: i64,
+    operator: Holder,
 }
 
 impl Drop for Slot {
@@ -434,6 +486,16 @@ impl Transport {
             ));
         };
         let state = &self.state;
+        // The connection's credentials were looked up at `connection_init` and are kept
+        // up to date: a document they do not trust is refused before it is parsed.
+        let principal = connection.principal.borrow().clone();
+        let Some(principal) = principal else {
+            return refused(&AppError::Unauthenticated("the session has ended".to_owned()));
+        };
+        let policy = state.config.system_console.trusted_documents;
+        if let Err(error) = Trust::of(policy, &principal).screen(&mut request) {
+            return refused(&error);
+        }
         let admitted = match document::admit(
             &request.query,
             request.operation_name.as_deref(),
@@ -446,17 +508,17 @@ impl Transport {
         if let Err(error) = admitted.complete_variables(&mut request.variables) {
             return refused(&error);
         }
-        let caller = || Caller {
-            authorization: Some(connection.authorization.clone()),
-            origin: self.origin.clone(),
-        };
         match admitted.ty {
             OperationType::Mutation => refused(&AppError::bad_input(
                 "send mutations over HTTP: POST /graphql",
             )),
             OperationType::Query => {
                 let state = state.clone();
-                let caller = caller();
+                let caller = Caller {
+                    authorization: Some(connection.authorization.clone()),
+                    origin: self.origin.clone(),
+                    granted: None,
+                };
                 stream::once(async move {
                     graphql::run(
                         &state,
@@ -471,10 +533,6 @@ impl Transport {
                 .boxed()
             }
             OperationType::Subscription => {
-                let (every, admitted) = match as_query(admitted, &request) {
-                    Ok(query) => query,
-                    Err(error) => return refused(&error),
-                };
                 let max = state.config.system_console.subscriptions.max_per_connection;
                 let subscriptions = &connection.subscriptions;
                 if subscriptions.fetch_add(1, Ordering::SeqCst) >= max {
@@ -484,255 +542,26 @@ impl Transport {
                     )));
                 }
                 let held = Held::new(subscriptions.clone(), state.metrics.clone());
-                pushes(
-                    state.clone(),
-                    admitted,
-                    request,
-                    caller(),
-                    every,
-                    held,
-                    connection.closing.clone(),
-                )
+                let admitted = Arc::new(admitted);
+                let subscribed = Subscribed {
+                    state: state.clone(),
+                    admitted: admitted.clone(),
+                    text: Sha256::digest(request.query.as_bytes()).into(),
+                    variables: request.variables.clone(),
+                    principal: connection.principal.clone(),
+                };
+                request.set_parsed_query(admitted.document.clone());
+                let request = request.data(Live(Arc::new(subscribed)));
+                state
+                    .schema
+                    .execute_stream(request)
+                    .map(move |response| {
+                        let _held = &held;
+                        graphql::with_codes(response)
+                    })
+                    .boxed()
             }
         }
     }
 }
 
-/// The pushes of a subscription: its query run every `every`, each answer sent unless
-/// it equals the last one sent. A push that finds the session ended closes the
-/// connection (4401) instead.
-fn pushes(
-    state: AppState,
-    admitted: Admitted,
-    request: Request,
-    caller: Caller,
-    every: Duration,
-    held: Held,
-    closing: Arc<watch::Sender<Option<Close>>>,
-) -> BoxStream<'static, GraphQLResponse> {
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    struct Pushes {
-        state: AppState,
-        admitted: Admitted,
-        operation_name: Option<String>,
-        variables: async_graphql::Variables,
-        caller: Caller,
-        interval: tokio::time::Interval,
-        last: Option<String>,
-        closing: Arc<watch::Sender<Option<Close>>>,
-        _held: Held,
-    }
-    let pushes = Pushes {
-        state,
-        admitted,
-        operation_name: request.operation_name,
-        variables: request.variables,
-        caller,
-        interval,
-        last: None,
-        closing,
-        _held: held,
-    };
-    stream::unfold(pushes, |mut pushes| async move {
-        loop {
-            pushes.interval.tick().await;
-            let mut request = Request::new(String::new()).variables(pushes.variables.clone());
-            request.operation_name = pushes.operation_name.clone();
-            request.set_parsed_query(pushes.admitted.document.clone());
-            let caller = Caller {
-                authorization: pushes.caller.authorization.clone(),
-                origin: pushes.caller.origin.clone(),
-            };
-            let response = graphql::run(
-                &pushes.state,
-                request,
-                &pushes.admitted,
-                caller,
-                graphql::deadline(&pushes.state),
-            )
-            .await
-            .response;
-            let ended = response.errors.iter().find(|error| {
-                error
-                    .extensions
-                    .as_ref()
-                    .and_then(|extensions| extensions.get("code"))
-                    .is_some_and(|code| *code == Value::from("UNAUTHENTICATED"))
-            });
-            if let Some(ended) = ended {
-                let close = Close::new(SESSION_ENDED, ended.message.clone());
-                pushes.closing.send_replace(Some(close));
-                // The connection closes, and drops this stream with it.
-                return std::future::pending().await;
-            }
-            let text = serde_json::to_string(&response).ok();
-            if text.is_some() && text == pushes.last {
-                continue;
-            }
-            pushes.last = text;
-            return Some((response, pushes));
-        }
-    })
-    .boxed()
-}
-
-/// Turns `subscription { controlTower(window, everySeconds) { … } }` into the query
-/// each push runs, `query { controlTower(window) { … } }`, and reads `everySeconds`.
-fn as_query(mut admitted: Admitted, request: &Request) -> Result<(Duration, Admitted), AppError> {
-    let only_field = || {
-        AppError::bad_input(
-            "a subscription selects one field, controlTower, written in the operation itself",
-        )
-    };
-    let [item] = admitted.selection.items.as_mut_slice() else {
-        return Err(only_field());
-    };
-    let Selection::Field(field) = &mut item.node else {
-        return Err(only_field());
-    };
-    if field.node.name.node.as_str() != CONTROL_TOWER_FIELD {
-        return Err(only_field());
-    }
-    let every = field
-        .node
-        .arguments
-        .iter()
-        .find(|(name, _)| name.node.as_str() == EVERY_SECONDS_ARGUMENT)
-        .map(|(_, value)| value.node.clone());
-    let variable = match &every {
-        Some(async_graphql_value::Value::Variable(name)) => Some(name.clone()),
-        _ => None,
-    };
-    let every = match every {
-        None => Some(10),
-        Some(async_graphql_value::Value::Number(number)) => number.as_i64(),
-        Some(async_graphql_value::Value::Variable(name)) => match request.variables.get(&name) {
-            Some(Value::Number(number)) => number.as_i64(),
-            None | Some(Value::Null) => Some(10),
-            Some(_) => None,
-        },
-        Some(async_graphql_value::Value::Null) => Some(10),
-        Some(_) => None,
-    };
-    let every = every
-        .filter(|seconds| EVERY_SECONDS.contains(seconds))
-        .ok_or_else(|| {
-            AppError::bad_input("`everySeconds` must be a whole number of seconds from 1 to 3600")
-        })?;
-    field
-        .node
-        .arguments
-        .retain(|(name, _)| name.node.as_str() != EVERY_SECONDS_ARGUMENT);
-    let selection = admitted.selection.clone();
-    let operation = operation_mut(
-        &mut admitted.document.operations,
-        request.operation_name.as_deref(),
-    )
-    .ok_or_else(only_field)?;
-    operation.ty = OperationType::Query;
-    operation.selection_set.node = selection;
-    // A variable that only gave `everySeconds` is now unused, which validation refuses.
-    if let Some(variable) = variable {
-        let operation = &*operation;
-        let still_used = uses(
-            &operation.selection_set.node,
-            &variable,
-            &admitted.document.fragments,
-            &mut Vec::new(),
-        );
-        if !still_used {
-            let operation = operation_mut(
-                &mut admitted.document.operations,
-                request.operation_name.as_deref(),
-            )
-            .ok_or_else(only_field)?;
-            operation
-                .variable_definitions
-                .retain(|definition| definition.node.name.node != variable);
-        }
-    }
-    admitted.ty = OperationType::Query;
-    Ok((Duration::from_secs(every.unsigned_abs()), admitted))
-}
-
-/// Whether `set` (with the fragments it spreads) uses the variable `name`.
-fn uses<'d>(
-    set: &'d async_graphql::parser::types::SelectionSet,
-    name: &async_graphql::Name,
-    fragments: &'d HashMap<
-        async_graphql::Name,
-        async_graphql::Positioned<async_graphql::parser::types::FragmentDefinition>,
-    >,
-    visited: &mut Vec<&'d str>,
-) -> bool {
-    let in_value = |value: &async_graphql_value::Value| mentions(value, name);
-    let in_directives =
-        |directives: &[async_graphql::Positioned<async_graphql::parser::types::Directive>]| {
-            directives.iter().any(|directive| {
-                directive
-                    .node
-                    .arguments
-                    .iter()
-                    .any(|(_, value)| in_value(&value.node))
-            })
-        };
-    set.items.iter().any(|selection| match &selection.node {
-        Selection::Field(field) => {
-            let field = &field.node;
-            field
-                .arguments
-                .iter()
-                .any(|(_, value)| in_value(&value.node))
-                || in_directives(&field.directives)
-                || uses(&field.selection_set.node, name, fragments, visited)
-        }
-        Selection::InlineFragment(inline) => {
-            in_directives(&inline.node.directives)
-                || uses(&inline.node.selection_set.node, name, fragments, visited)
-        }
-        Selection::FragmentSpread(spread) => {
-            let fragment_name = spread.node.fragment_name.node.as_str();
-            if in_directives(&spread.node.directives) {
-                return true;
-            }
-            if visited.contains(&fragment_name) {
-                return false;
-            }
-            visited.push(fragment_name);
-            fragments.get(fragment_name).is_some_and(|fragment| {
-                uses(&fragment.node.selection_set.node, name, fragments, visited)
-            })
-        }
-    })
-}
-
-/// Whether `value` mentions the variable `name`, however deep.
-fn mentions(value: &async_graphql_value::Value, name: &async_graphql::Name) -> bool {
-    match value {
-        async_graphql_value::Value::Variable(variable) => variable == name,
-        async_graphql_value::Value::List(items) => items.iter().any(|item| mentions(item, name)),
-        async_graphql_value::Value::Object(fields) => {
-            fields.values().any(|field| mentions(field, name))
-        }
-        _ => false,
-    }
-}
-
-/// The operation `name` selects (or the only one).
-fn operation_mut<'d>(
-    operations: &'d mut DocumentOperations,
-    name: Option<&str>,
-) -> Option<&'d mut OperationDefinition> {
-    match (operations, name) {
-        (DocumentOperations::Single(operation), _) => Some(&mut operation.node),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations
-            .get_mut(name)
-            .map(|operation| &mut operation.node),
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
-            .values_mut()
-            .next()
-            .map(|operation| &mut operation.node),
-        (DocumentOperations::Multiple(_), None) => None,
-    }
-}

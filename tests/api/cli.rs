@@ -144,6 +144,84 @@ fn operators_are_created_listed_and_disabled() {
 }
 
 #[test]
+fn dashboard_tokens_are_created_listed_and_revoked() {
+    let cli = Cli::new();
+    let document = cli.dir.path().join("board.graphql");
+    let board = "query Board { controlTower(window: LAST_24H) { runs { total } } }\n";
+    std::fs::write(&document, board).unwrap();
+    let created = cli.run(
+        &[
+            "operator",
+            "token",
+            "create",
+            "--name",
+            "lobby-wallboard",
+            "--capability",
+            "console.view",
+            "--expires-in",
+            "90",
+            "--document",
+            document.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let secret = text(&created.stdout).trim().to_owned();
+    assert!(
+        secret.starts_with("ctd_") && secret.len() > 40,
+        "the token alone is printed: {secret}"
+    );
+    assert!(text(&created.stderr).contains("shown once"));
+
+    for (args, message) in [
+        (
+            vec!["--capability", "runs.triage", "--expires-in", "1"],
+            "a dashboard token only reads",
+        ),
+        (
+            vec!["--capability", "audit.view", "--expires-in", "1"],
+            "needs console.view",
+        ),
+        (
+            vec!["--capability", "console.view", "--expires-in", "0"],
+            "--expires-in must be 1 to 3650 days",
+        ),
+    ] {
+        let mut command = vec!["operator", "token", "create", "--name", "other"];
+        command.extend(args);
+        let refused = cli.run(&command, None);
+        assert!(!refused.status.success());
+        assert!(
+            text(&refused.stderr).contains(message),
+            "{}",
+            text(&refused.stderr)
+        );
+    }
+
+    let listing = text(&cli.run(&["operator", "token", "list"], None).stdout);
+    let sha256 = control_tower::auth::credentials::token_hash(board);
+    assert!(
+        listing.starts_with("lobby-wallboard\tconsole.view\texpires "),
+        "{listing}"
+    );
+    assert!(listing.contains("last used never"), "{listing}");
+    assert!(listing.contains(&format!("Board sha256:{sha256}")), "{listing}");
+    assert!(!listing.contains(&secret), "the list never shows the secret");
+    assert_eq!(listing.lines().count(), 1, "{listing}");
+
+    let revoked = cli.run(
+        &["operator", "token", "revoke", "--name", "lobby-wallboard"],
+        None,
+    );
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    let listing = text(&cli.run(&["operator", "token", "list"], None).stdout);
+    assert!(listing.contains("\trevoked "), "{listing}");
+    let unknown = cli.run(&["operator", "token", "revoke", "--name", "nobody"], None);
+    assert!(!unknown.status.success());
+    assert!(text(&unknown.stderr).contains("no dashboard token is named nobody"));
+}
+
+#[test]
 fn migrate_reports_status_and_seed_fills_an_empty_database() {
     let cli = Cli::new();
     let status = cli.run(&["migrate", "status"], None);

@@ -21,6 +21,7 @@ mod graph;
 mod hostile;
 mod http;
 mod immediate;
+mod live;
 mod input_errors;
 mod lookups;
 mod migrations;

@@ -25,13 +25,13 @@ pub(crate) struct Socket(WebSocketStream<MaybeTlsStream<TcpStream>>);
 
 /// What the server sent next: a message, or the close frame.
 #[derive(Debug)]
-enum Received {
+pub(crate) enum Received {
     Message(Value),
     Closed(u16, String),
 }
 
 impl Socket {
-    async fn open(app: &TestApp) -> Self {
+    pub(crate) async fn open(app: &TestApp) -> Self {
         Self::open_at(&app.address.to_string()).await
     }
 
@@ -52,7 +52,7 @@ impl Socket {
     }
 
     /// Opens a connection and sends `connection_init` with `token`.
-    async fn initialised(app: &TestApp, token: &str) -> Self {
+    pub(crate) async fn initialised(app: &TestApp, token: &str) -> Self {
         Self::initialised_at(&app.address.to_string(), token).await
     }
 
@@ -65,7 +65,7 @@ impl Socket {
         socket
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         self.0
             .send(Message::text(message.to_string()))
             .await
@@ -78,7 +78,7 @@ impl Socket {
     }
 
     /// The next message or close frame, within `within`; `None` when nothing came.
-    async fn receive_within(&mut self, within: Duration) -> Option<Received> {
+    pub(crate) async fn receive_within(&mut self, within: Duration) -> Option<Received> {
         loop {
             let frame = tokio::time::timeout(within, self.0.next()).await.ok()?;
             match frame {
@@ -124,7 +124,7 @@ pub async fn first_push(app: &TestApp, token: &str, document: &str, variables: V
     message["payload"].clone()
 }
 
-async fn spawn(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn spawn(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
     TestApp::spawn_with(backend, |config| {
         // Every push computes the tower anew, so a change shows at the next one.
         config.system_console.cache.control_tower_seconds = 0;
@@ -134,6 +134,7 @@ async fn spawn(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp
 }
 
 /// Declares a subscription test on SQLite and on PostgreSQL.
+#[macro_export]
 macro_rules! on_both_backends {
     ($name:ident, $body:path) => {
         mod $name {
@@ -308,7 +309,12 @@ async fn subscriptions_and_connections_are_limited() {
         .send(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", app.token)}}))
         .await;
     assert_eq!(third.closed(Duration::from_secs(5)).await.0, 4429);
-    // Out-of-range intervals and other root fields are refused per subscription.
+    // Out-of-range intervals are refused per subscription.
+    first.send(json!({"id": "c", "type": "complete"})).await;
+    assert_eq!(
+        first.message().await,
+        json!({"id": "c", "type": "complete"})
+    );
     first.subscribe("d", TOWER, json!({"every": 0})).await;
     let refused = first.message().await;
     assert_eq!(

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 
 use super::health::{RunStats, TimeRange};
 use super::tenant::Tenant;
@@ -12,10 +12,11 @@ use super::workspace::Workspace;
 use crate::db::control_tower::{self, MAX_TOP, Snapshot};
 use crate::domain::health::HealthLevel;
 
-use crate::error::{AppError, AppResult, count_argument};
+use crate::error::{AppResult, count_argument};
 use crate::graphql::enums::TimeWindow;
 use crate::graphql::guards::{AUDIT, CONSOLE};
 use crate::graphql::scope::Scope;
+use crate::graphql::types::live::{Live, Push, Shape, every};
 
 pub(crate) struct ControlTower {
     snapshot: Arc<Snapshot>,
@@ -239,50 +240,33 @@ impl ControlTowerQuery {
     }
 }
 
-/// The subscription root.
+/// The Control Tower subscription.
 #[derive(Default)]
 pub struct ControlTowerSubscription;
 
-/// The name of `Subscription.controlTower`, and of its argument `everySeconds`: the
-/// WebSocket transport reads them itself, to run each push as the query (a unit test of
-/// the server ties the field to the schema; the subscription tests, the argument).
-pub(crate) const CONTROL_TOWER_FIELD: &str = "controlTower";
-pub(crate) const EVERY_SECONDS_ARGUMENT: &str = "everySeconds";
-
-/// Everything that can be watched, pushed over the WebSocket at `/graphql/ws`
-/// (`graphql-transport-ws`): live dashboards.
-#[Subscription(name = "Subscription")]
+#[Subscription]
 impl ControlTowerSubscription {
     /// The Control Tower of `window`, pushed every `everySeconds` while it changes:
     /// the first at once, then only a tower that differs from the last one sent (its
     /// `generatedAt` moves whenever it is computed anew, at most every
-    /// `system_console.cache.control_tower_seconds`). Served over the WebSocket at
-    /// `/graphql/ws` (`graphql-transport-ws`), authenticated by the `connection_init`
-    /// payload `{"authorization": "Bearer <token>"}`; each push runs as the query
+    /// `system_console.cache.control_tower_seconds`). Each tick runs as the query
     /// `controlTower(window:)` would, with the same checks, from the same shared
-    /// snapshot.
-    #[graphql(guard = "CONSOLE")]
+    /// snapshot; it is the live query `live { controlTower(window:) { … } }`.
     async fn control_tower(
         &self,
+        ctx: &Context<'_>,
         #[graphql(
             desc = "Which runs and audit logs count.",
             default_with = "Some(TimeWindow::Last24h)"
         )]
         window: Option<TimeWindow>,
         #[graphql(
-            desc = "Seconds between pushes, 1 to 3600; null means the default.",
+            desc = "Seconds between ticks, 1 to 3600; null means the default, 10.",
             default_with = "Some(10)"
         )]
         every_seconds: Option<i32>,
-    ) -> async_graphql::Result<futures::stream::Empty<ControlTower>> {
-        // The WebSocket transport (`server::subscriptions`) runs every push through the
-        // request pipeline as the query `controlTower`, so loaders settle and sessions
-        // are checked per push; async-graphql's own subscription execution, which this
-        // resolver would serve, is not a transport of this service.
-        let _ = (window, every_seconds);
-        Err(AppError::bad_input(
-            "subscriptions are served over the WebSocket at /graphql/ws (graphql-transport-ws)",
-        )
-        .into())
+    ) -> async_graphql::Result<impl futures::Stream<Item = Push<ControlTower>> + use<>> {
+        let _ = window;
+        Ok(Live::of(ctx)?.watch(ctx.item, Shape::Field, every(every_seconds)?)?.map(Push::new))
     }
 }

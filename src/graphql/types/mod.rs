@@ -4,6 +4,7 @@
 pub(crate) mod audit_log;
 pub mod control_tower;
 pub(crate) mod health;
+pub mod live;
 pub(crate) mod node;
 pub(crate) mod operation_run;
 pub(crate) mod operator;

@@ -130,8 +130,8 @@ async fn load(scope: &Scope, kind: NodeKind, id: i64) -> AppResult<Option<Node>>
             .await?
             .map(|row| Node::OperationRun(row.into())),
         NodeKind::AuditLog => {
-            let viewer = scope.viewer();
-            viewer.map_or(Ok(()), |viewer| viewer.require(Capability::AuditView))?;
+            let principal = scope.principal();
+            principal.map_or(Ok(()), |principal| principal.require(Capability::AuditView))?;
             let row = loaders.audit_logs().load_one(id).await?;
             row.map(|row| Node::AuditLog(row.into()))
         }
