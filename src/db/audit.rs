@@ -1,7 +1,7 @@
 //! Audit logs: their filter and order.
 
 use entity::audit_log;
-use sea_orm::{ColumnTrait, Condition};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, Statement};
 
 use super::filter::stored_in;
 use super::page::{KeyKind, KeyValue, SortColumn, SortSpec};
@@ -170,4 +170,134 @@ pub(crate) async fn investigations_of(
         }
     }
     Ok(grouped)
+}
+
+/// The audit tail's order: by id, oldest first. Ids are given out in the order entries
+/// are begun, and [`Horizon`] says how far they are settled.
+pub(crate) fn tail_spec() -> SortSpec {
+    SortSpec {
+        tag: "audit:id:asc".to_owned(),
+        columns: vec![SortColumn::required(
+            audit_log::Column::Id.into_expr(),
+            KeyKind::Int,
+        )],
+        descending: false,
+    }
+}
+
+/// A log's position in [`tail_spec`].
+pub(crate) fn tail_key(model: &audit_log::Model) -> Vec<KeyValue> {
+    vec![KeyValue::Int(model.id)]
+}
+
+/// One look at how far audit ids have been given out, and at which transactions were
+/// running then (PostgreSQL's snapshot bounds; none on SQLite, whose writers take turns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Sample {
+    /// The last id given out (PostgreSQL) or written (SQLite).
+    pub(crate) last_id: i64,
+    /// The oldest transaction still running, and the first not yet begun.
+    pub(crate) running: Option<(i64, i64)>,
+}
+
+/// Takes a [`Sample`], in one statement.
+pub(crate) async fn sample(db: &impl ConnectionTrait) -> Result<Sample, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('audit_logs', 'id')::regclass), 0) AS last_id, \
+             pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, \
+             pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax"
+        }
+        _ => "SELECT COALESCE(MAX(id), 0) AS last_id FROM audit_logs",
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the audit horizon".to_owned()))?;
+    let last_id: i64 = row.try_get("", "last_id")?;
+    let running = match backend {
+        DbBackend::Postgres => Some((row.try_get("", "xmin")?, row.try_get("", "xmax")?)),
+        _ => None,
+    };
+    Ok(Sample { last_id, running })
+}
+
+/// How far the audit trail is settled: the greatest id such that every entry up to it
+/// is committed or will never be. A tail that reads no further never misses an entry
+/// whose transaction commits after one with a higher id.
+///
+/// On PostgreSQL an id is given out (`nextval`) moments before its transaction takes a
+/// transaction id. So every id up to sample *k*'s `last_id` belongs to a transaction
+/// begun before the next sample *k+1* (taken a tick later) — one that sample *k+1* sees
+/// running or finished, whose id is below its `xmax`. Once a later sample's `xmin`
+/// (its oldest running transaction) reaches sample *k+1*'s `xmax`, all of them have
+/// ended: ids up to sample *k*'s `last_id` are settled. A transaction held open
+/// elsewhere delays the tail; it never makes it skip.
+#[derive(Debug, Default)]
+pub(crate) struct Horizon {
+    samples: std::collections::VecDeque<Sample>,
+    settled: Option<i64>,
+}
+
+impl Horizon {
+    /// Adds a sample taken now; returns the settled id, once one is known.
+    pub(crate) fn settle(&mut self, sample: Sample) -> Option<i64> {
+        let Some((oldest_running, _)) = sample.running else {
+            // SQLite: a written id is committed, and no lower one is still to come.
+            self.settled = Some(sample.last_id);
+            return self.settled;
+        };
+        self.samples.push_back(sample);
+        while let Some(next) = self.samples.get(1) {
+            let Some((_, next_unbegun)) = next.running else {
+                break;
+            };
+            if next_unbegun > oldest_running {
+                break;
+            }
+            if let Some(settled) = self.samples.pop_front() {
+                self.settled = Some(self.settled.unwrap_or(0).max(settled.last_id));
+            }
+        }
+        self.settled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Horizon, Sample};
+
+    fn pg(last_id: i64, xmin: i64, xmax: i64) -> Sample {
+        Sample {
+            last_id,
+            running: Some((xmin, xmax)),
+        }
+    }
+
+    #[test]
+    fn the_horizon_waits_for_every_transaction_that_may_hold_a_lower_id() {
+        let mut horizon = Horizon::default();
+        // Transaction 100 holds id 10 and stays open; 101 commits id 11.
+        assert_eq!(horizon.settle(pg(11, 100, 102)), None);
+        assert_eq!(horizon.settle(pg(11, 100, 102)), None);
+        assert_eq!(horizon.settle(pg(11, 100, 103)), None, "100 still runs");
+        // 100 commits: every id given out before the last sample is settled; the last
+        // sample's own ids wait for a later one (their transactions may not have a
+        // transaction id yet).
+        assert_eq!(horizon.settle(pg(12, 103, 103)), Some(11));
+        assert_eq!(horizon.settle(pg(12, 104, 105)), Some(11));
+        assert_eq!(horizon.settle(pg(13, 105, 106)), Some(12));
+        assert_eq!(horizon.settle(pg(13, 106, 106)), Some(13));
+    }
+
+    #[test]
+    fn sqlite_is_settled_as_written() {
+        let mut horizon = Horizon::default();
+        let sample = Sample {
+            last_id: 7,
+            running: None,
+        };
+        assert_eq!(horizon.settle(sample), Some(7));
+    }
 }

@@ -1,10 +1,11 @@
 //! The root query: the per-domain query roots merged into one `Query` type.
 
-use async_graphql::{MergedObject, MergedSubscription};
+use async_graphql::{Context, MergedObject, MergedSubscription, Subscription};
+use futures::StreamExt;
 
-use super::types::audit_log::AuditQuery;
+use super::types::audit_log::{AuditQuery, AuditTailSubscription};
 use super::types::control_tower::{ControlTowerQuery, ControlTowerSubscription};
-use super::types::live::LiveSubscription;
+use super::types::live::{Live, Push, Shape, every};
 use super::types::node::NodeQuery;
 use super::types::operation_run::RunQuery;
 use super::types::operation_run::TriageMutation;
@@ -32,6 +33,37 @@ pub struct Query(
 pub struct Mutation(SessionMutation, TriageMutation);
 
 /// Everything that can be watched, pushed over the WebSocket at `/graphql/ws`
-/// (`graphql-transport-ws`): live queries over any selection and the Control Tower.
+/// (`graphql-transport-ws`): live queries over any selection, the Control Tower and the
+/// audit tail.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(LiveSubscription, ControlTowerSubscription);
+pub struct Subscription(LiveSubscription, ControlTowerSubscription, AuditTailSubscription);
+
+/// Live queries.
+#[derive(Default)]
+pub struct LiveSubscription;
+
+#[Subscription]
+impl LiveSubscription {
+    /// Any selection of the `Query` root, pushed while it changes: every `everySeconds`
+    /// the selection runs as the same query would run over `POST /graphql` — with the
+    /// subscriber's authentication and capabilities, the same limits and one clock per
+    /// tick — and the answer is pushed when it differs from the last one this
+    /// subscription was sent (the first is always pushed). Subscribers of the same
+    /// document, variables and access (the capabilities, and the session when the
+    /// selection reads `viewer`, `node` or `nodes`) share one execution per tick. Served
+    /// over the WebSocket at `/graphql/ws` (`graphql-transport-ws`), authenticated by the
+    /// `connection_init` payload `{"authorization": "Bearer <token>"}`.
+    async fn live(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Seconds between ticks, 1 to 3600; null means the default, 10.",
+            default_with = "Some(10)"
+        )]
+        every_seconds: Option<i32>,
+    ) -> async_graphql::Result<impl futures::Stream<Item = Push<Query>> + use<>> {
+        Ok(Live::of(ctx)?
+            .watch(ctx.item, Shape::Selection, every(every_seconds)?)?
+            .map(Push::new))
+    }
+}

@@ -10,7 +10,7 @@
 //! business: a connection checks its session, and a subscriber follows the access its
 //! connection holds now, moving to another execution when that changes.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -20,7 +20,8 @@ use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Field, FragmentDefinition, OperationType, Selection,
     SelectionSet,
 };
-use async_graphql::{Name, Positioned, Request, Variables};
+use async_graphql::{Name, PathSegment, Pos, Positioned, Request, Response, ServerError, Value, Variables};
+use async_graphql_value::Value as ParsedValue;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
@@ -32,6 +33,7 @@ use super::document::Admitted;
 use super::graphql::{self, Caller};
 use crate::auth::login::Origin;
 use crate::auth::{Capability, Principal};
+use crate::db::audit;
 use crate::error::{AppError, AppResult};
 use crate::graphql::types::live::{Answer, EVERY_SECONDS_ARGUMENT, Shape, Watch};
 
@@ -94,10 +96,11 @@ struct Key {
     access: Access,
 }
 
-/// The executions running on this instance.
+/// The executions running on this instance, and the audit horizon its tails read.
 #[derive(Default)]
 pub(crate) struct Hub {
     executions: Mutex<HashMap<Key, Weak<Execution>>>,
+    horizon: Mutex<Weak<Feed>>,
 }
 
 /// One query run every tick for its subscribers; it stops when the last one leaves.
@@ -234,6 +237,16 @@ pub(crate) struct Subscribed {
     pub(crate) principal: watch::Receiver<Option<Principal>>,
 }
 
+impl Subscribed {
+    fn query_key(&self, field: &Positioned<Field>, shape: Shape) -> [u8; 32] {
+        let mut query = Sha256::new();
+        query.update(self.text);
+        query.update(self.admitted.operation_name.as_deref().unwrap_or_default());
+        query.update(format!("\0{}:{}\0{shape:?}", field.pos.line, field.pos.column));
+        query.finalize().into()
+    }
+}
+
 impl Watch for Subscribed {
     fn watch(
         &self,
@@ -242,10 +255,6 @@ impl Watch for Subscribed {
         every: Duration,
     ) -> AppResult<BoxStream<'static, Arc<Answer>>> {
         let (admitted, personal) = query_of(&self.admitted, field, shape)?;
-        let mut query = Sha256::new();
-        query.update(self.text);
-        query.update(self.admitted.operation_name.as_deref().unwrap_or_default());
-        query.update(format!("\0{}:{}\0{shape:?}", field.pos.line, field.pos.column));
         let variables: BTreeMap<&str, String> = self
             .variables
             .iter()
@@ -253,7 +262,7 @@ impl Watch for Subscribed {
             .collect();
         let follow = Follow {
             state: self.state.clone(),
-            query: query.finalize().into(),
+            query: self.query_key(field, shape),
             variables: serde_json::to_string(&variables).unwrap_or_default(),
             every,
             personal,
@@ -268,6 +277,32 @@ impl Watch for Subscribed {
             last: None,
         };
         Ok(stream::unfold(follow, Follow::next).boxed())
+    }
+
+    fn tail(
+        &self,
+        field: &Positioned<Field>,
+        after: Option<String>,
+    ) -> AppResult<BoxStream<'static, Arc<Answer>>> {
+        // The page's query is made now, so that a field it cannot be made of is refused
+        // at once; each read makes it again with the position and the horizon.
+        tail_query(&self.admitted, field, &Position::Since(0), 0)?;
+        let feed = self.state.live.horizon(&self.state);
+        let tail = Tail {
+            state: self.state.clone(),
+            subscription: self.admitted.clone(),
+            field: field.clone(),
+            variables: self.variables.clone(),
+            principal: self.principal.clone(),
+            settled: feed.settled.clone(),
+            _feed: feed,
+            position: after.map_or(Position::Start, Position::Cursor),
+            read_through: None,
+            retry: false,
+            queued: VecDeque::new(),
+            ended: false,
+        };
+        Ok(stream::unfold(tail, Tail::next).boxed())
     }
 }
 
@@ -370,10 +405,17 @@ fn query_of(
             }
         }
     };
+    let (admitted, operator) = admitted_of(subscription, selection)?;
+    Ok((admitted, shape == Shape::Selection && operator))
+}
+
+/// The query of the subscription's operation with `selection` as its root selection,
+/// its variables and fragments those `selection` uses, and whether `selection` reads
+/// who the operator is.
+fn admitted_of(subscription: &Admitted, selection: SelectionSet) -> AppResult<(Admitted, bool)> {
     let document = &subscription.document;
     let mut reach = Reach::default();
     reach.selection(&selection, &document.fragments);
-    let personal = shape == Shape::Selection && reach.operator;
     let operation = match &document.operations {
         DocumentOperations::Single(operation) => operation.clone(),
         DocumentOperations::Multiple(operations) => subscription
@@ -422,7 +464,7 @@ fn query_of(
         operation_name: subscription.operation_name.clone(),
         validated: AtomicBool::new(false),
     };
-    Ok((admitted, personal))
+    Ok((admitted, reach.operator))
 }
 
 /// What a selection reaches: fragments, variables, and whether its root reads who the
@@ -514,4 +556,281 @@ impl Reach {
             _ => {}
         }
     }
+}
+
+/// How often the audit horizon is sampled while a tail reads it.
+const HORIZON_SAMPLE: Duration = Duration::from_millis(500);
+/// How soon a tail whose read failed (the database away) reads again.
+const TAIL_RETRY: Duration = Duration::from_secs(1);
+
+/// The settled audit horizon ([`audit::Horizon`]), sampled while some tail holds it.
+struct Feed {
+    settled: watch::Receiver<Option<i64>>,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Hub {
+    /// The horizon feed, started if none runs.
+    fn horizon(&self, state: &AppState) -> Arc<Feed> {
+        let mut horizon = self.horizon.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(feed) = horizon.upgrade() {
+            return feed;
+        }
+        let (publish, settled) = watch::channel(None);
+        let task = tokio::spawn(sample_horizon(state.clone(), publish));
+        let feed = Arc::new(Feed {
+            settled,
+            task: task.abort_handle(),
+        });
+        *horizon = Arc::downgrade(&feed);
+        feed
+    }
+}
+
+async fn sample_horizon(state: AppState, publish: watch::Sender<Option<i64>>) {
+    let mut horizon = audit::Horizon::default();
+    let mut interval = tokio::time::interval(HORIZON_SAMPLE);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        match audit::sample(state.db.connection()).await {
+            Ok(sample) => {
+                let settled = horizon.settle(sample);
+                publish.send_if_modified(|held| {
+                    let moved = settled.is_some() && *held != settled;
+                    if moved {
+                        *held = settled;
+                    }
+                    moved
+                });
+            }
+            // The tails wait; the next sample tries again.
+            Err(error) => tracing::debug!(%error, "could not sample the audit horizon"),
+        }
+    }
+}
+
+/// Where a tail reads from.
+#[derive(Clone, Debug)]
+enum Position {
+    /// Not yet placed: after the entries settled when it first looks.
+    Start,
+    /// After the entry of this cursor.
+    Cursor(String),
+    /// After this id.
+    Since(i64),
+}
+
+/// One tail subscriber: its position, and the entries read but not yet pushed.
+struct Tail {
+    state: AppState,
+    subscription: Arc<Admitted>,
+    field: Positioned<Field>,
+    variables: Variables,
+    principal: watch::Receiver<Option<Principal>>,
+    settled: watch::Receiver<Option<i64>>,
+    _feed: Arc<Feed>,
+    position: Position,
+    /// The horizon its last complete read went to.
+    read_through: Option<i64>,
+    /// Whether its last read failed for a reason that passes (the database away).
+    retry: bool,
+    queued: VecDeque<Arc<Answer>>,
+    ended: bool,
+}
+
+impl Tail {
+    async fn next(mut self) -> Option<(Arc<Answer>, Self)> {
+        loop {
+            if let Some(answer) = self.queued.pop_front() {
+                return Some((answer, self));
+            }
+            if self.ended {
+                return None;
+            }
+            let principal = self.principal.borrow_and_update().clone()?;
+            let settled = *self.settled.borrow_and_update();
+            if let Some(through) = settled
+                && (self.retry || self.read_through != Some(through))
+            {
+                if let Position::Start = self.position {
+                    self.position = Position::Since(through);
+                    self.read_through = Some(through);
+                    continue;
+                }
+                self.read(principal, through).await;
+                continue;
+            }
+            let retry = self.retry;
+            tokio::select! {
+                changed = self.settled.changed() => changed.ok()?,
+                changed = self.principal.changed() => changed.ok()?,
+                () = tokio::time::sleep(TAIL_RETRY), if retry => {}
+            }
+        }
+    }
+
+    /// Reads the next page up to `through`, queueing an answer per entry.
+    async fn read(&mut self, principal: Principal, through: i64) {
+        let admitted = match tail_query(&self.subscription, &self.field, &self.position, through)
+        {
+            Ok(admitted) => admitted,
+            Err(error) => {
+                self.end_with(graphql::server_error(&error));
+                return;
+            }
+        };
+        let mut request = Request::new(String::new()).variables(self.variables.clone());
+        request.operation_name = admitted.operation_name.clone();
+        request.set_parsed_query(admitted.document.clone());
+        let caller = Caller {
+            authorization: None,
+            origin: Origin::default(),
+            granted: Some(principal),
+        };
+        let deadline = graphql::deadline(&self.state);
+        let response = graphql::run(&self.state, request, &admitted, caller, deadline)
+            .await
+            .response;
+        let page = match &response.data {
+            Value::Object(data) => data.get(TAIL_PAGE),
+            _ => None,
+        };
+        let mut entry_errors: Vec<Vec<ServerError>> = Vec::new();
+        let mut failed = Vec::new();
+        for error in response.errors {
+            match error.path.as_slice() {
+                [PathSegment::Field(_), PathSegment::Field(edges), PathSegment::Index(index), ..]
+                    if edges == "edges" =>
+                {
+                    if entry_errors.len() <= *index {
+                        entry_errors.resize_with(*index + 1, Vec::new);
+                    }
+                    let mut error = error.clone();
+                    error.path.drain(..3);
+                    entry_errors[*index].push(error);
+                }
+                _ => failed.push(error),
+            }
+        }
+        let Some(Value::Object(page)) = page.filter(|_| failed.is_empty()) else {
+            let Some(mut error) = failed.into_iter().next() else {
+                self.retry = true;
+                return;
+            };
+            error.path.clear();
+            let passes = error
+                .extensions
+                .as_ref()
+                .and_then(|extensions| extensions.get("code"))
+                .is_some_and(|code| *code == Value::from("SERVICE_UNAVAILABLE"));
+            if passes {
+                // Said once; the tail reads again from where it was.
+                if !self.retry {
+                    self.queued.push_back(error_answer(error));
+                }
+                self.retry = true;
+            } else {
+                self.end_with(error);
+            }
+            return;
+        };
+        self.retry = false;
+        if let Some(Value::List(edges)) = page.get("edges") {
+            for (index, edge) in edges.iter().enumerate() {
+                let mut response = Response::new(edge.clone());
+                response.errors = entry_errors.get_mut(index).map(std::mem::take).unwrap_or_default();
+                self.queued.push_back(Arc::new(Answer {
+                    response,
+                    shape: Shape::Selection,
+                }));
+            }
+        }
+        let info = match page.get("pageInfo") {
+            Some(Value::Object(info)) => Some(info),
+            _ => None,
+        };
+        if let Some(Value::String(cursor)) = info.and_then(|info| info.get("endCursor")) {
+            self.position = Position::Cursor(cursor.clone());
+        }
+        let more = info.and_then(|info| info.get("hasNextPage")) == Some(&Value::Boolean(true));
+        // A full page reads on at once; the rest waits for the horizon to move.
+        self.read_through = if more { None } else { Some(through) };
+    }
+
+    /// Pushes `error` and ends the tail.
+    fn end_with(&mut self, error: ServerError) {
+        self.queued.push_back(error_answer(error));
+        self.ended = true;
+    }
+}
+
+fn error_answer(error: ServerError) -> Arc<Answer> {
+    Arc::new(Answer {
+        response: Response::from_errors(vec![error]),
+        shape: Shape::Selection,
+    })
+}
+
+/// The alias of the page a tail reads.
+const TAIL_PAGE: &str = "page";
+
+/// The query a tail's read runs: the page of entries after `position`, up to `through`,
+/// with the tail field's filter and its selection on each edge.
+fn tail_query(
+    subscription: &Admitted,
+    field: &Positioned<Field>,
+    position: &Position,
+    through: i64,
+) -> AppResult<Admitted> {
+    let pos = field.pos;
+    let name = |name: &str| Positioned::new(Name::new(name), pos);
+    let leaf = |field: &str| plain_field(field, SelectionSet::default(), pos);
+    let mut page = field.node.clone();
+    page.alias = Some(name(TAIL_PAGE));
+    page.name = name("auditLogTailPage");
+    page.directives.clear();
+    page.arguments.retain(|(argument, _)| argument.node.as_str() == "filter");
+    let (argument, value) = match position {
+        Position::Cursor(cursor) => ("after", ParsedValue::String(cursor.clone())),
+        Position::Since(id) => ("since", ParsedValue::Number((*id).into())),
+        Position::Start => ("since", ParsedValue::Number(0.into())),
+    };
+    page.arguments.push((name(argument), Positioned::new(value, pos)));
+    page.arguments
+        .push((name("through"), Positioned::new(ParsedValue::Number(through.into()), pos)));
+    let info = SelectionSet {
+        items: vec![leaf("endCursor"), leaf("hasNextPage")],
+    };
+    page.selection_set = Positioned::new(
+        SelectionSet {
+            items: vec![
+                plain_field("edges", field.node.selection_set.node.clone(), pos),
+                plain_field("pageInfo", info, pos),
+            ],
+        },
+        pos,
+    );
+    let selection = SelectionSet {
+        items: vec![Positioned::new(Selection::Field(Positioned::new(page, pos)), pos)],
+    };
+    Ok(admitted_of(subscription, selection)?.0)
+}
+
+/// The field `name` with `selection`, without alias, arguments or directives.
+fn plain_field(name: &str, selection: SelectionSet, pos: Pos) -> Positioned<Selection> {
+    let field = Field {
+        alias: None,
+        name: Positioned::new(Name::new(name), pos),
+        arguments: Vec::new(),
+        directives: Vec::new(),
+        selection_set: Positioned::new(selection, pos),
+    };
+    Positioned::new(Selection::Field(Positioned::new(field, pos)), pos)
 }

@@ -301,3 +301,119 @@ async fn revoke_and_expiry(backend: Backend) {
         (4401, "the dashboard token has expired".to_owned())
     );
 }
+
+const TAIL: &str = "subscription($after: String) { auditLogTail(after: $after) { cursor node { action } } }";
+
+/// The next tail entry on `socket`: its action and cursor.
+async fn tailed(socket: &mut Socket) -> (String, String) {
+    let pushed = socket.message().await;
+    assert_eq!(pushed["type"], "next", "{pushed}");
+    let edge = &pushed["payload"]["data"]["auditLogTail"];
+    assert!(pushed["payload"]["errors"].is_null(), "{pushed}");
+    (
+        edge["node"]["action"].as_str().unwrap().to_owned(),
+        edge["cursor"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Gives a new tail time to place itself after what is settled now.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+}
+
+crate::on_both_backends!(
+    the_audit_tail_sends_new_entries_in_order_once_and_resumes_from_a_cursor,
+    super::tail_resumes
+);
+async fn tail_resumes(backend: Backend) {
+    let app = spawn(backend, |_| {}).await;
+    audit_log_with(&app.db, "tail.before", |_| {}).await;
+    let mut socket = Socket::initialised(&app, &app.token).await;
+    socket.subscribe("tail", TAIL, json!({})).await;
+    settle().await;
+    for action in ["tail.one", "tail.two", "tail.three"] {
+        audit_log_with(&app.db, action, |_| {}).await;
+    }
+    let (first, _) = tailed(&mut socket).await;
+    let (second, cursor) = tailed(&mut socket).await;
+    let (third, _) = tailed(&mut socket).await;
+    assert_eq!([first, second, third], ["tail.one", "tail.two", "tail.three"]);
+    stays_quiet(&mut socket, Duration::from_millis(1500)).await;
+    // A reconnect resumes after its last cursor: the rest, then what comes.
+    let mut again = Socket::initialised(&app, &app.token).await;
+    again.subscribe("tail", TAIL, json!({"after": cursor})).await;
+    assert_eq!(tailed(&mut again).await.0, "tail.three");
+    audit_log_with(&app.db, "tail.four", |_| {}).await;
+    assert_eq!(tailed(&mut again).await.0, "tail.four");
+    assert_eq!(tailed(&mut socket).await.0, "tail.four");
+    // A filter narrows it; a cursor of another list is refused, and so is the tail
+    // without audit.view.
+    let mut filtered = Socket::initialised(&app, &app.token).await;
+    filtered
+        .subscribe(
+            "five",
+            "subscription { auditLogTail(filter: {action: \"tail.five\"}) { node { action } } }",
+            json!({}),
+        )
+        .await;
+    settle().await;
+    audit_log_with(&app.db, "tail.other", |_| {}).await;
+    audit_log_with(&app.db, "tail.five", |_| {}).await;
+    let pushed = filtered.message().await;
+    assert_eq!(
+        pushed["payload"],
+        json!({"data": {"auditLogTail": {"node": {"action": "tail.five"}}}})
+    );
+    let (logs, _) = app
+        .gql_with(Some(&app.token), "{ auditLogs(first: 1) { edges { cursor } } }", json!({}))
+        .await;
+    let foreign = logs["data"]["auditLogs"]["edges"][0]["cursor"].clone();
+    filtered.subscribe("bad", TAIL, json!({"after": foreign})).await;
+    let refused = filtered.message().await;
+    assert_eq!(error_codes(&refused["payload"]), ["BAD_USER_INPUT"], "{refused}");
+    assert_eq!(
+        filtered.message().await,
+        json!({"id": "bad", "type": "complete"})
+    );
+    let viewer = operator_token(&app.db, "viewer@tail.test", &[Capability::ConsoleView]).await;
+    let mut socket = Socket::initialised(&app, &viewer).await;
+    socket.subscribe("tail", TAIL, json!({})).await;
+    settle().await;
+    audit_log_with(&app.db, "tail.hidden", |_| {}).await;
+    let refused = socket.message().await;
+    assert_eq!(error_codes(&refused["payload"]), ["FORBIDDEN"], "{refused}");
+}
+
+/// Two writers outside the service; the one holding the lower id commits last. The tail
+/// holds back the higher entry until the lower one commits, then sends both, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped"
+)]
+async fn the_audit_tail_misses_nothing_when_transactions_commit_out_of_id_order() {
+    use sea_orm::TransactionTrait;
+    let app = spawn(Backend::Postgres, |_| {}).await;
+    let mut socket = Socket::initialised(&app, &app.token).await;
+    socket.subscribe("tail", TAIL, json!({})).await;
+    settle().await;
+    let slow = app.db.begin().await.unwrap();
+    let lower = audit_log_with(&slow, "tail.lower", |_| {}).await;
+    let fast = app.db.begin().await.unwrap();
+    let higher = audit_log_with(&fast, "tail.higher", |_| {}).await;
+    assert!(lower.id < higher.id);
+    fast.commit().await.unwrap();
+    // The higher entry is committed, but the lower one may still come: nothing is sent.
+    stays_quiet(&mut socket, Duration::from_secs(3)).await;
+    slow.commit().await.unwrap();
+    assert_eq!(tailed(&mut socket).await.0, "tail.lower");
+    assert_eq!(tailed(&mut socket).await.0, "tail.higher");
+    // An entry rolled back is never sent, and holds back nothing once it is.
+    let abandoned = app.db.begin().await.unwrap();
+    audit_log_with(&abandoned, "tail.abandoned", |_| {}).await;
+    audit_log_with(&app.db, "tail.after", |_| {}).await;
+    stays_quiet(&mut socket, Duration::from_secs(2)).await;
+    abandoned.rollback().await.unwrap();
+    assert_eq!(tailed(&mut socket).await.0, "tail.after");
+    stays_quiet(&mut socket, Duration::from_millis(1500)).await;
+}

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Json, Object};
+use async_graphql::{Context, ID, InputObject, Json, Object, Subscription};
+use futures::StreamExt;
 use chrono::{DateTime, Utc};
 use entity::audit_log;
 use sea_orm::ColumnTrait;
@@ -14,10 +15,11 @@ use crate::db::audit;
 use crate::domain::audit::PLATFORM_PREFIX;
 use crate::domain::{status, window};
 use crate::error::{AppError, AppResult};
-use crate::graphql::connection::{Connection, PageRequest, page_cost, root_page};
+use crate::graphql::connection::{Connection, Edge, PageRequest, page_cost, root_page};
 use crate::graphql::enums::{AuditStatus, TimeWindow};
 use crate::graphql::guards::{AUDIT, SENSITIVE};
 use crate::graphql::ids::NodeKind;
+use crate::graphql::types::live::{Live, Push};
 use crate::graphql::inputs::optional_id;
 use crate::graphql::scope::Scope;
 use crate::graphql::text::Text;
@@ -205,6 +207,40 @@ impl AuditQuery {
         ))
     }
 
+    /// The page a tick of `Subscription.auditLogTail` reads: entries after `after` (or
+    /// after the id `since`), oldest first, none beyond the settled id `through`. Hidden:
+    /// only the tail knows how far the trail is settled.
+    #[graphql(guard = "AUDIT", visible = false)]
+    async fn audit_log_tail_page(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        since: Option<i64>,
+        through: i64,
+        filter: Option<AuditLogFilter>,
+    ) -> AppResult<Connection<AuditLog>> {
+        let scope = Scope::of(ctx)?;
+        let spec = audit::tail_spec().in_list("auditLogTail");
+        let first = Some(i32::try_from(scope.max_page_size()).unwrap_or(i32::MAX));
+        let args = PageRequest::forward(first, after).validate(&spec, scope.max_page_size())?;
+        let mut condition = filter
+            .unwrap_or_default()
+            .to_db(scope.now)?
+            .condition()
+            .add(audit_log::Column::Id.lte(through));
+        if let Some(since) = since {
+            condition = condition.add(audit_log::Column::Id.gt(since));
+        }
+        let (page, total) = root_page::<audit_log::Entity>(scope, condition, &spec, &args).await?;
+        Ok(Connection::new(
+            page,
+            &spec,
+            audit::tail_key,
+            AuditLog::from,
+            total,
+        ))
+    }
+
     /// The platform's own actions (`platform.*`: logins, logouts, break-glass, triage)
     /// recorded in `window`, newest first.
     #[graphql(guard = "AUDIT", complexity = "page_cost(first, child_complexity)")]
@@ -271,3 +307,30 @@ impl AuditQuery {
 
 /// Lists of it are async-graphql's own.
 impl crate::graphql::immediate::Item for AuditLog {}
+
+/// The audit tail.
+#[derive(Default)]
+pub struct AuditTailSubscription;
+
+#[Subscription]
+impl AuditTailSubscription {
+    /// New audit entries as they are recorded, oldest first, each once: every entry
+    /// matching `filter` after the cursor `after` (or, without one, recorded from now
+    /// on). An entry is sent only once every entry before it is committed or will never
+    /// be — an entry whose transaction commits late is not skipped — so the tail trails
+    /// the newest entry by a second or two, and by as long as a transaction that may
+    /// hold an earlier entry stays open. Resume after a reconnect by passing the last
+    /// edge's `cursor` as `after`. Needs `audit.view`; checked, like every field, as the
+    /// query `auditLogs` would be, at each look (every second).
+    async fn audit_log_tail(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only entries matching this filter.")] filter: Option<AuditLogFilter>,
+        #[graphql(desc = "Send the entries after this cursor, a `cursor` this tail sent.")]
+        after: Option<String>,
+    ) -> async_graphql::Result<impl futures::Stream<Item = Push<Edge<AuditLog>>> + use<>> {
+        let _ = filter;
+        Ok(Live::of(ctx)?.tail(ctx.item, after)?.map(Push::new))
+    }
+}
+

@@ -16,13 +16,11 @@ use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
 use async_graphql::{
     Context, ContextSelectionSet, OutputType, PathSegment, Positioned, Response, ServerError,
-    ServerResult, Subscription, Value,
+    ServerResult, Value,
 };
-use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use crate::error::{AppError, AppResult};
-use crate::graphql::query::Query;
 
 /// The argument every live field reads its period from; the transport leaves it out of
 /// the query a tick runs.
@@ -68,6 +66,15 @@ pub(crate) trait Watch: Send + Sync {
         field: &Positioned<Field>,
         shape: Shape,
         every: Duration,
+    ) -> AppResult<BoxStream<'static, Arc<Answer>>>;
+
+    /// The audit entries of the tail `field`, one answer each (its value the entry's
+    /// edge), in id order, after the cursor `after` or, without one, after the last
+    /// settled entry now.
+    fn tail(
+        &self,
+        field: &Positioned<Field>,
+        after: Option<String>,
     ) -> AppResult<BoxStream<'static, Arc<Answer>>>;
 }
 
@@ -147,35 +154,5 @@ impl<T: OutputType> OutputType for Push<T> {
             Some(error) => Err(error),
             None => Ok(value),
         }
-    }
-}
-
-/// Live queries.
-#[derive(Default)]
-pub struct LiveSubscription;
-
-#[Subscription]
-impl LiveSubscription {
-    /// Any selection of the `Query` root, pushed while it changes: every `everySeconds`
-    /// the selection runs as the same query would run over `POST /graphql` — with the
-    /// subscriber's authentication and capabilities, the same limits and one clock per
-    /// tick — and the answer is pushed when it differs from the last one this
-    /// subscription was sent (the first is always pushed). Subscribers of the same
-    /// document, variables and access (the capabilities, and the session when the
-    /// selection reads `viewer`, `node` or `nodes`) share one execution per tick. Served
-    /// over the WebSocket at `/graphql/ws` (`graphql-transport-ws`), authenticated by the
-    /// `connection_init` payload `{"authorization": "Bearer <token>"}`.
-    async fn live(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Seconds between ticks, 1 to 3600; null means the default, 10.",
-            default_with = "Some(10)"
-        )]
-        every_seconds: Option<i32>,
-    ) -> async_graphql::Result<impl futures::Stream<Item = Push<Query>> + use<>> {
-        Ok(Live::of(ctx)?
-            .watch(ctx.item, Shape::Selection, every(every_seconds)?)?
-            .map(Push::new))
     }
 }
