@@ -190,14 +190,15 @@ pub(crate) fn tail_key(model: &audit_log::Model) -> Vec<KeyValue> {
     vec![KeyValue::Int(model.id)]
 }
 
-/// One look at how far audit ids have been given out, and at which transactions were
-/// running then (PostgreSQL's snapshot bounds; none on SQLite, whose writers take turns).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One look at how far audit ids have been given out, and at which transactions of this
+/// database were running then (none on SQLite, whose writers take turns).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Sample {
     /// The last id given out (PostgreSQL) or written (SQLite).
     pub(crate) last_id: i64,
-    /// The oldest transaction still running, and the first not yet begun.
-    pub(crate) running: Option<(i64, i64)>,
+    /// PostgreSQL: the transaction ids of this database's sessions in a transaction that
+    /// has written (`pg_stat_activity.backend_xid`).
+    pub(crate) running: Option<Vec<i64>>,
 }
 
 /// Takes a [`Sample`], in one statement.
@@ -206,8 +207,9 @@ pub(crate) async fn sample(db: &impl ConnectionTrait) -> Result<Sample, DbErr> {
     let sql = match backend {
         DbBackend::Postgres => {
             "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('audit_logs', 'id')::regclass), 0) AS last_id, \
-             pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, \
-             pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax"
+             COALESCE((SELECT string_agg(backend_xid::text, ',') FROM pg_stat_activity \
+               WHERE backend_xid IS NOT NULL \
+               AND datid = (SELECT oid FROM pg_database WHERE datname = current_database())), '') AS running"
         }
         _ => "SELECT COALESCE(MAX(id), 0) AS last_id FROM audit_logs",
     };
@@ -217,7 +219,15 @@ pub(crate) async fn sample(db: &impl ConnectionTrait) -> Result<Sample, DbErr> {
         .ok_or_else(|| DbErr::RecordNotFound("the audit horizon".to_owned()))?;
     let last_id: i64 = row.try_get("", "last_id")?;
     let running = match backend {
-        DbBackend::Postgres => Some((row.try_get("", "xmin")?, row.try_get("", "xmax")?)),
+        DbBackend::Postgres => {
+            let running: String = row.try_get("", "running")?;
+            Some(
+                running
+                    .split(',')
+                    .filter_map(|xid| xid.trim().parse().ok())
+                    .collect(),
+            )
+        }
         _ => None,
     };
     Ok(Sample { last_id, running })
@@ -229,11 +239,12 @@ pub(crate) async fn sample(db: &impl ConnectionTrait) -> Result<Sample, DbErr> {
 ///
 /// On PostgreSQL an id is given out (`nextval`) moments before its transaction takes a
 /// transaction id. So every id up to sample *k*'s `last_id` belongs to a transaction
-/// begun before the next sample *k+1* (taken a tick later) — one that sample *k+1* sees
-/// running or finished, whose id is below its `xmax`. Once a later sample's `xmin`
-/// (its oldest running transaction) reaches sample *k+1*'s `xmax`, all of them have
-/// ended: ids up to sample *k*'s `last_id` are settled. A transaction held open
-/// elsewhere delays the tail; it never makes it skip.
+/// that, if it still runs at the next sample *k+1* (taken a tick later), is among that
+/// sample's running transactions. Once a later sample finds none of those still
+/// running, all of them have ended: ids up to sample *k*'s `last_id` are settled. Only
+/// this database's transactions count, so a long transaction elsewhere on the server
+/// does not hold the tail back; one here that stays open (and so may still commit an
+/// earlier entry) delays it, and never makes it skip.
 #[derive(Debug, Default)]
 pub(crate) struct Horizon {
     samples: std::collections::VecDeque<Sample>,
@@ -243,17 +254,20 @@ pub(crate) struct Horizon {
 impl Horizon {
     /// Adds a sample taken now; returns the settled id, once one is known.
     pub(crate) fn settle(&mut self, sample: Sample) -> Option<i64> {
-        let Some((oldest_running, _)) = sample.running else {
+        let Some(running) = sample.running.clone() else {
             // SQLite: a written id is committed, and no lower one is still to come.
             self.settled = Some(sample.last_id);
             return self.settled;
         };
         self.samples.push_back(sample);
         while let Some(next) = self.samples.get(1) {
-            let Some((_, next_unbegun)) = next.running else {
-                break;
-            };
-            if next_unbegun > oldest_running {
+            let still_running = next
+                .running
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .any(|xid| running.contains(xid));
+            if still_running {
                 break;
             }
             if let Some(settled) = self.samples.pop_front() {
@@ -268,27 +282,27 @@ impl Horizon {
 mod tests {
     use super::{Horizon, Sample};
 
-    fn pg(last_id: i64, xmin: i64, xmax: i64) -> Sample {
+    fn pg(last_id: i64, running: &[i64]) -> Sample {
         Sample {
             last_id,
-            running: Some((xmin, xmax)),
+            running: Some(running.to_vec()),
         }
     }
 
     #[test]
     fn the_horizon_waits_for_every_transaction_that_may_hold_a_lower_id() {
         let mut horizon = Horizon::default();
-        // Transaction 100 holds id 10 and stays open; 101 commits id 11.
-        assert_eq!(horizon.settle(pg(11, 100, 102)), None);
-        assert_eq!(horizon.settle(pg(11, 100, 102)), None);
-        assert_eq!(horizon.settle(pg(11, 100, 103)), None, "100 still runs");
+        // Transaction 100 holds id 10 and stays open; 101 has committed id 11.
+        assert_eq!(horizon.settle(pg(11, &[100])), None);
+        assert_eq!(horizon.settle(pg(11, &[100])), None);
+        assert_eq!(horizon.settle(pg(11, &[100, 102])), None, "100 still runs");
         // 100 commits: every id given out before the last sample is settled; the last
         // sample's own ids wait for a later one (their transactions may not have a
         // transaction id yet).
-        assert_eq!(horizon.settle(pg(12, 103, 103)), Some(11));
-        assert_eq!(horizon.settle(pg(12, 104, 105)), Some(11));
-        assert_eq!(horizon.settle(pg(13, 105, 106)), Some(12));
-        assert_eq!(horizon.settle(pg(13, 106, 106)), Some(13));
+        assert_eq!(horizon.settle(pg(12, &[])), Some(11));
+        assert_eq!(horizon.settle(pg(12, &[104])), Some(11));
+        assert_eq!(horizon.settle(pg(13, &[105])), Some(12));
+        assert_eq!(horizon.settle(pg(13, &[])), Some(13));
     }
 
     #[test]

@@ -53,5 +53,47 @@ pub fn schema() -> SchemaBuilder<Authenticated<Query>, Authenticated<Mutation>, 
 /// a specification.
 pub fn sdl() -> String {
     let options = SDLExportOptions::new().include_specified_by();
-    schema().finish().sdl_with_options(options)
+    without_hidden(&schema().finish().sdl_with_options(options))
+}
+
+/// Root fields that introspection does not show (`visible = false`), each the
+/// implementation of a subscription, not a field for clients: async-graphql's SDL
+/// prints them all the same.
+const HIDDEN_FIELDS: [&str; 1] = ["auditLogTailPage"];
+
+/// `sdl` without the [`HIDDEN_FIELDS`] and their descriptions.
+fn without_hidden(sdl: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut lines = sdl.lines().peekable();
+    while let Some(line) = lines.next() {
+        let hidden = HIDDEN_FIELDS.iter().any(|field| {
+            line.strip_prefix('\t')
+                .and_then(|rest| rest.strip_prefix(field))
+                .is_some_and(|rest| rest.starts_with('(') || rest.starts_with(':'))
+        });
+        if !hidden {
+            kept.push(line);
+            continue;
+        }
+        // Its description is the block of lines between the two `"""` just above.
+        if kept.last() == Some(&"\t\"\"\"") {
+            kept.pop();
+            while let Some(line) = kept.pop() {
+                if line == "\t\"\"\"" {
+                    break;
+                }
+            }
+        }
+        // An argument list over several lines ends with the line that closes it.
+        if line.ends_with('(') {
+            for rest in lines.by_ref() {
+                if rest.starts_with("\t)") {
+                    break;
+                }
+            }
+        }
+    }
+    let mut text = kept.join("\n");
+    text.push('\n');
+    text
 }

@@ -57,7 +57,7 @@ use crate::metrics::Metrics;
 /// The only subprotocol served.
 const PROTOCOL: &str = "graphql-transport-ws";
 /// How often a connection's session is looked up.
-pub(crate) const SESSION_CHECK: Duration = Duration::from_secs(5);
+pub(crate) const SESSION_CHECK: Duration = Duration::from_secs(4);
 /// How long a client has to send `connection_init`.
 pub(crate) const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -368,13 +368,15 @@ async fn tail_resumes(backend: Backend) {
         .gql_with(Some(&app.token), "{ auditLogs(first: 1) { edges { cursor } } }", json!({}))
         .await;
     let foreign = logs["data"]["auditLogs"]["edges"][0]["cursor"].clone();
-    filtered.subscribe("bad", TAIL, json!({"after": foreign})).await;
-    let refused = filtered.message().await;
-    assert_eq!(error_codes(&refused["payload"]), ["BAD_USER_INPUT"], "{refused}");
-    assert_eq!(
-        filtered.message().await,
-        json!({"id": "bad", "type": "complete"})
-    );
+    for (id, cursor) in [("foreign", foreign), ("tampered", json!("bm90IGEgY3Vyc29y"))] {
+        filtered.subscribe(id, TAIL, json!({"after": cursor})).await;
+        let refused = filtered.message().await;
+        assert_eq!(error_codes(&refused["payload"]), ["BAD_USER_INPUT"], "{refused}");
+        assert_eq!(
+            filtered.message().await,
+            json!({"id": id, "type": "complete"})
+        );
+    }
     let viewer = operator_token(&app.db, "viewer@tail.test", &[Capability::ConsoleView]).await;
     let mut socket = Socket::initialised(&app, &viewer).await;
     socket.subscribe("tail", TAIL, json!({})).await;

@@ -219,7 +219,9 @@ async fn takers_in_schema(app: &TestApp) -> (BTreeSet<String>, BTreeSet<String>)
     let mut ids = BTreeSet::new();
     for ty in schema["__schema"]["types"].as_array().unwrap() {
         let type_name = ty["name"].as_str().unwrap();
-        if type_name.starts_with("__") {
+        // Subscription fields run over the socket, not over HTTP: `auditLogTail`'s
+        // cursors are tested in `live.rs`.
+        if type_name.starts_with("__") || type_name == "Subscription" {
             continue;
         }
         for field in ty["fields"].as_array().into_iter().flatten() {

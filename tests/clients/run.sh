@@ -34,6 +34,8 @@ source "$HERE/../demo-server.sh"
 echo "== server $BIN"
 echo "   listening on $CT_URL"
 echo "   demo operator $CT_EMAIL (password read from the server's output)"
+# The dashboard-token tests make and revoke tokens with the CLI, on the server's database.
+export CT_BIN="$BIN" CT_DATABASE_URL="sqlite://$TMP/ct.db?mode=rwc"
 
 # --- the steps ------------------------------------------------------------------------
 NAMES=()

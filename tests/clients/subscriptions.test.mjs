@@ -15,6 +15,10 @@
 // messages, the close code and reason).
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
 import { createClient } from 'graphql-ws';
@@ -304,5 +308,111 @@ describe('refused connection_init: closed with 4403, nothing pushed', () => {
         await ws.client.dispose();
       }
     });
+  }
+});
+
+// --- dashboards (SPEC §9c) -------------------------------------------------------------
+
+/** Runs the server's CLI on its database (tokens are made and revoked there). */
+function cli(...args) {
+  const bin = process.env.CT_BIN;
+  const database = process.env.CT_DATABASE_URL;
+  assert.ok(bin && database, 'CT_BIN and CT_DATABASE_URL are not set: run this through tests/clients/run.sh');
+  return execFileSync(bin, ['--database-url', database, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, RUST_LOG: 'warn' },
+  });
+}
+
+const METRICS_URL = URL_.replace(/\/graphql$/, '/metrics');
+
+async function liveExecutions() {
+  const text = await (await fetch(METRICS_URL)).text();
+  const line = text.split('\n').find((l) => l.startsWith('control_tower_live_executions_total '));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('a live query: three dashboards of one document share one execution a tick', async (t) => {
+  const query = 'subscription { live(everySeconds: 1) { settings { maxPageSize } controlTower(window: LAST_1H) { runs { total } } } }';
+  const clients = [0, 1, 2].map((i) => wsClient(AUTH, `dashboard ${i}`));
+  const subs = clients.map((ws) => subscribe(ws, { query }));
+  try {
+    for (const [i, sub] of subs.entries()) {
+      const first = await sub.nextResult(1, FIRST_PUSH_MS);
+      assert.equal(first.result.errors, undefined, `first push${clients[i].describeLog()}`);
+      assert.equal(typeof first.result.data.live.settings.maxPageSize, 'number');
+    }
+    const before = await liveExecutions();
+    const started = Date.now();
+    await sleep(3_000);
+    const ran = (await liveExecutions()) - before;
+    const ticks = Math.ceil((Date.now() - started) / 1000) + 1;
+    t.diagnostic(`${ran} executions in ${((Date.now() - started) / 1000).toFixed(1)} s for 3 subscribers`);
+    assert.ok(ran >= 1 && ran <= ticks, `${ran} executions: one a tick (at most ${ticks}), not one per subscriber`);
+  } finally {
+    for (const sub of subs) sub.unsubscribe();
+    for (const ws of clients) await ws.client.dispose();
+  }
+});
+
+test('a dashboard token runs only its trusted document, and revoking it closes its socket', async (t) => {
+  const op = subscriptions.find((o) => o.name === 'WallboardLive');
+  assert.ok(op, 'no saved WallboardLive subscription');
+  const dir = mkdtempSync(join(tmpdir(), 'ct-token-'));
+  const file = join(dir, 'wallboard.graphql');
+  writeFileSync(file, op.document);
+  const name = `ci-wallboard-${process.pid}`;
+  const token = cli('operator', 'token', 'create', '--name', name, '--capability', 'console.view', '--expires-in', '1', '--document', file).trim();
+  assert.match(token, /^ctd_/);
+  assert.ok(cli('operator', 'token', 'list').includes(`${name}\tconsole.view\texpires `));
+  const authorization = `Bearer ${token}`;
+
+  const other = await post('{ settings { maxPageSize } }', undefined, authorization);
+  assert.equal(other.status, 403, `another document over HTTP${other.what}`);
+  assert.equal(other.body?.errors?.[0]?.extensions?.code, 'FORBIDDEN', other.what);
+
+  const ws = wsClient({ authorization }, 'with the dashboard token');
+  const sub = subscribe(ws, { query: op.document, variables: { every: 1 } });
+  const refused = subscribe(ws, payloadOf(subscriptions.find((o) => o.name === 'ControlTowerLive')));
+  try {
+    const first = await sub.nextResult(1, FIRST_PUSH_MS);
+    assert.equal(first.result.errors, undefined, `the trusted document runs${ws.describeLog()}`);
+    assert.ok(first.result.data.live.controlTower, `data.live.controlTower${ws.describeLog()}`);
+    // Another document is answered with one FORBIDDEN error, then completed.
+    const answer = await refused.nextResult(1, FIRST_PUSH_MS);
+    assert.equal(answer.result.data ?? null, null, ws.describeLog());
+    assert.equal(answer.result.errors?.[0]?.extensions?.code, 'FORBIDDEN', ws.describeLog());
+    const end = await withTimeout(refused.ended, 10_000, () => `the untrusted subscription did not end${ws.describeLog()}`);
+    assert.equal(end.kind, 'complete', `the refused subscription completes${ws.describeLog()}`);
+
+    const revokedAt = Date.now();
+    cli('operator', 'token', 'revoke', '--name', name);
+    const close = await ws.waitClosed(8_000);
+    assert.equal(close.code, 4401, `a revoked token's socket closes with 4401${ws.describeLog()}`);
+    assert.ok(close.at - revokedAt < 5_500, `closed ${(close.at - revokedAt) / 1000} s after the revocation`);
+    t.diagnostic(`closed ${close.code} ${JSON.stringify(close.reason)} ${((close.at - revokedAt) / 1000).toFixed(1)} s after the revocation`);
+  } finally {
+    if (!sub.end) sub.unsubscribe();
+    await ws.client.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the audit tail sends a new entry once it is recorded', async () => {
+  const ws = wsClient(AUTH, 'the audit tail');
+  const sub = subscribe(ws, { query: 'subscription { auditLogTail { cursor node { action status } } }' });
+  try {
+    await sleep(1_500);
+    // A failed login is audited.
+    await post('mutation { login(email: "nobody+tail@example.invalid", password: "not-the-password") { token } }');
+    const pushed = await sub.nextResult(1, FIRST_PUSH_MS);
+    assert.equal(pushed.result.errors, undefined, ws.describeLog());
+    assert.match(pushed.result.data.auditLogTail.node.action, /^platform\.auth\./, ws.describeLog());
+    assert.equal(typeof pushed.result.data.auditLogTail.cursor, 'string');
+  } finally {
+    sub.unsubscribe();
+    await ws.client.dispose();
   }
 });
