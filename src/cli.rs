@@ -275,11 +275,7 @@ async fn operator(db: &Db, command: OperatorCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn token(
-    db: &Db,
-    command: TokenCommand,
-    now: chrono::DateTime<Utc>,
-) -> anyhow::Result<()> {
+async fn token(db: &Db, command: TokenCommand, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create {
             name,

@@ -209,7 +209,7 @@ pub(crate) async fn sample(db: &impl ConnectionTrait) -> Result<Sample, DbErr> {
             "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('audit_logs', 'id')::regclass), 0) AS last_id, \
              COALESCE((SELECT string_agg(backend_xid::text, ',') FROM pg_stat_activity \
                WHERE backend_xid IS NOT NULL \
-               AND datid = (SELECT oid FROM pg_database WHERE datname = current_database())), '') AS running"
+               AND datid = (SELECT oid FROM pg_database WHERE datname = current_database())), '') AS writers"
         }
         _ => "SELECT COALESCE(MAX(id), 0) AS last_id FROM audit_logs",
     };
@@ -220,9 +220,9 @@ pub(crate) async fn sample(db: &impl ConnectionTrait) -> Result<Sample, DbErr> {
     let last_id: i64 = row.try_get("", "last_id")?;
     let running = match backend {
         DbBackend::Postgres => {
-            let running: String = row.try_get("", "running")?;
+            let writers: String = row.try_get("", "writers")?;
             Some(
-                running
+                writers
                     .split(',')
                     .filter_map(|xid| xid.trim().parse().ok())
                     .collect(),

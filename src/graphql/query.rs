@@ -36,7 +36,11 @@ pub struct Mutation(SessionMutation, TriageMutation);
 /// (`graphql-transport-ws`): live queries over any selection, the Control Tower and the
 /// audit tail.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(LiveSubscription, ControlTowerSubscription, AuditTailSubscription);
+pub struct Subscription(
+    LiveSubscription,
+    ControlTowerSubscription,
+    AuditTailSubscription,
+);
 
 /// Live queries.
 #[derive(Default)]

@@ -20,7 +20,9 @@ use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Field, FragmentDefinition, OperationType, Selection,
     SelectionSet,
 };
-use async_graphql::{Name, PathSegment, Pos, Positioned, Request, Response, ServerError, Value, Variables};
+use async_graphql::{
+    Name, PathSegment, Pos, Positioned, Request, Response, ServerError, Value, Variables,
+};
 use async_graphql_value::Value as ParsedValue;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -160,7 +162,13 @@ impl Hub {
             return execution;
         }
         let (publish, answers) = watch::channel(None);
-        let task = tokio::spawn(run(state.clone(), tick.clone(), key.every, principal, publish));
+        let task = tokio::spawn(run(
+            state.clone(),
+            tick.clone(),
+            key.every,
+            principal,
+            publish,
+        ));
         let execution = Arc::new(Execution {
             answers,
             task: task.abort_handle(),
@@ -242,7 +250,10 @@ impl Subscribed {
         let mut query = Sha256::new();
         query.update(self.text);
         query.update(self.admitted.operation_name.as_deref().unwrap_or_default());
-        query.update(format!("\0{}:{}\0{shape:?}", field.pos.line, field.pos.column));
+        query.update(format!(
+            "\0{}:{}\0{shape:?}",
+            field.pos.line, field.pos.column
+        ));
         query.finalize().into()
     }
 }
@@ -341,10 +352,7 @@ impl Follow {
                     access: access.clone(),
                 };
                 let run_as = access.principal(&principal);
-                let execution =
-                    self.state
-                        .live
-                        .join(&self.state, key, &self.tick, run_as);
+                let execution = self.state.live.join(&self.state, key, &self.tick, run_as);
                 let mut answers = execution.answers.clone();
                 // What the execution answered last is this subscriber's first push.
                 answers.mark_changed();
@@ -519,9 +527,7 @@ impl Reach {
                     {
                         self.directives(&fragment.node.directives);
                         self.walk(&fragment.node.selection_set.node, fragments, root);
-                    } else if root
-                        && let Some(fragment) = fragments.get(name)
-                    {
+                    } else if root && let Some(fragment) = fragments.get(name) {
                         let mut again = Reach::default();
                         again.walk(&fragment.node.selection_set.node, fragments, true);
                         self.operator |= again.operator;
@@ -531,10 +537,7 @@ impl Reach {
         }
     }
 
-    fn directives(
-        &mut self,
-        directives: &[Positioned<async_graphql::parser::types::Directive>],
-    ) {
+    fn directives(&mut self, directives: &[Positioned<async_graphql::parser::types::Directive>]) {
         for directive in directives {
             for (_, value) in &directive.node.arguments {
                 self.value(&value.node);
@@ -659,27 +662,27 @@ impl Tail {
             if let Some(through) = settled
                 && (self.retry || self.read_through != Some(through))
             {
+                // A new tail starts after what is settled now; its first read (of
+                // nothing, then) checks its access and filter at once.
                 if let Position::Start = self.position {
                     self.position = Position::Since(through);
-                    self.read_through = Some(through);
-                    continue;
+                }
+                if self.retry {
+                    tokio::time::sleep(TAIL_RETRY).await;
                 }
                 self.read(principal, through).await;
                 continue;
             }
-            let retry = self.retry;
             tokio::select! {
                 changed = self.settled.changed() => changed.ok()?,
                 changed = self.principal.changed() => changed.ok()?,
-                () = tokio::time::sleep(TAIL_RETRY), if retry => {}
             }
         }
     }
 
     /// Reads the next page up to `through`, queueing an answer per entry.
     async fn read(&mut self, principal: Principal, through: i64) {
-        let admitted = match tail_query(&self.subscription, &self.field, &self.position, through)
-        {
+        let admitted = match tail_query(&self.subscription, &self.field, &self.position, through) {
             Ok(admitted) => admitted,
             Err(error) => {
                 self.end_with(graphql::server_error(&error));
@@ -706,9 +709,12 @@ impl Tail {
         let mut failed = Vec::new();
         for error in response.errors {
             match error.path.as_slice() {
-                [PathSegment::Field(_), PathSegment::Field(edges), PathSegment::Index(index), ..]
-                    if edges == "edges" =>
-                {
+                [
+                    PathSegment::Field(_),
+                    PathSegment::Field(edges),
+                    PathSegment::Index(index),
+                    ..,
+                ] if edges == "edges" => {
                     if entry_errors.len() <= *index {
                         entry_errors.resize_with(*index + 1, Vec::new);
                     }
@@ -745,7 +751,10 @@ impl Tail {
         if let Some(Value::List(edges)) = page.get("edges") {
             for (index, edge) in edges.iter().enumerate() {
                 let mut response = Response::new(edge.clone());
-                response.errors = entry_errors.get_mut(index).map(std::mem::take).unwrap_or_default();
+                response.errors = entry_errors
+                    .get_mut(index)
+                    .map(std::mem::take)
+                    .unwrap_or_default();
                 self.queued.push_back(Arc::new(Answer {
                     response,
                     shape: Shape::Selection,
@@ -796,15 +805,19 @@ fn tail_query(
     page.alias = Some(name(TAIL_PAGE));
     page.name = name("auditLogTailPage");
     page.directives.clear();
-    page.arguments.retain(|(argument, _)| argument.node.as_str() == "filter");
+    page.arguments
+        .retain(|(argument, _)| argument.node.as_str() == "filter");
     let (argument, value) = match position {
         Position::Cursor(cursor) => ("after", ParsedValue::String(cursor.clone())),
         Position::Since(id) => ("since", ParsedValue::Number((*id).into())),
         Position::Start => ("since", ParsedValue::Number(0.into())),
     };
-    page.arguments.push((name(argument), Positioned::new(value, pos)));
     page.arguments
-        .push((name("through"), Positioned::new(ParsedValue::Number(through.into()), pos)));
+        .push((name(argument), Positioned::new(value, pos)));
+    page.arguments.push((
+        name("through"),
+        Positioned::new(ParsedValue::Number(through.into()), pos),
+    ));
     let info = SelectionSet {
         items: vec![leaf("endCursor"), leaf("hasNextPage")],
     };
@@ -818,7 +831,10 @@ fn tail_query(
         pos,
     );
     let selection = SelectionSet {
-        items: vec![Positioned::new(Selection::Field(Positioned::new(page, pos)), pos)],
+        items: vec![Positioned::new(
+            Selection::Field(Positioned::new(page, pos)),
+            pos,
+        )],
     };
     Ok(admitted_of(subscription, selection)?.0)
 }

@@ -156,9 +156,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol, or
     };
     let init_state = state.clone();
     GraphQLWebSocket::new_with_pair(outgoing.clone(), input, transport, protocol)
-        .on_connection_init(move |payload| {
-            connection_init(init_state, payload, refusal, session)
-        })
+        .on_connection_init(move |payload| connection_init(init_state, payload, refusal, session))
         .serve()
         .await;
     watchdog.abort();
@@ -490,7 +488,9 @@ impl Transport {
         // up to date: a document they do not trust is refused before it is parsed.
         let principal = connection.principal.borrow().clone();
         let Some(principal) = principal else {
-            return refused(&AppError::Unauthenticated("the session has ended".to_owned()));
+            return refused(&AppError::Unauthenticated(
+                "the session has ended".to_owned(),
+            ));
         };
         let policy = state.config.system_console.trusted_documents;
         if let Err(error) = Trust::of(policy, &principal).screen(&mut request) {
@@ -564,4 +564,3 @@ impl Transport {
         }
     }
 }
-

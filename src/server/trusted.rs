@@ -15,13 +15,13 @@
 
 use std::sync::LazyLock;
 
-use async_graphql::Request;
 use super::persisted::{PersistedQueries, sha256_hex};
 use super::saved::saved_operations;
 use crate::auth::Principal;
 use crate::auth::tokens::TrustedDocument;
 use crate::config::TrustedDocuments;
 use crate::error::AppError;
+use async_graphql::Request;
 
 /// The documents a principal may run.
 pub(super) enum Trust {

@@ -205,8 +205,14 @@ fn dashboard_tokens_are_created_listed_and_revoked() {
         "{listing}"
     );
     assert!(listing.contains("last used never"), "{listing}");
-    assert!(listing.contains(&format!("Board sha256:{sha256}")), "{listing}");
-    assert!(!listing.contains(&secret), "the list never shows the secret");
+    assert!(
+        listing.contains(&format!("Board sha256:{sha256}")),
+        "{listing}"
+    );
+    assert!(
+        !listing.contains(&secret),
+        "the list never shows the secret"
+    );
     assert_eq!(listing.lines().count(), 1, "{listing}");
 
     let revoked = cli.run(

@@ -140,7 +140,7 @@ macro_rules! on_both_backends {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                $body(crate::common::Backend::Sqlite).await;
+                $body($crate::common::Backend::Sqlite).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,7 +149,7 @@ macro_rules! on_both_backends {
                 ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped"
             )]
             async fn postgres() {
-                $body(crate::common::Backend::Postgres).await;
+                $body($crate::common::Backend::Postgres).await;
             }
         }
     };

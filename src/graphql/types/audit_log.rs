@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, InputObject, Json, Object, Subscription};
-use futures::StreamExt;
 use chrono::{DateTime, Utc};
 use entity::audit_log;
+use futures::StreamExt;
 use sea_orm::ColumnTrait;
 use serde_json::Value;
 
@@ -19,10 +19,10 @@ use crate::graphql::connection::{Connection, Edge, PageRequest, page_cost, root_
 use crate::graphql::enums::{AuditStatus, TimeWindow};
 use crate::graphql::guards::{AUDIT, SENSITIVE};
 use crate::graphql::ids::NodeKind;
-use crate::graphql::types::live::{Live, Push};
 use crate::graphql::inputs::optional_id;
 use crate::graphql::scope::Scope;
 use crate::graphql::text::Text;
+use crate::graphql::types::live::{Live, Push};
 
 #[derive(Clone)]
 pub(crate) struct AuditLog {
@@ -333,4 +333,3 @@ impl AuditTailSubscription {
         Ok(Live::of(ctx)?.tail(ctx.item, after)?.map(Push::new))
     }
 }
-

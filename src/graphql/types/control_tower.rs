@@ -267,6 +267,8 @@ impl ControlTowerSubscription {
         every_seconds: Option<i32>,
     ) -> async_graphql::Result<impl futures::Stream<Item = Push<ControlTower>> + use<>> {
         let _ = window;
-        Ok(Live::of(ctx)?.watch(ctx.item, Shape::Field, every(every_seconds)?)?.map(Push::new))
+        Ok(Live::of(ctx)?
+            .watch(ctx.item, Shape::Field, every(every_seconds)?)?
+            .map(Push::new))
     }
 }

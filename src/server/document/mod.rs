@@ -404,7 +404,6 @@ mod tests {
     fn the_root_fields_the_server_reads_by_name_are_the_schemas() {
         let types = TypeIndex::of_sdl(&crate::graphql::sdl()).unwrap();
         assert!(types.field_type("Mutation", LOGIN_FIELD).is_some());
-
     }
 
     #[test]
