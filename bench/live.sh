@@ -16,10 +16,11 @@ cargo build --release --quiet --bin control-tower
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 BIN="$PWD/target/release/control-tower"
-# One operator holds every connection; the tower is recomputed every second, so every
-# tick changes every document (a push per subscriber per tick).
+# One operator holds every connection; the tower is not cached, so every execution
+# computes it anew and every tick changes every document (its `generatedAt`): a push per
+# subscriber per tick.
 export CONTROL_TOWER_SYSTEM_CONSOLE__SUBSCRIPTIONS__MAX_CONNECTIONS_PER_OPERATOR=100000
-export CONTROL_TOWER_SYSTEM_CONSOLE__CACHE__CONTROL_TOWER_SECONDS=1
+export CONTROL_TOWER_SYSTEM_CONSOLE__CACHE__CONTROL_TOWER_SECONDS=0
 # shellcheck source=../tests/demo-server.sh
 source tests/demo-server.sh
 export SERVER_PID

@@ -58,6 +58,8 @@ use crate::metrics::Metrics;
 const PROTOCOL: &str = "graphql-transport-ws";
 /// How often a connection's session is looked up.
 pub(crate) const SESSION_CHECK: Duration = Duration::from_secs(4);
+/// What a connection reads into at first.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// How long a client has to send `connection_init`.
 pub(crate) const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -112,8 +114,17 @@ pub(super) async fn websocket(
     // The connection outlives the upgrade request, on a task of its own: it keeps that
     // request's span, so every line it logs carries the request id.
     let span = tracing::Span::current();
+    let max_message = state.config.system_console.limits.max_body_bytes as usize;
     upgrade
         .protocols([PROTOCOL])
+        // tungstenite reserves 128 KiB to read into per connection by default: a
+        // thousand wallboards would hold 128 MB of it. Client messages are small (a
+        // subscribe, a ping); a larger one grows the buffer while it is read.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
+        // A message is a request: no larger than a request's body may be.
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
         .on_upgrade(move |socket| serve(state, socket, protocol, origin).instrument(span))
 }
 

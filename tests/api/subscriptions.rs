@@ -461,3 +461,26 @@ async fn expiry_and_disable(backend: Backend) {
         );
     }
 }
+
+#[tokio::test]
+async fn a_message_larger_than_a_request_body_ends_the_connection() {
+    let app = spawn(Backend::Sqlite, |config| {
+        config.system_console.limits.max_body_bytes = 16 * 1024;
+    })
+    .await;
+    let mut socket = Socket::initialised(&app, &app.token).await;
+    let padding = " ".repeat(64 * 1024);
+    socket
+        .send(json!({"id": "big", "type": "subscribe", "payload": {"query": format!("{{ settings {{ maxPageSize }} }}{padding}")}}))
+        .await;
+    match socket.receive_within(Duration::from_secs(5)).await {
+        Some(Received::Closed(code, _)) => assert_ne!(code, 1000, "not a normal close"),
+        other => panic!("the connection should have ended, got {other:?}"),
+    }
+    // The server goes on serving.
+    let mut socket = Socket::initialised(&app, &app.token).await;
+    socket
+        .subscribe("q", "{ settings { maxPageSize } }", json!({}))
+        .await;
+    assert_eq!(socket.message().await["type"], "next");
+}
