@@ -30,7 +30,13 @@ pub(crate) async fn authenticate(
         )));
     };
     if let Some(granted) = &credentials.granted {
-        return Ok(Some(granted.clone().at(now)));
+        let principal = granted.clone().at(now);
+        // Looked up for this request (its document screened before parsing): its use
+        // is noted as if looked up here. A live query's tick has no header of its own.
+        if credentials.authorization.is_some() {
+            noted(db, &principal, now).await?;
+        }
+        return Ok(Some(principal));
     }
     let principal = match identify(db, credentials.authorization.as_deref(), now).await {
         Ok(principal) => principal,
@@ -67,7 +73,14 @@ async fn identify(
         Ok(principal) => principal,
         Err(refusal) => return Err(AppError::Unauthenticated(refusal.message().to_owned())),
     };
-    match &principal {
+    noted(db, &principal, now).await?;
+    Ok(Some(principal))
+}
+
+/// Notes a use of `principal`: a session's activity, a token's last use, and the end
+/// of a break-glass elevation its session has not recorded yet.
+async fn noted(db: &Db, principal: &Principal, now: DateTime<Utc>) -> Result<(), AppError> {
+    match principal {
         Principal::Operator(viewer) => {
             if break_glass::expiry_pending(&viewer.session, now) {
                 break_glass::record_expiry(db, viewer.session.id, now).await?;
@@ -77,7 +90,7 @@ async fn identify(
         Principal::Token(token) => super::tokens::touch(db, token, now),
         Principal::Shared(_) => {}
     }
-    Ok(Some(principal))
+    Ok(())
 }
 
 /// Notes the session's activity at most once a minute, off the request's path (and its

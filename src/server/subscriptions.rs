@@ -256,6 +256,11 @@ async fn watch_connection(
         let now = (state.clock)();
         match auth::authenticate(&state.db, token, now).await {
             Ok(Ok(principal)) => {
+                // A wallboard's use shows in `operator token list` (at most once a
+                // minute).
+                if let Principal::Token(token) = &principal {
+                    auth::tokens::touch(&state.db, token, now);
+                }
                 signed.principal.send_if_modified(|held| {
                     let changed = held.as_ref().is_none_or(|held| {
                         Access::of(held, now, true) != Access::of(&principal, now, true)
@@ -331,6 +336,9 @@ async fn connection_init(
     };
     if principal.require(Capability::ConsoleView).is_err() {
         return refuse(Close::new(FORBIDDEN, "subscriptions need console.view"));
+    }
+    if let Principal::Token(token) = &principal {
+        auth::tokens::touch(&state.db, token, (state.clock)());
     }
     let limits = &state.config.system_console.subscriptions;
     let Some(slot) = state

@@ -155,6 +155,7 @@ async fn subscribers_sharing_a_document_never_see_each_others_access() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dashboard_token_runs_only_its_trusted_documents() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let app = spawn(Backend::Sqlite, |_| {}).await;
     let board = "query Board { controlTower(window: LAST_24H) { runs { total } } }";
     let token = dashboard_token(&app, "lobby-wallboard", &[board, LIVE_TOWER]).await;
@@ -216,6 +217,21 @@ async fn a_dashboard_token_runs_only_its_trusted_documents() {
         )
         .await;
     assert_eq!(error_codes(&answer), ["FORBIDDEN"], "{answer}");
+    // Its use is noted, for `operator token list`.
+    let mut noted = None;
+    for _ in 0..50 {
+        noted = entity::platform_api_token::Entity::find()
+            .filter(entity::platform_api_token::Column::Name.eq("lobby-wallboard"))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .and_then(|token| token.last_used_at);
+        if noted.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(noted.is_some(), "the token's last use is noted");
     // Every use is named in the access line.
     let logs = crate::common::logs();
     assert!(
