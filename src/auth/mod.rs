@@ -132,8 +132,9 @@ impl Viewer {
     }
 }
 
-/// Who a request acts for: an operator's session, or a live query's execution shared by
-/// subscribers who hold the same capabilities (it acts for no one operator).
+/// Who a request acts for: an operator's session, a dashboard token, or a live query's
+/// execution shared by subscribers who hold the same capabilities (the last two act for
+/// no operator).
 #[derive(Clone, Debug)]
 pub(crate) enum Principal {
     /// An operator, by a password-login session.
