@@ -325,9 +325,10 @@ async fn token(db: &Db, command: TokenCommand, now: chrono::DateTime<Utc>) -> an
                         .collect();
                     named.join(", ")
                 };
-                let last_used = token
-                    .last_used_at
-                    .map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+                let last_used = token.last_used_at.map_or_else(
+                    || "never".to_owned(),
+                    |at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                );
                 println!(
                     "{}\t{}\t{}\tlast used {}\t{}",
                     token.name,
