@@ -1,5 +1,5 @@
 # Sourced by tests/clients/run.sh and tests/fuzz/run.sh with BIN set: starts
-# `$BIN serve --demo` on a fresh SQLite database and a free port of 127.0.0.1, waits
+# `$BIN serve --demo` on a fresh SQLite database (or DEMO_DATABASE_URL) and a free port of 127.0.0.1, waits
 # until it says it is ready, and sets TMP (removed on exit, with the server stopped),
 # SERVER_PID, CT_URL, CT_TOKEN, CT_EMAIL and CT_PASSWORD. Secrets never reach the output.
 
@@ -26,7 +26,8 @@ demo_server_failed() {
 
 # Started from the temporary directory so that no control-tower.toml of the caller's
 # working directory is picked up.
-(cd "$TMP" && exec "$BIN" --database-url "sqlite://$TMP/ct.db?mode=rwc" --listen 127.0.0.1:0 serve --demo) \
+# DEMO_DATABASE_URL (bench/live.sh) names another database without a demo operator yet.
+(cd "$TMP" && exec "$BIN" --database-url "${DEMO_DATABASE_URL:-sqlite://$TMP/ct.db?mode=rwc}" --listen 127.0.0.1:0 serve --demo) \
   >"$TMP/server.out" 2>"$TMP/server.err" &
 SERVER_PID=$!
 

@@ -251,6 +251,12 @@ pub(crate) struct Horizon {
     settled: Option<i64>,
 }
 
+/// Most samples a [`Horizon`] keeps while a transaction stays open. Dropping one after
+/// the oldest is sound: a transaction that may hold an id up to the oldest sample's and
+/// still runs at any later sample is among that sample's running ones. It only makes
+/// the steps coarser.
+const MAX_SAMPLES: usize = 64;
+
 impl Horizon {
     /// Adds a sample taken now; returns the settled id, once one is known.
     pub(crate) fn settle(&mut self, sample: Sample) -> Option<i64> {
@@ -259,6 +265,9 @@ impl Horizon {
             self.settled = Some(sample.last_id);
             return self.settled;
         };
+        if self.samples.len() >= MAX_SAMPLES {
+            self.samples.remove(1);
+        }
         self.samples.push_back(sample);
         while let Some(next) = self.samples.get(1) {
             let still_running = next
@@ -303,6 +312,17 @@ mod tests {
         assert_eq!(horizon.settle(pg(12, &[104])), Some(11));
         assert_eq!(horizon.settle(pg(13, &[105])), Some(12));
         assert_eq!(horizon.settle(pg(13, &[])), Some(13));
+    }
+
+    #[test]
+    fn a_transaction_left_open_keeps_a_bounded_history() {
+        let mut horizon = Horizon::default();
+        for last_id in 0..1_000 {
+            assert_eq!(horizon.settle(pg(last_id, &[100])), None);
+        }
+        assert!(horizon.samples.len() <= super::MAX_SAMPLES);
+        // Once it ends, everything before the last sample is settled.
+        assert_eq!(horizon.settle(pg(1_000, &[])), Some(999));
     }
 
     #[test]

@@ -707,23 +707,26 @@ impl Tail {
         };
         let mut entry_errors: Vec<Vec<ServerError>> = Vec::new();
         let mut failed = Vec::new();
-        for error in response.errors {
-            match error.path.as_slice() {
+        for mut error in response.errors {
+            // An entry's error sits at `page.edges.<index>…`; any other fails the read.
+            let entry = match error.path.as_slice() {
                 [
                     PathSegment::Field(_),
                     PathSegment::Field(edges),
                     PathSegment::Index(index),
                     ..,
-                ] if edges == "edges" => {
-                    if entry_errors.len() <= *index {
-                        entry_errors.resize_with(*index + 1, Vec::new);
-                    }
-                    let mut error = error.clone();
-                    error.path.drain(..3);
-                    entry_errors[*index].push(error);
-                }
-                _ => failed.push(error),
+                ] if edges == "edges" => Some(*index),
+                _ => None,
+            };
+            let Some(index) = entry else {
+                failed.push(error);
+                continue;
+            };
+            if entry_errors.len() <= index {
+                entry_errors.resize_with(index + 1, Vec::new);
             }
+            error.path.drain(..3);
+            entry_errors[index].push(error);
         }
         let Some(Value::Object(page)) = page.filter(|_| failed.is_empty()) else {
             let Some(mut error) = failed.into_iter().next() else {

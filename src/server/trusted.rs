@@ -13,6 +13,7 @@
 //! `persistedQuery` extension) or, with no text, by an operation name of one; anything
 //! else is refused with `FORBIDDEN` before it is parsed.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use super::persisted::{PersistedQueries, sha256_hex};
@@ -26,11 +27,11 @@ use async_graphql::Request;
 /// The documents a principal may run.
 pub(super) enum Trust {
     Any,
-    Only(Vec<TrustedDocument>),
+    Only(Cow<'static, [TrustedDocument]>),
 }
 
-/// The saved operations, as trusted documents.
-fn saved() -> Vec<TrustedDocument> {
+/// The saved operations, as trusted documents, made once.
+fn saved() -> &'static [TrustedDocument] {
     static SAVED: LazyLock<Vec<TrustedDocument>> = LazyLock::new(|| {
         saved_operations()
             .iter()
@@ -41,7 +42,7 @@ fn saved() -> Vec<TrustedDocument> {
             })
             .collect()
     });
-    SAVED.clone()
+    &SAVED
 }
 
 /// Whether `policy` may restrict the holder of `token` (so that it must be looked up
@@ -57,14 +58,16 @@ impl Trust {
             Principal::Token(token) => {
                 let documents = token.documents();
                 if !documents.is_empty() {
-                    Self::Only(documents)
+                    Self::Only(Cow::Owned(documents))
                 } else if policy == TrustedDocuments::Off {
                     Self::Any
                 } else {
-                    Self::Only(saved())
+                    Self::Only(Cow::Borrowed(saved()))
                 }
             }
-            Principal::Operator(_) if policy == TrustedDocuments::All => Self::Only(saved()),
+            Principal::Operator(_) if policy == TrustedDocuments::All => {
+                Self::Only(Cow::Borrowed(saved()))
+            }
             Principal::Operator(_) | Principal::Shared(_) => Self::Any,
         }
     }
