@@ -16,7 +16,7 @@ use crate::auth::{
     self,
     operators::{self, NewOperator},
 };
-use crate::config::{Config, Overrides};
+use crate::config::{Config, Overrides, redact_url};
 use crate::db::{self, Db, rollup};
 use crate::seed::{self, SeedPlan};
 use crate::server::{self, AppState};
@@ -368,23 +368,14 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    // No connection is made here: the pool connects when first used.
-    let connection = db::connect_lazily(&config).await.with_context(|| {
+    // No connection is made here: the pools connect when first used.
+    let db = db::open(&config).await.with_context(|| {
         format!(
             "cannot open the database at {}",
             redact_url(&config.database_url)
         )
     })?;
-    let aggregates = db::connect_aggregates(&config).await.with_context(|| {
-        format!(
-            "cannot open the database at {}",
-            redact_url(&config.database_url)
-        )
-    })?;
-    let state = AppState::new(
-        Db::new(connection).with_aggregates(aggregates),
-        config.clone(),
-    );
+    let state = AppState::new(db, config.clone());
     state.readiness().wait_for("connecting to the database");
     println!("Control Tower listening on http://{address}/graphql");
     println!("The playground: http://{address}/");
@@ -445,6 +436,9 @@ async fn start(state: AppState, config: Config, demo: bool, address: SocketAddr)
     tracing::info!("connected to the database and migrated: ready");
     println!("Control Tower is ready");
     tokio::spawn(refresh_rollups(db.clone()));
+    let watching = db.clone();
+    let timeout = config.acquire_timeout();
+    tokio::spawn(async move { watching.watch_replicas(timeout).await });
     sweep_break_glass(db).await;
 }
 
@@ -470,14 +464,16 @@ async fn prepare(config: &Config) -> anyhow::Result<()> {
 /// printed — and given to the playground when it listens on a loopback address, where
 /// nobody else can load it.
 async fn demo_data(state: &AppState, config: &Config, address: SocketAddr) -> anyhow::Result<()> {
-    let connection = state.db().connection();
-    if seed::is_empty(connection).await? {
+    // Seeding is maintenance: on the direct connection, as the `seed` command.
+    let connection = db::connect_for_maintenance(config).await?;
+    if seed::is_empty(&connection).await? {
         let plan = SeedPlan::demo();
-        seed::run(connection, &plan, false).await?;
+        seed::run(&connection, &plan, false).await?;
         println!("demo data seeded: {plan}");
     } else {
         println!("the database already holds data: no demo data added");
     }
+    connection.close().await.ok();
     let ttl = chrono::Duration::hours(i64::from(config.system_console.auth.session_ttl_hours));
     let (user, password, token) = demo_operator(state.db(), ttl).await?;
     if address.ip().is_loopback() {
@@ -611,18 +607,4 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutting down: finishing in-flight requests");
-}
-
-/// A database URL without its password, for messages.
-pub(crate) fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }

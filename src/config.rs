@@ -42,6 +42,25 @@ pub struct Config {
     /// its request gave up. Must be below the request timeout. The request that hit it
     /// is answered `SERVICE_UNAVAILABLE`. SQLite has no such setting.
     pub database_statement_timeout_ms: u64,
+    /// PostgreSQL only: streaming replicas of `database_url` that answer reads (SPEC
+    /// §9d), as a list in the file, or separated by commas in
+    /// `CONTROL_TOWER_DATABASE_REPLICA_URLS`. Queries read from a healthy replica;
+    /// mutations, sessions, the login throttle, break-glass, the roll-ups' maintenance and
+    /// migrations use `database_url`. An operator's reads after their own mutation stay
+    /// on `database_url` until a replica has replayed it. Empty (default): every read
+    /// goes to `database_url`.
+    #[serde(deserialize_with = "urls")]
+    pub database_replica_urls: Vec<String>,
+    /// A replica further behind `database_url` than this many seconds, or not
+    /// answering, is skipped until it catches up; its reads go to `database_url`.
+    pub database_replica_max_lag_seconds: f64,
+    /// PostgreSQL only: a direct connection to the primary, for the migrations and
+    /// their advisory lock, seeding and the `operator` commands. Unset: `database_url`.
+    /// Set it, to another URL, when `database_url` (and the replicas) go through a
+    /// connection pooler in transaction mode, such as PgBouncer: the service then keeps
+    /// no prepared statement and no session setting on the pooled connections, and
+    /// runs each statement in a transaction of its own, its timeout set in it.
+    pub database_direct_url: Option<String>,
     /// The console's rules and limits.
     pub system_console: SystemConsole,
 }
@@ -54,6 +73,9 @@ impl Default for Config {
             database_max_connections: 10,
             database_acquire_timeout_ms: 3_000,
             database_statement_timeout_ms: 10_000,
+            database_replica_urls: Vec::new(),
+            database_replica_max_lag_seconds: 5.0,
+            database_direct_url: None,
             system_console: SystemConsole::default(),
         }
     }
@@ -437,6 +459,19 @@ impl Config {
         ))
     }
 
+    /// The direct connection to the primary (see [`Config::database_direct_url`]).
+    pub(crate) fn direct_url(&self) -> &str {
+        self.database_direct_url
+            .as_deref()
+            .unwrap_or(&self.database_url)
+    }
+
+    /// Whether `database_url` and the replicas go through a pooler in transaction mode:
+    /// a direct URL of its own was given.
+    pub(crate) fn pooled(&self) -> bool {
+        self.direct_url() != self.database_url
+    }
+
     /// How long a request waits for a pooled connection.
     pub(crate) fn acquire_timeout(&self) -> Duration {
         Duration::from_millis(self.database_acquire_timeout_ms)
@@ -450,6 +485,23 @@ impl Config {
         {
             return Err(ConfigError(
                 "`database_url` must start with sqlite:, postgres:// or postgresql://".to_owned(),
+            ));
+        }
+        let postgres =
+            |url: &str| url.starts_with("postgres://") || url.starts_with("postgresql://");
+        let replicas = self.database_replica_urls.iter().map(String::as_str);
+        if let Some(url) = replicas.chain(self.database_direct_url.as_deref()).next()
+            && !(postgres(url) && postgres(&self.database_url))
+        {
+            return Err(ConfigError(format!(
+                "`database_replica_urls` and `database_direct_url` are for PostgreSQL: they and `database_url` must start with postgres:// or postgresql://, not {:?}",
+                redact_url(url)
+            )));
+        }
+        let lag = self.database_replica_max_lag_seconds;
+        if !(lag.is_finite() && lag > 0.0) {
+            return Err(ConfigError(
+                "`database_replica_max_lag_seconds` must be a number of seconds above 0".to_owned(),
             ));
         }
         let console = &self.system_console;
@@ -622,6 +674,40 @@ fn is_origin(text: &str) -> bool {
 }
 
 /// Turns figment's error into one line naming the key and where its value came from.
+/// A database URL without its password, for messages.
+pub(crate) fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A list of URLs: a TOML array, or one string with the URLs separated by commas (as an
+/// environment variable gives it).
+fn urls<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Urls {
+        List(Vec<String>),
+        Joined(String),
+    }
+    let urls = match Urls::deserialize(deserializer)? {
+        Urls::List(urls) => urls,
+        Urls::Joined(joined) => joined.split(',').map(str::to_owned).collect(),
+    };
+    Ok(urls
+        .into_iter()
+        .map(|url| url.trim().to_owned())
+        .filter(|url| !url.is_empty())
+        .collect())
+}
+
 fn describe(error: figment::Error) -> String {
     error
         .into_iter()

@@ -91,6 +91,22 @@ struct StateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReplicaLabels {
+    replica: String,
+}
+
+/// A read replica's lag now, as `/metrics` shows it (`None`: not answering).
+pub(crate) struct ReplicaLag {
+    pub(crate) replica: String,
+    pub(crate) lag: Option<Duration>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ListenerLabels {
     listener: &'static str,
 }
@@ -150,6 +166,9 @@ pub(crate) struct Metrics {
     connections: Family<ListenerLabels, Gauge>,
     connections_max: Family<ListenerLabels, Gauge>,
     connections_closed: Family<ClosedLabels, Counter>,
+    reads: Family<TargetLabels, Counter>,
+    replica_lag: Family<ReplicaLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    replica_up: Family<ReplicaLabels, Gauge>,
 }
 
 impl Metrics {
@@ -245,6 +264,25 @@ impl Metrics {
             "Connections the service closed itself, by listener and reason: header_timeout (no complete request head in time), idle_timeout (kept alive too long without a request), evicted (closed at the cap to make room), refused (at the cap with nothing to close)",
             connections_closed.clone(),
         );
+        let reads = Family::<TargetLabels, Counter>::default();
+        registry.register(
+            "db_reads",
+            "Read-only requests (queries), by the database they read from: `primary`, or a replica of `database_replica_urls` by host, port and database",
+            reads.clone(),
+        );
+        let replica_lag =
+            Family::<ReplicaLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "db_replica_lag_seconds",
+            "How far each read replica is behind the primary: how long ago the primary was at the WAL position the replica has replayed (sampled twice a second; not reported while it does not answer)",
+            replica_lag.clone(),
+        );
+        let replica_up = Family::<ReplicaLabels, Gauge>::default();
+        registry.register(
+            "db_replica_serving",
+            "1 while a read replica answers within `database_replica_max_lag_seconds` and takes reads, 0 while it is skipped",
+            replica_up.clone(),
+        );
         Self {
             registry,
             known_operations: known.into_iter().collect(),
@@ -262,6 +300,34 @@ impl Metrics {
             connections,
             connections_max,
             connections_closed,
+            reads,
+            replica_lag,
+            replica_up,
+        }
+    }
+
+    /// A read-only request read from `target`.
+    pub(crate) fn read_from(&self, target: String) {
+        self.reads.get_or_create(&TargetLabels { target }).inc();
+    }
+
+    /// The replicas' lag, and whether they take reads, now.
+    pub(crate) fn replicas(&self, replicas: impl IntoIterator<Item = (ReplicaLag, bool)>) {
+        for (ReplicaLag { replica, lag }, serving) in replicas {
+            let labels = ReplicaLabels { replica };
+            match lag {
+                Some(lag) => {
+                    self.replica_lag
+                        .get_or_create(&labels)
+                        .set(lag.as_secs_f64());
+                }
+                None => {
+                    self.replica_lag.remove(&labels);
+                }
+            }
+            self.replica_up
+                .get_or_create(&labels)
+                .set(i64::from(serving));
         }
     }
 

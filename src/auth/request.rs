@@ -104,7 +104,7 @@ fn touch(db: &Db, viewer: &Viewer, now: DateTime<Utc>) {
     if recent {
         return;
     }
-    let connection = db.connection().clone();
+    let connection = db.detached();
     let session_id = viewer.session.id;
     tokio::spawn(async move {
         let updated = entity::platform_session::Entity::update_many()

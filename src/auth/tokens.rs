@@ -137,7 +137,7 @@ pub(crate) fn touch(db: &Db, token: &DashboardToken, now: DateTime<Utc>) {
     if recent {
         return;
     }
-    let connection = db.connection().clone();
+    let connection = db.detached();
     let id = token.model.id;
     tokio::spawn(async move {
         let updated = platform_api_token::Entity::update_many()

@@ -6,6 +6,7 @@ pub(crate) mod control_tower;
 pub(crate) mod filter;
 pub(crate) mod health;
 pub(crate) mod page;
+pub(crate) mod replicas;
 pub mod rollup;
 pub(crate) mod runs;
 pub(crate) mod stats;
@@ -32,6 +33,7 @@ use sea_orm::{
 use std::collections::HashMap;
 
 use self::page::{Page, PageArgs, SortSpec};
+use self::replicas::Replicas;
 
 use crate::config::Config;
 use crate::metrics::PoolUse;
@@ -41,32 +43,59 @@ use crate::metrics::PoolUse;
 /// logging, so readers never wait for the writer. On PostgreSQL every statement is
 /// bounded by `database_statement_timeout_ms`.
 pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
-    Database::connect(options(config, Purpose::Requests)).await
+    Database::connect(options(config, &config.database_url, Purpose::Requests)).await
 }
 
-/// On PostgreSQL, the pool of the aggregates (see [`Db::aggregates`]), opened without
-/// connecting; on SQLite, none (SQLite plans every statement anew anyway).
-pub async fn connect_aggregates(config: &Config) -> Result<Option<DatabaseConnection>, DbErr> {
-    if !config.database_url.starts_with("postgres") {
+/// On PostgreSQL, the pool of the aggregates (see [`Db::aggregates`]) on `url`, opened
+/// without connecting; on SQLite, none (SQLite plans every statement anew anyway).
+async fn aggregates_pool(config: &Config, url: &str) -> Result<Option<DatabaseConnection>, DbErr> {
+    if !url.starts_with("postgres") {
         return Ok(None);
     }
-    let mut options = options(config, Purpose::Aggregates);
+    let mut options = options(config, url, Purpose::Aggregates);
     options.connect_lazy(true);
     Database::connect(options).await.map(Some)
 }
 
-/// The same pool, opened without connecting: connections are made when first needed,
-/// so the service can start before its database.
-pub(crate) async fn connect_lazily(config: &Config) -> Result<DatabaseConnection, DbErr> {
-    let mut options = options(config, Purpose::Requests);
-    options.connect_lazy(true);
-    Database::connect(options).await
+/// On PostgreSQL, the pool of the aggregates on `database_url`.
+pub async fn connect_aggregates(config: &Config) -> Result<Option<DatabaseConnection>, DbErr> {
+    aggregates_pool(config, &config.database_url).await
+}
+
+/// The whole handle `serve` answers with, opened without connecting (connections are
+/// made when first needed, so the service can start before its database): the
+/// primary's pools and each replica's (`database_replica_urls`). The replicas are
+/// skipped until [`Db::watch_replicas`] has seen them answer.
+pub(crate) async fn open(config: &Config) -> Result<Db, DbErr> {
+    let lazily = async |url: &str| {
+        let mut options = options(config, url, Purpose::Requests);
+        options.connect_lazy(true);
+        let mut db = Db::new(Database::connect(options).await?)
+            .with_aggregates(aggregates_pool(config, url).await?);
+        db.settings = transaction_settings(config, Purpose::Requests);
+        if let Some(aggregates) = &mut db.aggregates {
+            aggregates.2 = transaction_settings(config, Purpose::Aggregates);
+        }
+        Ok::<_, DbErr>(db)
+    };
+    let primary = lazily(&config.database_url).await?;
+    if config.database_replica_urls.is_empty() {
+        return Ok(primary);
+    }
+    let mut members = Vec::new();
+    for url in &config.database_replica_urls {
+        members.push((replicas::label(url), lazily(url).await?));
+    }
+    let max_lag = Duration::from_secs_f64(config.database_replica_max_lag_seconds);
+    Ok(primary.with_replicas(Arc::new(Replicas::new(members, max_lag))))
 }
 
 /// A pool for one-shot work — migrations, seeding, the `operator` commands — whose
-/// statements may run as long as they need.
+/// statements may run as long as they need, on the direct connection to the primary
+/// (`database_direct_url`), which may hold session state: the migrations' advisory
+/// lock, prepared statements.
 pub(crate) async fn connect_for_maintenance(config: &Config) -> Result<DatabaseConnection, DbErr> {
-    Database::connect(options(config, Purpose::Maintenance)).await
+    Database::connect(options(config, config.direct_url(), Purpose::Maintenance)).await
 }
 
 /// Opens and closes one connection, bounded by `database_acquire_timeout_ms`: the
@@ -74,7 +103,7 @@ pub(crate) async fn connect_for_maintenance(config: &Config) -> Result<DatabaseC
 /// pool that timed out waiting would not say.
 pub(crate) async fn reach(config: &Config) -> Result<(), DbErr> {
     use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
-    let url = config.database_url.as_str();
+    let url = config.direct_url();
     let attempt = async {
         if url.starts_with("sqlite:") {
             return Ok(());
@@ -102,8 +131,8 @@ enum Purpose {
     Maintenance,
 }
 
-fn options(config: &Config, purpose: Purpose) -> ConnectOptions {
-    let mut options = ConnectOptions::new(config.database_url.clone());
+fn options(config: &Config, url: &str, purpose: Purpose) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(config.database_max_connections)
         .min_connections(0)
@@ -135,6 +164,21 @@ fn options(config: &Config, purpose: Purpose) -> ConnectOptions {
         Purpose::Maintenance => None,
     };
     let custom_plans = purpose != Purpose::Requests;
+    if purpose != Purpose::Maintenance && config.pooled() {
+        // Behind a pooler in transaction mode a connection is a different server
+        // connection from one transaction to the next: nothing may be relied on across
+        // them. No statement is kept prepared for reuse (sqlx still names each one it
+        // prepares, `sqlx_s_<n>`, counting per client connection, so each transaction
+        // first drops those an earlier client left on its server connection), and the
+        // settings are made in each transaction (see [`transaction_settings`]), not at
+        // connect.
+        // Nor `extra_float_digits` at connect: PgBouncer refuses a startup parameter
+        // it does not know unless told to ignore it (values travel in binary anyway).
+        options.map_sqlx_postgres_opts(|options| {
+            options.statement_cache_capacity(0).extra_float_digits(None)
+        });
+        return options;
+    }
     options.map_sqlx_postgres_opts(move |options| {
         // No JIT compilation: the service's statements take milliseconds, and on 10M runs
         // the Control Tower's one statement is estimated costly enough to be compiled
@@ -151,6 +195,22 @@ fn options(config: &Config, purpose: Purpose) -> ConnectOptions {
         }
     });
     options
+}
+
+/// Behind a pooler (see [`Config::pooled`]), what each transaction of a pool for
+/// `purpose` runs first: it drops the prepared statements an earlier transaction on the
+/// same server connection left (see [`options`]), and makes the settings the pool's
+/// connections make at connect otherwise.
+fn transaction_settings(config: &Config, purpose: Purpose) -> Option<Arc<str>> {
+    let timeout = match purpose {
+        Purpose::Requests => config.database_statement_timeout_ms,
+        Purpose::Aggregates => config.request_timeout().as_millis() as u64,
+        Purpose::Maintenance => return None,
+    };
+    config.pooled().then(|| {
+        format!("DEALLOCATE ALL; SET LOCAL statement_timeout = {timeout}; SET LOCAL jit = off")
+            .into()
+    })
 }
 
 /// The PostgreSQL advisory lock that lets one process at a time migrate ("CTMIGRAT").
@@ -179,14 +239,40 @@ pub(crate) async fn migrate(connection: &DatabaseConnection) -> Result<(), DbErr
 #[derive(Clone, Debug)]
 pub struct Db {
     connection: DatabaseConnection,
-    /// The pool of [`Db::aggregates`], when it has one of its own, and its users.
-    aggregates: Option<(DatabaseConnection, PoolUsers)>,
+    /// The pool of [`Db::aggregates`], when it has one of its own, its users, and what
+    /// its transactions set first behind a pooler.
+    aggregates: Option<(DatabaseConnection, PoolUsers, Option<Arc<str>>)>,
     statements: Counter,
     /// Shared by every handle on the pool.
     users: PoolUsers,
     /// On PostgreSQL, the connection a request's statements share (see
     /// [`Db::for_request`]).
     held: Option<Arc<Holder>>,
+    /// Behind a pooler in transaction mode (see [`Config::pooled`]), what every
+    /// transaction sets first; each statement then runs in a transaction of its own.
+    settings: Option<Arc<str>>,
+    /// The primary's read replicas, when it has some.
+    replicas: Option<Arc<Replicas>>,
+    /// A read-only request's choice of replica (see [`Db::for_reads`]).
+    reads: Option<Arc<Reads>>,
+    /// Whether this is the aggregates' handle of a read-only request (see
+    /// [`Db::aggregates`]): on a replica, it uses the replica's aggregates pool.
+    aggregating: bool,
+}
+
+/// Which replica a read-only request reads from, decided at its first statement, once
+/// its reader is known.
+#[derive(Debug)]
+struct Reads {
+    replicas: Arc<Replicas>,
+    /// The operator the request reads as, once authenticated (see [`Db::read_as`]).
+    reader: std::sync::OnceLock<Option<i64>>,
+    /// The replica chosen (`None`: the primary).
+    chosen: std::sync::OnceLock<Option<usize>>,
+    /// The request's handle on the chosen replica, counting with the request.
+    on_replica: std::sync::OnceLock<Db>,
+    /// Set when the replica failed mid-request: the rest of it reads from the primary.
+    fell_back: std::sync::atomic::AtomicBool,
 }
 
 /// A request's [`Held`] connection, and whether the request has given it back: set at
@@ -271,34 +357,175 @@ impl Db {
             statements: Counter::default(),
             users: PoolUsers::default(),
             held: None,
+            settings: None,
+            replicas: None,
+            reads: None,
+            aggregating: false,
         }
     }
 
     /// The same, with `aggregates` (from [`connect_aggregates`]) as the pool of
     /// [`Db::aggregates`].
     pub fn with_aggregates(mut self, aggregates: Option<DatabaseConnection>) -> Self {
-        self.aggregates = aggregates.map(|pool| (pool, PoolUsers::default()));
+        self.aggregates = aggregates.map(|pool| (pool, PoolUsers::default(), None));
+        self
+    }
+
+    fn with_replicas(mut self, replicas: Arc<Replicas>) -> Self {
+        self.replicas = Some(replicas);
         self
     }
 
     /// The same pool with a counter of its own, for one request: on PostgreSQL its
     /// statements share one connection (see [`Held`]) until [`Db::release`], or until the
-    /// last clone of the handle is dropped (a request stopped before its end).
+    /// last clone of the handle is dropped (a request stopped before its end). Behind a
+    /// pooler none is held: each statement has a transaction of its own.
     pub(crate) fn for_request(&self) -> Self {
         let postgres = self.connection.get_database_backend() == DbBackend::Postgres;
         Self {
-            connection: self.connection.clone(),
-            aggregates: self.aggregates.clone(),
             statements: Counter::default(),
-            users: self.users.clone(),
-            held: postgres.then(Default::default),
+            held: (postgres && self.settings.is_none()).then(Default::default),
+            reads: None,
+            aggregating: false,
+            ..self.clone()
         }
+    }
+
+    /// For a request that only reads (a query): like [`Db::for_request`], its
+    /// statements going to a replica fit to serve its reader (see [`Db::read_as`]), or
+    /// to the primary when none is. [`Db::primary`] is the same request's handle on the
+    /// primary, for what must read the primary (its session) or write.
+    pub(crate) fn for_reads(&self) -> Self {
+        let mut db = self.for_request();
+        if let Some(replicas) = &self.replicas {
+            db.reads = Some(Arc::new(Reads {
+                replicas: replicas.clone(),
+                reader: Default::default(),
+                chosen: Default::default(),
+                on_replica: Default::default(),
+                fell_back: Default::default(),
+            }));
+        }
+        db
+    }
+
+    /// The request reads as `reader` (the operator, or none for a dashboard token):
+    /// after their own mutation their reads stay on the primary until a replica has
+    /// replayed it. Said before the request's first read; later, it changes nothing.
+    pub(crate) fn read_as(&self, reader: Option<i64>) {
+        if let Some(reads) = &self.reads {
+            let _ = reads.reader.set(reader);
+        }
+    }
+
+    /// The same request's handle on the primary, counting with it.
+    pub(crate) fn primary(&self) -> Self {
+        Self {
+            reads: None,
+            aggregating: false,
+            ..self.clone()
+        }
+    }
+
+    /// A handle on the primary with a counter of its own, holding no connection: for
+    /// work off a request's path (noting a session's activity, sampling).
+    pub(crate) fn detached(&self) -> Self {
+        Self {
+            statements: Counter::default(),
+            held: None,
+            reads: None,
+            aggregating: false,
+            ..self.clone()
+        }
+    }
+
+    /// Where a read-only request read from, once it has: `"primary"` or a replica's
+    /// label.
+    pub(crate) fn read_from(&self) -> Option<String> {
+        let reads = self.reads.as_ref()?;
+        let chosen = reads.chosen.get()?;
+        Some(match chosen {
+            Some(index) if !reads.fell_back.load(Ordering::Relaxed) => {
+                reads.replicas.member(*index).name.clone()
+            }
+            _ => "primary".to_owned(),
+        })
+    }
+
+    /// Behind a pooler, what a transaction on this handle's pool runs first (see
+    /// [`transaction_settings`]); a transaction begun on [`Db::connection`] runs it too.
+    pub(crate) fn transaction_settings(&self) -> Option<&str> {
+        self.settings.as_deref()
+    }
+
+    /// The replicas, when the primary has some.
+    pub(crate) fn replicas(&self) -> Option<&Arc<Replicas>> {
+        self.replicas.as_ref()
+    }
+
+    /// Samples the replicas for as long as the service runs (see [`replicas::watch`]);
+    /// nothing without replicas.
+    pub(crate) async fn watch_replicas(&self, timeout: Duration) {
+        if let Some(replicas) = &self.replicas {
+            replicas::watch(replicas.clone(), self.detached(), timeout).await;
+        }
+    }
+
+    /// After a mutation by `reader`: notes the primary's WAL position, which their
+    /// reads wait for a replica to have replayed. Nothing without replicas.
+    pub(crate) async fn wrote(&self, reader: i64) -> Result<(), DbErr> {
+        if let Some(replicas) = &self.replicas {
+            let position = replicas::primary_position(&self.primary()).await?;
+            replicas.wrote(reader, position);
+        }
+        Ok(())
+    }
+
+    /// The replica this read-only request's statements go to, with the request's
+    /// handle on it: chosen at the first statement; none for the primary.
+    fn replica(&self) -> Option<(usize, Db)> {
+        let reads = self.reads.as_ref()?;
+        if reads.fell_back.load(Ordering::Relaxed) {
+            return None;
+        }
+        let reader = reads.reader.get().copied().flatten();
+        let index = (*reads.chosen.get_or_init(|| reads.replicas.choose(reader)))?;
+        let on_replica = reads.on_replica.get_or_init(|| Self {
+            statements: self.statements.clone(),
+            ..reads.replicas.member(index).db.for_request()
+        });
+        let db = match self.aggregating {
+            true => Self {
+                statements: self.statements.clone(),
+                ..on_replica.aggregates()
+            },
+            false => on_replica.clone(),
+        };
+        Some((index, db))
+    }
+
+    /// A statement on the replica failed with `error`: when the replica could not be
+    /// reached, it is skipped and the request reads from the primary, which runs the
+    /// statement again (`true`); any other error is the statement's own.
+    fn fall_back(&self, index: usize, error: &DbErr) -> bool {
+        let Some(reads) = &self.reads else {
+            return false;
+        };
+        if !crate::error::is_unavailable(error) {
+            return false;
+        }
+        reads.replicas.failed(index, error);
+        reads.fell_back.store(true, Ordering::Relaxed);
+        true
     }
 
     /// Gives the request's connection back to the pool, without waiting for a statement
     /// still running on it (a loader's batch outlives a request stopped at its deadline):
     /// that statement gives it back when done. Later statements take one each.
     pub(crate) fn release(&self) {
+        if let Some(on_replica) = self.reads.as_ref().and_then(|reads| reads.on_replica.get()) {
+            on_replica.release();
+        }
         if let Some(holder) = &self.held {
             holder.released.store(true, Ordering::Release);
             if let Ok(mut held) = holder.held.try_lock() {
@@ -350,16 +577,20 @@ impl Db {
     /// statement for its values (`plan_cache_mode = force_custom_plan`): how many rows a
     /// window's edges hold decides their plan.
     pub(crate) fn aggregates(&self) -> Self {
-        let (connection, users) = self
-            .aggregates
-            .clone()
-            .unwrap_or_else(|| (self.connection.clone(), self.users.clone()));
+        let (connection, users, settings) = self.aggregates.clone().unwrap_or_else(|| {
+            (
+                self.connection.clone(),
+                self.users.clone(),
+                self.settings.clone(),
+            )
+        });
         Self {
             connection,
-            aggregates: self.aggregates.clone(),
-            statements: self.statements.clone(),
             users,
+            settings,
             held: None,
+            aggregating: true,
+            ..self.clone()
         }
     }
 
@@ -410,6 +641,45 @@ impl Db {
     }
 }
 
+/// Runs a statement of a [`Db`]: on the replica a read-only request reads from, falling
+/// back to the primary when the replica cannot be reached; else on the request's held
+/// connection, in a transaction of its own behind a pooler, or on the pool.
+macro_rules! routed {
+    ($db:ident, $statement:ident, $method:ident, $held:expr, $error:expr, $done:expr) => {{
+        if let Some((index, replica)) = $db.replica() {
+            match replica.$method($statement.clone()).await {
+                Err(error) if $db.fall_back(index, &error) => {}
+                done => return done,
+            }
+        }
+        $db.statements.record(&$statement.sql);
+        if let Some(settings) = &$db.settings {
+            let _user = $db.users.enter();
+            return $db
+                .in_transaction(
+                    settings,
+                    async |connection| $held(&$statement, connection).await,
+                    $error,
+                )
+                .await
+                .map($done);
+        }
+        match $db
+            .on_held(
+                async |connection| $held(&$statement, connection).await,
+                $error,
+            )
+            .await
+        {
+            Some(done) => done.map($done),
+            None => {
+                let _user = $db.users.enter();
+                $db.connection.$method($statement).await
+            }
+        }
+    }};
+}
+
 #[async_trait]
 impl ConnectionTrait for Db {
     fn get_database_backend(&self) -> DbBackend {
@@ -417,60 +687,66 @@ impl ConnectionTrait for Db {
     }
 
     async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
-        self.statements.record(&statement.sql);
-        let held = self
-            .on_held(
-                async |connection| prepared(&statement).execute(connection).await,
-                |error| DbErr::Exec(RuntimeErr::SqlxError(error.into())),
-            )
-            .await;
-        match held {
-            Some(done) => done.map(ExecResult::from),
-            None => {
-                let _user = self.users.enter();
-                self.connection.execute_raw(statement).await
-            }
-        }
+        routed!(
+            self,
+            statement,
+            execute_raw,
+            async |statement, connection| prepared(statement).execute(connection).await,
+            |error| DbErr::Exec(RuntimeErr::SqlxError(error.into())),
+            ExecResult::from
+        )
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        // One simple query: one message and one answer, safe behind a pooler too.
         self.statements.record(sql);
         let _user = self.users.enter();
         self.connection.execute_unprepared(sql).await
     }
 
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.statements.record(&statement.sql);
-        let held = self
-            .on_held(
-                async |connection| prepared(&statement).fetch_optional(connection).await,
-                query_error,
-            )
-            .await;
-        match held {
-            Some(row) => row.map(|row| row.map(QueryResult::from)),
-            None => {
-                let _user = self.users.enter();
-                self.connection.query_one_raw(statement).await
-            }
-        }
+        routed!(
+            self,
+            statement,
+            query_one_raw,
+            async |statement, connection| prepared(statement).fetch_optional(connection).await,
+            query_error,
+            |row: Option<_>| row.map(QueryResult::from)
+        )
     }
 
     async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.statements.record(&statement.sql);
-        let held = self
-            .on_held(
-                async |connection| prepared(&statement).fetch_all(connection).await,
-                query_error,
-            )
-            .await;
-        match held {
-            Some(rows) => rows.map(|rows| rows.into_iter().map(QueryResult::from).collect()),
-            None => {
-                let _user = self.users.enter();
-                self.connection.query_all_raw(statement).await
-            }
-        }
+        routed!(
+            self,
+            statement,
+            query_all_raw,
+            async |statement, connection| prepared(statement).fetch_all(connection).await,
+            query_error,
+            |rows: Vec<_>| rows.into_iter().map(QueryResult::from).collect()
+        )
+    }
+}
+
+impl Db {
+    /// Behind a pooler: runs `run` in a transaction of its own that runs `settings`
+    /// first (one round trip with its `BEGIN`), so that the pooler keeps one server
+    /// connection for the statement's two round trips (sqlx parses the statement, then
+    /// binds it) and nothing the statement relies on comes from another transaction.
+    async fn in_transaction<T>(
+        &self,
+        settings: &str,
+        run: impl AsyncFnOnce(&mut sea_orm::sqlx::PgConnection) -> Result<T, sea_orm::sqlx::Error>,
+        error: fn(sea_orm::sqlx::Error) -> DbErr,
+    ) -> Result<T, DbErr> {
+        let pool = self.connection.get_postgres_connection_pool();
+        let begin = format!("BEGIN; {settings}");
+        let mut transaction = pool
+            .begin_with(sea_orm::sqlx::AssertSqlSafe(begin))
+            .await
+            .map_err(acquire_error)?;
+        let done = run(&mut transaction).await.map_err(error)?;
+        transaction.commit().await.map_err(error)?;
+        Ok(done)
     }
 }
 
@@ -626,6 +902,9 @@ impl Db {
         let user = self.users.enter();
         let inner = self.connection.begin().await?;
         self.statements.record("BEGIN");
+        if let Some(settings) = &self.settings {
+            inner.execute_unprepared(settings).await?;
+        }
         Ok(DbTransaction {
             inner,
             statements: self.statements.clone(),

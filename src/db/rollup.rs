@@ -813,6 +813,17 @@ pub async fn tidy(db: &Db) -> Result<(), DbErr> {
 async fn refresh_some(db: &Db) -> Result<u64, DbErr> {
     let backend = db.get_database_backend();
     let transaction = match backend {
+        // Behind a pooler, its settings first, in the one message that sets the
+        // isolation (sea-orm would prepare that statement).
+        DbBackend::Postgres if let Some(settings) = db.transaction_settings() => {
+            let transaction = db.connection().begin().await?;
+            transaction
+                .execute_unprepared(&format!(
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; {settings}"
+                ))
+                .await?;
+            transaction
+        }
         DbBackend::Postgres => {
             db.connection()
                 .begin_with_config(

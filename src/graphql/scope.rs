@@ -77,8 +77,15 @@ impl Scope {
         let outcome = self
             .authentication
             .get_or_init(|| async {
-                match authenticate(&self.db, credentials, self.now).await {
+                // Sessions are read on the primary: a replica may not have a new one yet.
+                match authenticate(&self.db.primary(), credentials, self.now).await {
                     Ok(principal) => {
+                        self.db.read_as(
+                            principal
+                                .as_ref()
+                                .and_then(Principal::operator)
+                                .map(|viewer| viewer.user.id),
+                        );
                         let _ = self.identity.set(principal);
                         None
                     }
@@ -87,6 +94,14 @@ impl Scope {
             })
             .await;
         outcome.clone()
+    }
+
+    /// The same request, reading from the primary only.
+    pub(crate) fn on_primary(&self) -> Self {
+        Self {
+            db: self.db.primary(),
+            ..self.clone()
+        }
     }
 
     /// Why the request was refused at authentication, if it was.

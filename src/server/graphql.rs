@@ -454,7 +454,11 @@ pub(super) async fn run(
     deadline: Instant,
 ) -> Ran {
     let variables = request.variables.clone();
-    let db = state.db.for_request();
+    // A query only reads: it may read from a replica (SPEC §9d).
+    let db = match admitted.ty {
+        OperationType::Query => state.db.for_reads(),
+        _ => state.db.for_request(),
+    };
     let now = (state.clock)().trunc_subsecs(6);
     let limits = &state.config.system_console.limits;
     let scope = Scope::new(
@@ -500,6 +504,17 @@ pub(super) async fn run(
     // The request's statements are done: its connection goes back to the pool now, not
     // when the last handle is dropped.
     db.release();
+    if let Some(target) = db.read_from() {
+        state.metrics.read_from(target);
+    }
+    if admitted.ty == OperationType::Mutation
+        && let Some(operator) = answering.viewer()
+        && let Err(error) = db.wrote(operator.user.id).await
+    {
+        // The operator's next reads may then miss this mutation on a replica for as
+        // long as it lags: said, not failed, since the mutation is done.
+        tracing::warn!(%error, "could not note the primary's position after a mutation");
+    }
     if let Some(refusal) = answering.refusal() {
         // Every root field met the same refusal: it is said once, with no data.
         response = GraphQLResponse::from_errors(vec![server_error(&refusal)]);

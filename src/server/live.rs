@@ -602,7 +602,7 @@ async fn sample_horizon(state: AppState, publish: watch::Sender<Option<i64>>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        match audit::sample(state.db.connection()).await {
+        match audit::sample(&state.db.detached()).await {
             Ok(sample) => {
                 let settled = horizon.settle(sample);
                 publish.send_if_modified(|held| {

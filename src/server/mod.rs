@@ -378,7 +378,9 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database is connected, migrated, and answers; otherwise a 503 that says why.
+/// The database is connected, migrated, and answers; otherwise a 503 that says why. The
+/// read replicas do not decide it (reads fall back to the primary): the body names each
+/// one skipped, and why.
 async fn readyz(State(state): State<AppState>) -> Response {
     if let Some(reason) = state.readiness.waiting() {
         return (
@@ -388,7 +390,15 @@ async fn readyz(State(state): State<AppState>) -> Response {
             .into_response();
     }
     match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Ok(()) => {
+            let mut body = "ready".to_owned();
+            for replica in state.db.replicas().map(|r| r.report()).unwrap_or_default() {
+                if let Some(reason) = replica.skipped {
+                    body.push_str(&format!("\nreplica {} skipped: {reason}", replica.name));
+                }
+            }
+            (StatusCode::OK, body).into_response()
+        }
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
@@ -398,6 +408,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 /// The Prometheus exposition of this instance.
 async fn metrics(State(state): State<AppState>) -> Response {
+    if let Some(replicas) = state.db.replicas() {
+        state
+            .metrics
+            .replicas(replicas.report().into_iter().map(|replica| {
+                let serving = replica.skipped.is_none();
+                let lag = crate::metrics::ReplicaLag {
+                    replica: replica.name,
+                    lag: replica.lag,
+                };
+                (lag, serving)
+            }));
+    }
     let text = state
         .metrics
         .render(state.db.pool_use(), state.readiness.waiting().is_none());

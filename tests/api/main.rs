@@ -10,6 +10,7 @@
 mod auth;
 mod cli;
 mod clients;
+mod cluster;
 mod common;
 mod estate;
 mod fixtures;
@@ -29,6 +30,7 @@ mod ops;
 mod pagination;
 mod playground;
 mod rollups;
+mod scale;
 mod schema_file;
 mod seeding;
 mod statements;

@@ -3,13 +3,13 @@
 //! before its database and riding out an outage of it (against a PostgreSQL server the
 //! test owns), and two instances on one database keeping every guarantee of one.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use control_tower::auth::Capability;
 use serde_json::{Value, json};
 
+use crate::cluster::Cluster;
 use crate::common::{
     Backend, Launch, Served, TestApp, TestDb, error_codes, operator_token, sample, single_error,
 };
@@ -293,140 +293,7 @@ async fn app_database_url(app: &TestApp) -> String {
     crate::common::replace_database(&admin, &name)
 }
 
-/// A PostgreSQL server of the test's own, in a temporary directory on a free port,
-/// started and stopped at will — as the `postgres` user when the tests run as root.
-struct Cluster {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-}
-
-impl Cluster {
-    fn create() -> Self {
-        let bin = postgres_bin().expect(
-            "PostgreSQL's server programs (initdb, pg_ctl) are needed with TEST_DATABASE_URL set: install the postgresql package",
-        );
-        let dir = tempfile::tempdir().unwrap();
-        if is_root() {
-            run(Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(dir.path()));
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let cluster = Self { dir, bin, port };
-        cluster.pg(&[
-            "initdb",
-            "-D",
-            &cluster.data(),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--no-sync",
-            "-E",
-            "UTF8",
-        ]);
-        cluster
-    }
-
-    fn data(&self) -> String {
-        self.dir.path().join("data").display().to_string()
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn start(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.path().display()
-        );
-        let log = self.dir.path().join("server.log").display().to_string();
-        self.pg(&[
-            "pg_ctl",
-            "-D",
-            &self.data(),
-            "-o",
-            &options,
-            "-l",
-            &log,
-            "-w",
-            "start",
-        ]);
-    }
-
-    fn stop(&self) {
-        self.pg(&["pg_ctl", "-D", &self.data(), "-m", "fast", "-w", "stop"]);
-    }
-
-    /// Runs one of PostgreSQL's programs, which must succeed.
-    fn pg(&self, args: &[&str]) {
-        run(self
-            .program(args[0])
-            .args(&args[1..])
-            .current_dir(self.dir.path()));
-    }
-
-    /// One of PostgreSQL's programs, run as `postgres` when we are root (the server
-    /// refuses to run as root).
-    fn program(&self, name: &str) -> Command {
-        let program = self.bin.join(name);
-        if is_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(program);
-            command
-        } else {
-            Command::new(program)
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let data = self.data();
-        let stop = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
-        self.program("pg_ctl").args(stop).output().ok();
-    }
-}
-
-fn run(command: &mut Command) {
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
-}
-
-/// The folder holding `initdb` and `pg_ctl`: on the `PATH`, or Debian's.
-fn postgres_bin() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>());
-    let debian = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|entry| entry.path().join("bin"));
-    on_path
-        .chain(debian)
-        .find(|dir| Path::new(dir).join("initdb").is_file() && dir.join("pg_ctl").is_file())
-}
-
-async fn poll_until<F, Fut>(what: &str, within: Duration, mut check: F)
+pub(crate) async fn poll_until<F, Fut>(what: &str, within: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -438,7 +305,12 @@ where
     }
 }
 
-async fn post(client: &reqwest::Client, served: &Served, token: &str, query: &str) -> (u16, Value) {
+pub(crate) async fn post(
+    client: &reqwest::Client,
+    served: &Served,
+    token: &str,
+    query: &str,
+) -> (u16, Value) {
     let response = client
         .post(served.url("/graphql"))
         .bearer_auth(token)
@@ -450,7 +322,7 @@ async fn post(client: &reqwest::Client, served: &Served, token: &str, query: &st
     (status, response.json().await.unwrap())
 }
 
-async fn status_of(client: &reqwest::Client, url: &str) -> (u16, String) {
+pub(crate) async fn status_of(client: &reqwest::Client, url: &str) -> (u16, String) {
     let response = client.get(url).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }

@@ -231,7 +231,11 @@ impl AuditQuery {
         if let Some(since) = since {
             condition = condition.add(audit_log::Column::Id.gt(since));
         }
-        let (page, total) = root_page::<audit_log::Entity>(scope, condition, &spec, &args).await?;
+        // The horizon was read on the primary: a replica may not have every entry up to
+        // it yet, and the tail would step over the missing ones for good.
+        let primary = scope.on_primary();
+        let (page, total) =
+            root_page::<audit_log::Entity>(&primary, condition, &spec, &args).await?;
         Ok(Connection::new(
             page,
             &spec,
