@@ -23,6 +23,31 @@ fn primary_and_replica() -> (Cluster, Cluster) {
     (primary, replica)
 }
 
+/// A primary and its replica, and `serve --demo` reading from the replica, skipped
+/// beyond `max_lag` seconds, once the replica takes reads.
+async fn with_a_replica(max_lag: u32) -> (Cluster, Cluster, Served, reqwest::Client) {
+    let (primary, replica) = primary_and_replica();
+    let served = serve(
+        primary.url(),
+        vec![
+            ("CONTROL_TOWER_DATABASE_REPLICA_URLS", replica.url()),
+            (
+                "CONTROL_TOWER_DATABASE_REPLICA_MAX_LAG_SECONDS",
+                max_lag.to_string(),
+            ),
+        ],
+        true,
+    );
+    let client = reqwest::Client::new();
+    poll_until(
+        "the replica takes reads",
+        Duration::from_secs(30),
+        || async { serving(&client, &served, &label(&replica)).await == Some(1.0) },
+    )
+    .await;
+    (primary, replica, served, client)
+}
+
 /// The replica's label in `/metrics` and `/readyz`.
 fn label(replica: &Cluster) -> String {
     format!("127.0.0.1:{}/postgres", replica.port)
@@ -91,25 +116,7 @@ async fn answered(client: &reqwest::Client, served: &Served, token: &str, query:
     ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped"
 )]
 async fn reads_go_to_the_replica_and_an_operator_reads_their_own_writes_back() {
-    let (primary, replica) = primary_and_replica();
-    let served = serve(
-        primary.url(),
-        vec![
-            ("CONTROL_TOWER_DATABASE_REPLICA_URLS", replica.url()),
-            (
-                "CONTROL_TOWER_DATABASE_REPLICA_MAX_LAG_SECONDS",
-                "60".to_owned(),
-            ),
-        ],
-        true,
-    );
-    let client = reqwest::Client::new();
-    poll_until(
-        "the replica takes reads",
-        Duration::from_secs(30),
-        || async { serving(&client, &served, &label(&replica)).await == Some(1.0) },
-    )
-    .await;
+    let (primary, replica, served, client) = with_a_replica(60).await;
 
     // A query reads from the replica; its session was read on the primary.
     answered(&client, &served, &served.token, &probe("probe-to-replica")).await;
@@ -176,25 +183,7 @@ async fn reads_go_to_the_replica_and_an_operator_reads_their_own_writes_back() {
     ignore = "TEST_DATABASE_URL is not set: PostgreSQL skipped"
 )]
 async fn a_lagging_or_stopped_replica_is_skipped_without_an_error() {
-    let (primary, replica) = primary_and_replica();
-    let served = serve(
-        primary.url(),
-        vec![
-            ("CONTROL_TOWER_DATABASE_REPLICA_URLS", replica.url()),
-            (
-                "CONTROL_TOWER_DATABASE_REPLICA_MAX_LAG_SECONDS",
-                "1".to_owned(),
-            ),
-        ],
-        true,
-    );
-    let client = reqwest::Client::new();
-    poll_until(
-        "the replica takes reads",
-        Duration::from_secs(30),
-        || async { serving(&client, &served, &label(&replica)).await == Some(1.0) },
-    )
-    .await;
+    let (primary, replica, served, client) = with_a_replica(1).await;
 
     // Replay paused while the primary is written to from outside: the lag grows past
     // the limit, and reads move to the primary.
