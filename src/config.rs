@@ -742,6 +742,37 @@ mod tests {
     }
 
     #[test]
+    fn replicas_are_a_list_or_comma_separated_and_only_for_postgres() {
+        let primary = "database_url = \"postgres://db-1/ops\"\n";
+        let listed = parse(&format!(
+            "{primary}database_replica_urls = [\"postgres://db-2/ops\", \"postgres://db-3/ops\"]"
+        ))
+        .unwrap();
+        let joined = parse(&format!(
+            "{primary}database_replica_urls = \"postgres://db-2/ops, postgres://db-3/ops\""
+        ))
+        .unwrap();
+        assert_eq!(listed.database_replica_urls, joined.database_replica_urls);
+        assert_eq!(listed.database_replica_urls.len(), 2);
+        assert_eq!(listed.database_replica_max_lag_seconds, 5.0);
+        assert!(!listed.pooled());
+        let pooled = parse(&format!(
+            "{primary}database_direct_url = \"postgres://reader:secret@db-1:5432/ops\""
+        ))
+        .unwrap();
+        assert!(pooled.pooled());
+        let on_sqlite = parse("database_replica_urls = [\"postgres://reader:secret@db-2/ops\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(on_sqlite.contains("`database_replica_urls`"), "{on_sqlite}");
+        assert!(!on_sqlite.contains("secret"), "{on_sqlite}");
+        let lag = parse(&format!("{primary}database_replica_max_lag_seconds = 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(lag.contains("`database_replica_max_lag_seconds`"), "{lag}");
+    }
+
+    #[test]
     fn defaults_match_the_spec() {
         let config = parse("").unwrap();
         assert_eq!(config.database_url, "sqlite://control-tower.db?mode=rwc");
