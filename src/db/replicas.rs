@@ -98,19 +98,18 @@ impl Replicas {
     /// lag limit) that has replayed the reader's last mutation; `None` for the primary.
     pub(crate) fn choose(&self, reader: Option<i64>) -> Option<usize> {
         let required = reader.and_then(|reader| lock(&self.written).get(&reader).copied());
-        let fit: Vec<usize> = (0..self.members.len())
-            .filter(|&index| match self.members[index].state() {
-                State::Answering { lag, replayed } => {
-                    lag <= self.max_lag && required.is_none_or(|required| replayed >= required)
-                }
-                _ => false,
-            })
-            .collect();
-        if fit.is_empty() {
+        let fit = |index: &usize| match self.members[*index].state() {
+            State::Answering { lag, replayed } => {
+                lag <= self.max_lag && required.is_none_or(|required| replayed >= required)
+            }
+            _ => false,
+        };
+        let count = (0..self.members.len()).filter(fit).count();
+        if count == 0 {
             return None;
         }
-        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-        Some(fit[turn % fit.len()])
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed) % count;
+        (0..self.members.len()).filter(fit).nth(turn)
     }
 
     /// `reader` has just written, up to the primary's `position`: their reads stay on

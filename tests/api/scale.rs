@@ -39,12 +39,7 @@ async fn with_a_replica(max_lag: u32) -> (Cluster, Cluster, Served, reqwest::Cli
         true,
     );
     let client = reqwest::Client::new();
-    poll_until(
-        "the replica takes reads",
-        Duration::from_secs(30),
-        || async { serving(&client, &served, &label(&replica)).await == Some(1.0) },
-    )
-    .await;
+    until_serving(&client, &served, &label(&replica)).await;
     (primary, replica, served, client)
 }
 
@@ -93,6 +88,16 @@ async fn series(
 async fn serving(client: &reqwest::Client, served: &Served, replica: &str) -> Option<f64> {
     let labels = format!("replica=\"{replica}\"");
     series(client, served, "control_tower_db_replica_serving", &labels).await
+}
+
+/// Waits until `served` sends reads to `replica`.
+async fn until_serving(client: &reqwest::Client, served: &Served, replica: &str) {
+    poll_until(
+        "the replica takes reads",
+        Duration::from_secs(30),
+        || async { serving(client, served, replica).await == Some(1.0) },
+    )
+    .await;
 }
 
 /// A query whose statements carry `probe` as a parameter, so the server that ran them
@@ -287,12 +292,7 @@ async fn every_feature_answers_through_pgbouncer_in_transaction_mode() {
     a.wait_until_ready();
     b.wait_until_ready();
     let client = reqwest::Client::new();
-    poll_until(
-        "the replica takes reads",
-        Duration::from_secs(30),
-        || async { serving(&client, &a, &bouncer_label(&bouncer)).await == Some(1.0) },
-    )
-    .await;
+    until_serving(&client, &a, &bouncer_label(&bouncer)).await;
     let token = a.token.clone();
 
     // Queries, many at once on both instances, so that the pooler's server connections
