@@ -96,6 +96,7 @@ pub struct SystemConsole {
     pub subscriptions: Subscriptions,
     pub log: Log,
     pub metrics: MetricsConfig,
+    pub tracing: Tracing,
     /// Which callers may run only trusted documents (SPEC §9c): `"off"` (default: only
     /// a dashboard token made with `--document`), `"tokens"` (every dashboard token: its
     /// own documents, or the saved operations when it has none) or `"all"` (sessions
@@ -114,6 +115,26 @@ pub enum TrustedDocuments {
     Tokens,
     /// Every caller runs only trusted documents.
     All,
+}
+
+/// `system_console.tracing.*`: OpenTelemetry traces (SPEC §9e).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tracing {
+    /// An OpenTelemetry collector's OTLP/HTTP base URL (`http://host:4318`): spans are
+    /// exported, as protobuf, to `<otlp_endpoint>/v1/traces`. Unset: no trace is made.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` the spans carry.
+    pub service_name: String,
+}
+
+impl Default for Tracing {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "control-tower".to_owned(),
+        }
+    }
 }
 
 /// `system_console.log.*`: what the service writes to standard error.
@@ -336,6 +357,32 @@ pub struct Limits {
     pub max_connections: Option<u32>,
     /// Whether the schema can be introspected (switch off in production if wanted).
     pub introspection: bool,
+    /// Each caller's allowance of query cost (SPEC §9e).
+    pub cost_budget: CostBudget,
+}
+
+/// `system_console.limits.cost_budget.*`: a leaky bucket of query cost per operator,
+/// per dashboard token and per address of unauthenticated callers. A request takes its
+/// requested cost from it, or is refused `RATE_LIMITED` when that is more than is left;
+/// the bucket fills again at `restore_per_second` up to `maximum`. Shared by the
+/// instances on one PostgreSQL database; per instance on SQLite.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CostBudget {
+    /// The most a bucket holds: what a caller idle for a while may spend at once. At
+    /// least `max_complexity`, so that every admitted query can run.
+    pub maximum: u32,
+    /// How much cost a bucket regains each second.
+    pub restore_per_second: u32,
+}
+
+impl Default for CostBudget {
+    fn default() -> Self {
+        Self {
+            maximum: 1_000_000,
+            restore_per_second: 50_000,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -356,6 +403,7 @@ impl Default for Limits {
             keep_alive_seconds: 60,
             max_connections: None,
             introspection: true,
+            cost_budget: CostBudget::default(),
         }
     }
 }
@@ -589,6 +637,10 @@ impl Config {
                 limits.max_connections.map_or(1, u64::from),
             ),
             (
+                "system_console.limits.cost_budget.restore_per_second",
+                limits.cost_budget.restore_per_second.into(),
+            ),
+            (
                 "system_console.subscriptions.max_per_connection",
                 console.subscriptions.max_per_connection.into(),
             ),
@@ -635,6 +687,25 @@ impl Config {
                 )));
             }
         }
+        if limits.cost_budget.maximum < limits.max_complexity {
+            return Err(ConfigError(format!(
+                "`system_console.limits.cost_budget.maximum` must be at least `system_console.limits.max_complexity` ({}), or the costliest query admitted could never run",
+                limits.max_complexity
+            )));
+        }
+        if let Some(endpoint) = &console.tracing.otlp_endpoint
+            && !is_http_endpoint(endpoint)
+        {
+            return Err(ConfigError(format!(
+                "`system_console.tracing.otlp_endpoint` must be a collector's OTLP/HTTP base URL, http://host:port (no TLS: a collector or agent beside the service), not {:?}",
+                redact_url(endpoint)
+            )));
+        }
+        if console.tracing.service_name.trim().is_empty() {
+            return Err(ConfigError(
+                "`system_console.tracing.service_name` must not be empty".to_owned(),
+            ));
+        }
         if limits.max_depth > limits.max_nesting {
             return Err(ConfigError(
                 "`system_console.limits.max_depth` must not exceed `system_console.limits.max_nesting`"
@@ -643,6 +714,15 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Whether `text` is a plain-HTTP base URL: `http://`, a host, perhaps a port and path,
+/// no query or fragment.
+fn is_http_endpoint(text: &str) -> bool {
+    text.strip_prefix("http://").is_some_and(|rest| {
+        let host = rest.split('/').next().unwrap_or_default();
+        !host.is_empty() && !rest.contains(['?', '#', ' ']) && !host.contains('@')
+    })
 }
 
 /// Whether `text` is an origin as browsers send it: `http` or `https`, a host name or

@@ -2,6 +2,7 @@
 //! aggregate (one file per aggregate). SQL forms of domain rules live here too.
 
 pub(crate) mod audit;
+pub(crate) mod budget;
 pub(crate) mod control_tower;
 pub(crate) mod filter;
 pub(crate) mod health;

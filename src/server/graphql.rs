@@ -26,12 +26,14 @@ use chrono::SubsecRound;
 use tokio::time::Instant;
 
 use super::AppState;
+use super::budget::{Taken, Throttle};
 use super::completion::Completion;
-use super::document::Admitted;
+use super::document::{Admitted, Costing};
 use super::persisted::{BadExtension, PersistedQueries};
 use super::trusted::{self, Trust};
 use crate::auth::login::Origin;
 use crate::auth::request::Credentials;
+use crate::auth::credentials::token_hash;
 use crate::auth::{self, Principal};
 use crate::db::Db;
 use crate::error::{AppError, ErrorCode};
@@ -353,6 +355,7 @@ async fn execute(
                 .map(|ConnectInfo(address)| address.ip().to_string()),
         },
         granted,
+        budgeted: true,
     };
     let operation = match &admitted.operation_name {
         Some(name) => Operation::Named(name.clone()),
@@ -370,7 +373,13 @@ async fn execute(
         statements: ran.db.statements(),
         outcome: Outcome::of(codes(&ran.response.errors)),
     };
-    answered.attach(counted(respond(format, caching, ran.response), &ran.db))
+    let mut response = counted(respond(format, caching, ran.response), &ran.db);
+    if let Some(seconds) = ran.retry_after
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    answered.attach(response)
 }
 
 /// What the access log and `/metrics` learn of a GraphQL request, carried out of the
@@ -425,6 +434,8 @@ pub(super) struct Ran {
     pub(crate) db: Db,
     /// The operator the request authenticated as.
     pub(crate) operator: Option<i64>,
+    /// When it was refused for its cost: the seconds until its budget holds it.
+    pub(crate) retry_after: Option<u64>,
 }
 
 /// Who sent a request.
@@ -436,6 +447,10 @@ pub(super) struct Caller {
     pub(crate) origin: Origin,
     /// Who it acts for, when that is already established (a live query's tick).
     pub(crate) granted: Option<crate::auth::Principal>,
+    /// Whether it draws on a cost budget and its answer says what it cost: requests
+    /// sent by a client, not the ticks of live queries and tails, whose subscriptions
+    /// were admitted once.
+    pub(crate) budgeted: bool,
 }
 
 /// When a request that begins now must have been answered: the request timeout from
@@ -454,6 +469,14 @@ pub(super) async fn run(
     deadline: Instant,
 ) -> Ran {
     let variables = request.variables.clone();
+    let costing = Costing::new(admitted, &variables, &state.types);
+    let requested = costing.requested();
+    let address = caller.origin.ip.clone();
+    let token_hash = caller
+        .authorization
+        .as_deref()
+        .and_then(auth::bearer_token)
+        .map(token_hash);
     // A query only reads: it may read from a replica (SPEC §9d).
     let db = match admitted.ty {
         OperationType::Query => state.db.for_reads(),
@@ -476,6 +499,17 @@ pub(super) async fn run(
     };
     let gate = scope.gate.clone();
     let answering = scope.clone();
+    let bill = match caller.budgeted {
+        true => Some(charge(state, &scope, &credentials, token_hash, address, requested).await),
+        false => None,
+    };
+    if let Some(Bill {
+        taken: Taken::Refused(throttle),
+        ..
+    }) = &bill
+    {
+        return over_budget(state, db, &answering, requested, *throttle);
+    }
     let schema = match admitted.known_valid() {
         true => &state.validated_schema,
         false => &state.schema,
@@ -537,11 +571,115 @@ pub(super) async fn run(
     {
         state.metrics.refused("complexity");
     }
+    if let Some(bill) = bill {
+        let actual = costing.actual(&response.data);
+        let throttle = match bill.taken {
+            Taken::Granted(left) => {
+                Some(state.budget.give_back(&bill.subject, requested - actual, left))
+            }
+            Taken::Refused(_) | Taken::Unknown => None,
+        };
+        response
+            .extensions
+            .insert("cost".to_owned(), cost_extension(requested, actual, throttle));
+    }
     Ran {
         response: capped(with_codes(response)),
         db,
         operator: answering.viewer().map(|viewer| viewer.user.id),
+        retry_after: None,
     }
+}
+
+/// Whose budget a request draws on, and what taking its cost from it gave.
+struct Bill {
+    subject: String,
+    taken: Taken,
+}
+
+/// Takes a request's requested cost from its caller's budget. The caller is known
+/// before any statement when they come from an address without a token, or with a
+/// token seen before; otherwise the request authenticates first (its first statement
+/// either way).
+async fn charge(
+    state: &AppState,
+    scope: &Scope,
+    credentials: &Credentials,
+    token_hash: Option<String>,
+    address: Option<String>,
+    requested: u64,
+) -> Bill {
+    let known = match &token_hash {
+        Some(hash) => state.budget.subject_of(hash),
+        None => Some(address_subject(address.as_deref())),
+    };
+    let subject = match known {
+        Some(subject) => subject,
+        None => {
+            // Kept for the resolvers, which then do not authenticate again.
+            let _ = scope.authenticated(Some(credentials)).await;
+            let subject = match scope.principal() {
+                Some(Principal::Operator(viewer)) => format!("operator:{}", viewer.user.id),
+                Some(Principal::Token(token)) => format!("token:{}", token.model.id),
+                Some(Principal::Shared(_)) | None => address_subject(address.as_deref()),
+            };
+            if let (Some(hash), Some(_)) = (token_hash, scope.principal()) {
+                state.budget.learn(hash, &subject);
+            }
+            subject
+        }
+    };
+    let taken = state.budget.take(&subject, requested).await;
+    Bill { subject, taken }
+}
+
+/// The budget of callers without a session: their address's.
+fn address_subject(address: Option<&str>) -> String {
+    format!("address:{}", address.unwrap_or("unknown"))
+}
+
+/// The answer to a request its budget cannot pay for: `RATE_LIMITED`, with the
+/// budget's state, before anything it asks runs.
+fn over_budget(
+    state: &AppState,
+    db: Db,
+    answering: &Scope,
+    requested: u64,
+    throttle: Throttle,
+) -> Ran {
+    state.metrics.refused("cost_budget");
+    let retry_after = throttle.retry_after(requested);
+    let error = AppError::RateLimited(format!(
+        "this query costs {requested} and your budget holds {:.0} (it regains {:.0} a second): retry in {retry_after} s, or ask for less",
+        throttle.available.floor(),
+        throttle.restore_per_second,
+    ));
+    let mut response = GraphQLResponse::from_errors(vec![server_error(&error)]);
+    response
+        .extensions
+        .insert("cost".to_owned(), cost_extension(requested, 0, Some(throttle)));
+    Ran {
+        response,
+        db,
+        operator: answering.viewer().map(|viewer| viewer.user.id),
+        retry_after: Some(retry_after),
+    }
+}
+
+/// `extensions.cost`, in the shape of Shopify's Admin API.
+fn cost_extension(requested: u64, actual: u64, throttle: Option<Throttle>) -> Value {
+    let mut cost = serde_json::json!({
+        "requestedQueryCost": requested,
+        "actualQueryCost": actual,
+    });
+    if let Some(throttle) = throttle {
+        cost["throttleStatus"] = serde_json::json!({
+            "maximumAvailable": throttle.maximum,
+            "currentlyAvailable": throttle.available.floor(),
+            "restoreRate": throttle.restore_per_second,
+        });
+    }
+    Value::from_json(cost).unwrap_or(Value::Null)
 }
 
 /// Adds the statement count header.

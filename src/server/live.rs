@@ -201,6 +201,7 @@ async fn run(
             authorization: None,
             origin: Origin::default(),
             granted: Some(principal.clone()),
+            budgeted: false,
         };
         let response = graphql::run(
             &state,
@@ -696,6 +697,7 @@ impl Tail {
             authorization: None,
             origin: Origin::default(),
             granted: Some(principal),
+            budgeted: false,
         };
         let deadline = graphql::deadline(&self.state);
         let response = graphql::run(&self.state, request, &admitted, caller, deadline)

@@ -2,6 +2,7 @@
 //! probes and graceful shutdown.
 
 mod access;
+mod budget;
 mod completion;
 mod document;
 mod graphql;
@@ -36,6 +37,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+use self::budget::Budget;
 use self::document::{Admissions, TypeIndex};
 use self::persisted::PersistedQueries;
 use self::subscriptions::Subscribers;
@@ -84,6 +86,8 @@ pub struct Shared {
     pub(crate) persisted: Arc<PersistedQueries>,
     /// The documents admitted lately, by text.
     pub(crate) admissions: Arc<Admissions>,
+    /// Each caller's allowance of query cost.
+    pub(crate) budget: Arc<Budget>,
     /// The subscription connections of each operator.
     pub(crate) subscribers: Arc<Subscribers>,
     /// The live queries' executions, shared by their subscribers.
@@ -163,6 +167,7 @@ impl AppState {
             types: Arc::new(types),
             persisted: Arc::new(persisted),
             admissions: Arc::default(),
+            budget: Arc::new(Budget::new(&config.system_console.limits.cost_budget, &db)),
             subscribers: Arc::default(),
             live: Arc::default(),
             shutdown: Arc::new(watch::Sender::new(false)),

@@ -537,6 +537,7 @@ impl Transport {
                     authorization: Some(connection.authorization.clone()),
                     origin: self.origin.clone(),
                     granted: None,
+                    budgeted: true,
                 };
                 stream::once(async move {
                     graphql::run(

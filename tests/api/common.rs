@@ -212,6 +212,7 @@ pub struct TestApp {
     /// The token of an operator with every capability, sent by [`TestApp::gql`].
     pub token: String,
     shutdown: Option<oneshot::Sender<()>>,
+    backend: Backend,
     _database: TestDb,
 }
 
@@ -289,8 +290,14 @@ impl TestApp {
             client: reqwest::Client::new(),
             token,
             shutdown: Some(shutdown),
+            backend,
             _database: database,
         }
+    }
+
+    /// The database the server runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// `http://address/path`.

@@ -11,6 +11,7 @@ mod auth;
 mod cli;
 mod clients;
 mod cluster;
+mod cost;
 mod common;
 mod estate;
 mod fixtures;

@@ -277,7 +277,7 @@ async fn a_statement_past_the_timeout_is_cancelled_and_answered_service_unavaila
 }
 
 /// The URL of the database `app` serves.
-async fn app_database_url(app: &TestApp) -> String {
+pub(crate) async fn app_database_url(app: &TestApp) -> String {
     use sea_orm::{ConnectionTrait, Statement};
     let row = app
         .db

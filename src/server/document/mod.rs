@@ -20,6 +20,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 mod admissions;
+mod cost;
 mod shape;
 mod text;
 mod types;
@@ -31,6 +32,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Positioned, Variables};
 
 pub(crate) use self::admissions::Admissions;
+pub(crate) use self::cost::Costing;
 use self::shape::{Fragments, Measure};
 pub(crate) use self::types::TypeIndex;
 use crate::config::Limits;

@@ -35,6 +35,8 @@ pub(crate) struct TypeIndex {
 #[derive(Debug)]
 struct FieldTypes {
     arguments: HashMap<String, Type>,
+    /// The default values the schema gives arguments.
+    defaults: HashMap<String, async_graphql::Value>,
     returns: Type,
 }
 
@@ -61,6 +63,24 @@ impl TypeIndex {
     /// types are not in the SDL).
     pub(crate) fn field_type(&self, parent: &str, field: &str) -> Option<&Type> {
         Some(&self.fields.get(parent)?.get(field)?.returns)
+    }
+
+    /// Whether `field` of `parent` takes an argument `argument`.
+    pub(crate) fn takes(&self, parent: &str, field: &str, argument: &str) -> bool {
+        self.fields
+            .get(parent)
+            .and_then(|fields| fields.get(field))
+            .is_some_and(|field| field.arguments.contains_key(argument))
+    }
+
+    /// The default value the schema gives `argument` of `field` of `parent`.
+    pub(crate) fn default_of(
+        &self,
+        parent: &str,
+        field: &str,
+        argument: &str,
+    ) -> Option<&async_graphql::Value> {
+        self.fields.get(parent)?.get(field)?.defaults.get(argument)
     }
 
     /// The root type of operations of type `ty`.
@@ -230,6 +250,14 @@ fn field_types(
         .into_iter()
         .map(|field| {
             let field = field.node;
+            let defaults = field
+                .arguments
+                .iter()
+                .filter_map(|argument| {
+                    let default = argument.node.default_value.as_ref()?;
+                    Some((argument.node.name.node.to_string(), default.node.clone()))
+                })
+                .collect();
             let arguments = field
                 .arguments
                 .into_iter()
@@ -238,7 +266,11 @@ fn field_types(
             let returns = field.ty.node;
             (
                 field.name.node.to_string(),
-                FieldTypes { arguments, returns },
+                FieldTypes {
+                    arguments,
+                    defaults,
+                    returns,
+                },
             )
         })
         .collect()
