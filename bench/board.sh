@@ -12,7 +12,8 @@
 # does; on loopback, TLS would only charge encryption to one side.
 #
 # What it does
-# - Uses the existing release binary (no cargo build) and an already seeded database
+# - Uses the existing dist binary (`cargo build --profile dist`; BIN= names another)
+#   and no cargo build, and an already seeded database
 #   (bench/run.sh seeds it); refuses to start while `control-tower … seed` runs.
 # - ANALYZEs the four tables the board reads, so both servers get the same plans.
 # - Creates the operator bench@ops.example (console.view, audit.view) unless it exists,
@@ -54,6 +55,10 @@
 # Raw wrk outputs, both answers and the server logs stay in the directory printed first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One operator sends every request of a round: its query cost budget (SPEC §9e) is set
+# beyond what any round spends, so that none is refused; its bookkeeping still runs.
+export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__MAXIMUM="${COST_BUDGET:-4000000000}"
+export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__RESTORE_PER_SECOND="${COST_BUDGET:-4000000000}"
 
 url="${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ct_bench}"
 duration="${DURATION:-15}"
@@ -65,7 +70,7 @@ theirs_port="${THEIRS_PORT:-18093}"
 rounds="${ROUNDS:-ours theirs ours theirs}"
 ours_log_filter="${OURS_RUST_LOG-warn}"
 rollup_wait="${ROLLUP_WAIT:-900}"
-binary=target/release/control-tower
+binary="${BIN:-target/dist/control-tower}"
 email=bench@ops.example
 password=bench-password-not-secret
 postgraphile_version=4.14.1

@@ -10,6 +10,10 @@
 #   BENCH_DATABASE_URL=postgres://… bash bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One operator sends every request of a round: its query cost budget (SPEC §9e) is set
+# beyond what any round spends, so that none is refused; its bookkeeping still runs.
+export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__MAXIMUM="${COST_BUDGET:-4000000000}"
+export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__RESTORE_PER_SECOND="${COST_BUDGET:-4000000000}"
 
 case "${BENCH_SCALE:-1m}" in
   1m) runs=1000000 default_url=postgres://postgres@127.0.0.1:5432/ct_bench ;;
@@ -19,11 +23,11 @@ esac
 url="${BENCH_DATABASE_URL:-$default_url}"
 admin="${url%/*}/postgres"
 name="${url##*/}"
-binary=target/release/control-tower
+binary="${BIN:-target/dist/control-tower}"
 email=bench@ops.example
 password=bench-password-not-secret
 
-cargo build --release --quiet
+cargo build --profile dist --quiet
 psql -X -q "$admin" -tc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1 \
   || psql -X -q "$admin" -c "CREATE DATABASE \"$name\""
 

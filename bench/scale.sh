@@ -5,7 +5,7 @@
 # one run on this machine, every server started here.
 #
 #   bash bench/scale.sh                     # target/debug/control-tower, 10 s rounds
-#   BIN=target/release/control-tower DURATION=20 bash bench/scale.sh
+#   BIN=target/dist/control-tower DURATION=20 bash bench/scale.sh
 #
 # - A private primary (initdb on a free port, fsync off, as `postgres` when root), seeded
 #   with `control-tower seed` (SEED_ARGS, default the seed's defaults: 5 workspaces, 50
@@ -18,6 +18,10 @@
 #   alone, and the pooler's extra p50 latency.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One operator sends every request of a round: its query cost budget (SPEC §9e) is set
+# beyond what any round spends, so that none is refused; its bookkeeping still runs.
+export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__MAXIMUM="${COST_BUDGET:-4000000000}"
+export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__RESTORE_PER_SECOND="${COST_BUDGET:-4000000000}"
 BIN="${BIN:-target/debug/control-tower}"
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-3}"

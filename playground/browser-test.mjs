@@ -5,10 +5,12 @@
 //
 //   CT_BASE_URL=http://127.0.0.1:PORT [CT_EMAIL=... CT_PASSWORD=...] node browser-test.mjs
 //
-// It also subscribes with control-tower-live.graphql over graphql-ws. When the page starts
-// signed in (serve --demo on loopback) and CT_EMAIL/CT_PASSWORD are set, it then signs
-// out, signs in again through the form, runs the overview once more and signs out.
-// Optional: CHROMIUM (browser path), CT_SCREENSHOT (save a screenshot on success too).
+// It also subscribes with control-tower-live.graphql over graphql-ws, then composes a query
+// in the GraphiQL Explorer (tenants > nodes > name, ticked in a new tab) and runs it. When
+// the page starts signed in (serve --demo on loopback) and CT_EMAIL/CT_PASSWORD are set, it
+// then signs out, signs in again through the form, runs the overview once more and signs out.
+// Optional: CHROMIUM (browser path), CT_SCREENSHOT (save a screenshot on success too, and
+// one of the Explorer's query and result next to it, `-explorer.png`).
 // Exits 0 on success; otherwise prints what failed, saves a screenshot and exits 1.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,17 +136,40 @@ await step('the token stays in this tab', async () => {
   if ((await context.cookies()).length || storage.cookie) throw new Error('the page has cookies');
 });
 
-// Picks a saved operation and waits until GraphiQL has read it (its operation type known).
+// Waits until GraphiQL has read the query editor's text (`expected`, when given) as an
+// operation of `operationType`. It reads the text 100 ms after a change (debounced): until
+// then its operations and the operation name a run sends are those of the previous text, and
+// a run too early asks for an operation the document no longer has (BAD_USER_INPUT).
+function editorRead(operationType, expected) {
+  return page.waitForFunction(
+    ([type, want]) => {
+      const editor = document.querySelector('.graphiql-query-editor .CodeMirror')?.CodeMirror;
+      const text = editor?.getValue();
+      if (!text || (want !== null && text !== want)) return false;
+      if (editor.documentAST?.loc?.source?.body !== text) return false;
+      return (editor.operations ?? []).some(
+        (operation) =>
+          operation.operation === type && (operation.name?.value ?? null) === (editor.operationName ?? null),
+      );
+    },
+    [operationType, expected ?? null],
+  );
+}
+
+// Picks a saved operation and waits until GraphiQL has read it.
 async function pick(file, operationType) {
   const option = page.locator(`#saved-operations option[data-operation="${file}"]`);
   await option.waitFor({ state: 'attached' });
-  await page.selectOption('#saved-operations', file);
-  await page.waitForFunction(
-    (type) =>
-      document.querySelector('.graphiql-query-editor .CodeMirror')?.CodeMirror?.operations?.[0]
-        ?.operation === type,
-    operationType,
+  const text = await page.evaluate(
+    (name) =>
+      JSON.parse(document.getElementById('control-tower-config').textContent).operations.find(
+        (operation) => operation.file === name,
+      )?.document,
+    file,
   );
+  if (!text) throw new Error(`the page's configuration has no operation ${file}`);
+  await page.selectOption('#saved-operations', file);
+  await editorRead(operationType, text);
 }
 
 // Clicks GraphiQL's run button and waits for `"stuckTotal": <number>` in the result pane.
@@ -165,6 +190,71 @@ await step('subscribe', async () => {
   const opened = page.waitForEvent('websocket');
   log(`subscription: ${await runUntilStuckTotal()} over ${(await opened).url()}`);
   await page.locator('.graphiql-execute-button').click(); // stop
+});
+
+// The GraphiQL Explorer: open at sign-in; its sidebar button closes and reopens it. In a new
+// tab with an empty editor it shows an empty `query MyQuery`; ticking tenants > nodes > name
+// there writes that query into the editor, which then runs without errors.
+const queryText = () =>
+  page.evaluate(() => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue());
+// A field of the Explorer's tree, first under `parent`: its row (a checkbox, or an arrow for
+// an object), and once ticked, the block of the row and its subfields.
+const explorerRow = (parent, name) => parent.locator(`.graphiql-explorer-node.graphiql-explorer-${name}`).first();
+const explorerBlock = (parent, name) =>
+  parent.locator(`div.graphiql-explorer-${name}:has(> .graphiql-explorer-node.graphiql-explorer-${name})`).first();
+const tick = (parent, name) => explorerRow(parent, name).locator(`:scope > span[data-field-name="${name}"]`).click();
+
+await step('the Explorer', async () => {
+  const root = page.locator('.graphiql-explorer-root');
+  const hide = page.locator('.graphiql-sidebar button[aria-label="Hide GraphiQL Explorer"]');
+  await hide.waitFor(); // open from the start
+  await root.waitFor();
+  await hide.click();
+  await root.waitFor({ state: 'detached' });
+  await page.locator('.graphiql-sidebar button[aria-label="Show GraphiQL Explorer"]').click();
+  await root.waitFor();
+
+  await page.locator('.graphiql-tab-add').click();
+  await page.locator('.graphiql-query-editor .CodeMirror').click();
+  await page.keyboard.press('ControlOrMeta+a');
+  await page.keyboard.press('Backspace');
+  if ((await queryText()).trim()) throw new Error('the query editor of the new tab is not empty');
+  const operation = root.locator('#query-MyQuery'); // the Explorer has read the empty editor
+  await operation.waitFor();
+
+  await tick(operation, 'tenants');
+  const tenants = explorerBlock(operation, 'tenants');
+  await tick(tenants, 'nodes');
+  const nodes = explorerBlock(tenants, 'nodes');
+  await tick(nodes, 'name');
+  await explorerRow(nodes, 'name').locator(':scope > span[data-field-name="name"] svg path').waitFor(); // ticked
+  const composed = /\btenants\s*{\s*nodes\s*{\s*name\s*}\s*}/;
+  await page.waitForFunction(
+    (source) =>
+      new RegExp(source).test(document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue()),
+    composed.source,
+  );
+  const text = await queryText();
+  const query = text.replace(/\s+/g, ' ').trim();
+  if (query !== 'query MyQuery { tenants { nodes { name } } }') throw new Error(`the Explorer wrote ${query}`);
+  await editorRead('query', text);
+
+  await page.locator('.graphiql-execute-button').click();
+  const handle = await page.waitForFunction(() => {
+    const result = document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror?.getValue() ?? '';
+    return /"tenants"|"errors"/.test(result) && result;
+  });
+  const answer = JSON.parse(await handle.jsonValue());
+  if (answer.errors) throw new Error(`the composed query failed: ${JSON.stringify(answer.errors)}`);
+  const names = answer.data?.tenants?.nodes?.map((tenant) => tenant.name) ?? [];
+  if (!names.length || names.some((name) => typeof name !== 'string')) {
+    throw new Error(`the composed query answered ${JSON.stringify(answer.data)}`);
+  }
+  log(`explorer: ticked tenants > nodes > name, wrote ${query}; ran it: ${names.length} tenants (${JSON.stringify(names[0])}, …)`);
+  if (process.env.CT_SCREENSHOT) {
+    await page.screenshot({ path: process.env.CT_SCREENSHOT.replace(/(\.png)?$/i, '-explorer.png') });
+  }
+  checkClean('the Explorer');
 });
 
 async function signOut() {
@@ -201,4 +291,4 @@ await step('no off-host request, CSP violation or console error', async () => {
 });
 if (process.env.CT_SCREENSHOT) await page.screenshot({ path: process.env.CT_SCREENSHOT });
 await browser.close();
-log('passed: signed in, ran control-tower.graphql, no off-host request, no CSP violation');
+log('passed: signed in, ran control-tower.graphql, composed and ran a query in the Explorer, no off-host request, no CSP violation');

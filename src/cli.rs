@@ -187,9 +187,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::load(cli.config.as_deref(), &cli.overrides())?;
-    crate::logging::init(config.system_console.log.format);
+    crate::logging::init(
+        config.system_console.log.format,
+        &config.system_console.tracing,
+    )
+    .map_err(|error| anyhow::anyhow!(error))?;
     if let Command::Serve { demo } = cli.command {
-        return serve(config, demo).await;
+        let served = serve(config, demo).await;
+        // The last spans are sent before the process ends (the SDK's export thread
+        // blocks for at most its timeout).
+        tokio::task::spawn_blocking(crate::telemetry::shutdown).await.ok();
+        return served;
     }
     let connection = db::connect_for_maintenance(&config)
         .await

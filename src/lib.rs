@@ -12,14 +12,14 @@
 //! | [`db`] | the database handle and its statement counter, and the queries: one file per aggregate, with the SQL forms of the domain's rules |
 //! | `domain` | the pure rules — stuck runs, health badges, windows, redaction, stored values and audit actions, the request's `Criteria` — unit-tested beside their code |
 //! | [`seed`] | the deterministic data generator of `seed` and `serve --demo` |
-//! | `metrics`, `logging`, `error` | what `/metrics` reports; the log's format; the error contract (SPEC §6) |
+//! | `metrics`, `logging`, `telemetry`, `error` | what `/metrics` reports; the log's format; the OpenTelemetry traces; the error contract (SPEC §6) |
 //!
 //! The tables are the `entity` crate's, their migrations the `migration` crate's.
 //!
 //! # Which way the dependencies go
 //!
 //! `cli` → `server` → `graphql` → `auth` → `db` → `domain`, each layer using only those
-//! to its right. `config`, `error`, `metrics` and `logging` stand beside the layers: any
+//! to its right. `config`, `error`, `metrics`, `logging` and `telemetry` stand beside the layers: any
 //! may use them, and they use nothing above `domain`. `domain` imports nothing of ours
 //! but its own types, and `entity` knows nothing of GraphQL. No two modules import each other, except the object types of
 //! `graphql/types/`, which refer to one another as the schema's graph does. A test
@@ -42,3 +42,4 @@ pub(crate) mod logging;
 pub(crate) mod metrics;
 pub mod seed;
 pub mod server;
+pub(crate) mod telemetry;

@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { GraphiQLInterface, GraphiQLProvider } from 'graphiql';
 import { useEditorContext } from '@graphiql/react';
+import { explorerPlugin } from '@graphiql/plugin-explorer';
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import { createClient } from 'graphql-ws';
 import {
@@ -20,6 +21,13 @@ const LOGIN = `mutation($email: String!, $password: String!) {
 }`;
 const VIEWER = '{ viewer { name email } }';
 const LOGOUT = 'mutation { logout }';
+
+// The GraphiQL Explorer (@graphiql/plugin-explorer): the schema as a tree whose fields an
+// operator ticks to write the query in the editor (and unticks to take them out). Made
+// once, and the list too: GraphiQL 3 shows `visiblePlugin` again whenever its `plugins`
+// change, so a list made at each render would keep reopening it.
+const EXPLORER = explorerPlugin();
+const PLUGINS = [EXPLORER];
 
 export function App({ config }) {
   const [token, setToken] = useState(() => initialToken(config.demoToken));
@@ -178,6 +186,12 @@ function Playground({ config, token, onSignedOut }) {
       defaultQuery={first?.document}
       defaultTabs={first ? [{ query: first.document, variables: first.variables }] : undefined}
       shouldPersistHeaders={false}
+      plugins={PLUGINS}
+      // Open at sign-in: composing a query by ticking fields is what an operator new to
+      // the schema wants first, and the sidebar button closes it (or switches to the docs
+      // or the history). GraphiQL 3 does not remember that choice: the next page load or
+      // sign-in opens the Explorer again.
+      visiblePlugin={EXPLORER}
     >
       <div className="ct-app">
         <header className="ct-bar">

@@ -14,23 +14,25 @@ pub(crate) struct Level {
 }
 
 /// Restores the bucket of `subject` for the time since it was last written (up to
-/// `maximum`, at `restore` a second), then takes `cost` from it if it holds that much,
-/// in one statement. A subject seen for the first time starts full.
+/// `maximum`, at `restore` a second), then takes `cost` from it if it holds that much
+/// or the cost is `owed` (the bucket may then go below empty), in one statement. A
+/// subject seen for the first time starts full.
 pub(crate) async fn take(
     db: &impl ConnectionTrait,
     subject: &str,
     cost: f64,
+    owed: bool,
     maximum: f64,
     restore: f64,
 ) -> Result<Level, DbErr> {
-    // `$2` maximum, `$3` cost, `$4` restore per second.
+    // `$2` maximum, `$3` cost, `$4` restore per second, `$5` owed.
     const TAKE: &str = "WITH now AS (SELECT clock_timestamp() AS at) \
         INSERT INTO cost_budget AS b (subject, available, taken, updated_at) \
         SELECT $1, $2 - $3, $3, at FROM now \
         ON CONFLICT (subject) DO UPDATE SET \
           available = LEAST($2, b.available + $4 * EXTRACT(EPOCH FROM (excluded.updated_at - b.updated_at))::float8) \
-            - CASE WHEN LEAST($2, b.available + $4 * EXTRACT(EPOCH FROM (excluded.updated_at - b.updated_at))::float8) >= $3 THEN $3 ELSE 0 END, \
-          taken = CASE WHEN LEAST($2, b.available + $4 * EXTRACT(EPOCH FROM (excluded.updated_at - b.updated_at))::float8) >= $3 THEN $3 ELSE 0 END, \
+            - CASE WHEN LEAST($2, b.available + $4 * EXTRACT(EPOCH FROM (excluded.updated_at - b.updated_at))::float8) >= $3 OR $5 THEN $3 ELSE 0 END, \
+          taken = CASE WHEN LEAST($2, b.available + $4 * EXTRACT(EPOCH FROM (excluded.updated_at - b.updated_at))::float8) >= $3 OR $5 THEN $3 ELSE 0 END, \
           updated_at = excluded.updated_at \
         RETURNING available, taken";
     let statement = Statement::from_sql_and_values(
@@ -41,6 +43,7 @@ pub(crate) async fn take(
             maximum.into(),
             cost.into(),
             restore.into(),
+            owed.into(),
         ],
     );
     let row = db

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use migration::{Migrator, MigratorTrait};
+use tracing::Instrument;
 use sea_orm::sea_query::Values;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query, WindowStatement};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -647,6 +648,8 @@ impl Db {
 /// connection, in a transaction of its own behind a pooler, or on the pool.
 macro_rules! routed {
     ($db:ident, $statement:ident, $method:ident, $held:expr, $error:expr, $done:expr) => {{
+        let span = statement_span($db.get_database_backend(), &$statement.sql);
+        async {
         if let Some((index, replica)) = $db.replica() {
             match replica.$method($statement.clone()).await {
                 Err(error) if $db.fall_back(index, &error) => {}
@@ -678,7 +681,26 @@ macro_rules! routed {
                 $db.connection.$method($statement).await
             }
         }
+        }
+        .instrument(span)
+        .await
     }};
+}
+
+/// The span of one SQL statement in a trace: its text, never its values (they are bound
+/// apart). Off, and free, unless traces are made (see `crate::telemetry`).
+fn statement_span(backend: DbBackend, sql: &str) -> tracing::Span {
+    let system = match backend {
+        DbBackend::Postgres => "postgresql",
+        DbBackend::Sqlite => "sqlite",
+        _ => "other_sql",
+    };
+    tracing::debug_span!(
+        target: crate::telemetry::TARGET,
+        "sql",
+        db.system.name = system,
+        db.query.text = sql,
+    )
 }
 
 #[async_trait]
@@ -702,7 +724,8 @@ impl ConnectionTrait for Db {
         // One simple query: one message and one answer, safe behind a pooler too.
         self.statements.record(sql);
         let _user = self.users.enter();
-        self.connection.execute_unprepared(sql).await
+        let span = statement_span(self.get_database_backend(), sql);
+        self.connection.execute_unprepared(sql).instrument(span).await
     }
 
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
@@ -944,21 +967,25 @@ impl ConnectionTrait for DbTransaction {
 
     async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
         self.statements.record(&statement.sql);
-        self.inner.execute_raw(statement).await
+        let span = statement_span(self.get_database_backend(), &statement.sql);
+        self.inner.execute_raw(statement).instrument(span).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         self.statements.record(sql);
-        self.inner.execute_unprepared(sql).await
+        let span = statement_span(self.get_database_backend(), sql);
+        self.inner.execute_unprepared(sql).instrument(span).await
     }
 
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
         self.statements.record(&statement.sql);
-        self.inner.query_one_raw(statement).await
+        let span = statement_span(self.get_database_backend(), &statement.sql);
+        self.inner.query_one_raw(statement).instrument(span).await
     }
 
     async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
         self.statements.record(&statement.sql);
-        self.inner.query_all_raw(statement).await
+        let span = statement_span(self.get_database_backend(), &statement.sql);
+        self.inner.query_all_raw(statement).instrument(span).await
     }
 }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_graphql::dataloader::Loader;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
+use tracing::Instrument;
 
 use crate::error::AppError;
 
@@ -101,7 +102,14 @@ where
             if !fresh.is_empty() {
                 let inner = self.inner.clone();
                 let asked = fresh.clone();
+                let span = tracing::debug_span!(
+                    target: crate::telemetry::TARGET,
+                    "loader batch",
+                    loader = short_type_name::<L>(),
+                    keys = asked.len(),
+                );
                 let batch = async move { inner.load(&asked).await.map(Arc::new) }
+                    .instrument(span)
                     .boxed()
                     .shared();
                 for key in fresh {
@@ -129,6 +137,14 @@ where
         }
         Ok(answers)
     }
+}
+
+/// A loader's type as a trace names it: its last path segment, without generics
+/// (`TenantPages`, `ByParent`).
+fn short_type_name<L>() -> &'static str {
+    let name = std::any::type_name::<L>();
+    let name = name.split('<').next().unwrap_or(name);
+    name.rsplit("::").next().unwrap_or(name)
 }
 
 #[cfg(test)]

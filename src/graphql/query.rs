@@ -15,6 +15,21 @@ use super::types::tenant::TenantQuery;
 use super::types::workspace::WorkspaceQuery;
 
 /// Everything that can be read.
+///
+/// **What a query costs.** Every answer carries `extensions.cost`:
+/// `requestedQueryCost` (the query as written), `actualQueryCost` (what the answer
+/// holds, never more) and `throttleStatus` (`maximumAvailable`, `currentlyAvailable`,
+/// `restoreRate` a second) of your budget. A field costs 1 plus what it selects; a
+/// field that takes `first` (a connection such as `tenants`, or a list such as
+/// `recentRuns`) costs 1 plus its page size (`first`, else `last`, else its default)
+/// times what it selects of each item; `nodes(ids:)` costs 1 plus the number of ids
+/// times what it selects; `__typename` is free. So
+/// `{ tenants(first: 10) { totalCount nodes { id name } } }` asks for
+/// 1 + 10 × (1 + (1 + 1 + 1)) = 41, and, if three tenants come back, costs
+/// 1 + 3 × 4 = 13. A query is refused `QUERY_TOO_COMPLEX` beyond
+/// `settings.maxQueryCost`, and `RATE_LIMITED` (with `Retry-After`) when it asks for more than
+/// your budget holds: the budget is charged the requested cost, and what the answer
+/// did not use goes back.
 #[derive(MergedObject, Default)]
 pub struct Query(
     ViewerQuery,

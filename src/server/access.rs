@@ -27,6 +27,17 @@ pub(super) async fn record(
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
     let took = started.elapsed();
+    // The request's span in the trace, when traces are made: named to the caller, and
+    // on the access line.
+    let trace = crate::telemetry::ids(&tracing::Span::current());
+    if let Some((_, traceresponse)) = &trace
+        && let Ok(value) = axum::http::HeaderValue::from_str(traceresponse)
+    {
+        response
+            .headers_mut()
+            .insert(crate::telemetry::TRACE_RESPONSE, value);
+    }
+    let trace_id = trace.as_ref().map(|(trace_id, _)| trace_id.as_str());
     let answered = response.extensions_mut().remove::<Answered>();
     let status = response.status().as_u16();
     // Microseconds, written as milliseconds: no binary-fraction noise in the log.
@@ -63,6 +74,7 @@ pub(super) async fn record(
                 outcome,
                 code = (!code.is_empty()).then_some(code),
                 duration_ms,
+                trace_id,
                 "request"
             );
         }
@@ -72,6 +84,7 @@ pub(super) async fn record(
             path = path.as_str(),
             status,
             duration_ms,
+            trace_id,
             "request"
         ),
     }

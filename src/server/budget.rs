@@ -30,16 +30,31 @@ const KNOWN_TOKENS: usize = 10_000;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Throttle {
     pub(crate) maximum: f64,
+    /// Below 0 when the bucket owes (see [`Payment::Owed`]).
     pub(crate) available: f64,
     pub(crate) restore_per_second: f64,
 }
 
 impl Throttle {
+    /// What a caller is told the bucket holds: whole units, 0 when it owes.
+    pub(crate) fn shown(&self) -> f64 {
+        self.available.max(0.0).floor()
+    }
+
     /// Whole seconds until the bucket holds `cost` (at least 1).
     pub(crate) fn retry_after(&self, cost: u64) -> u64 {
         let missing = (cost as f64 - self.available).max(0.0);
         ((missing / self.restore_per_second).ceil() as u64).max(1)
     }
+}
+
+/// Whether a cost may be refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Payment {
+    /// Before the request runs: taken only if the bucket holds it.
+    Asked,
+    /// After it ran: taken whatever the bucket holds, which may go below empty.
+    Owed,
 }
 
 /// The outcome of taking a request's cost.
@@ -97,7 +112,7 @@ impl Budget {
     fn throttle(&self, available: f64) -> Throttle {
         Throttle {
             maximum: self.maximum,
-            available: available.clamp(0.0, self.maximum),
+            available: available.min(self.maximum),
             restore_per_second: self.restore,
         }
     }
@@ -119,11 +134,14 @@ impl Budget {
         }
     }
 
-    /// Takes `cost` from the bucket of `subject` if it holds that much.
-    pub(crate) async fn take(&self, subject: &str, cost: u64) -> Taken {
+    /// Takes `cost` from the bucket of `subject`: if it holds that much, or in any case
+    /// when the cost is [`Payment::Owed`].
+    pub(crate) async fn take(&self, subject: &str, cost: u64, payment: Payment) -> Taken {
         let cost = cost as f64;
+        let owed = payment == Payment::Owed;
         if let Some(db) = &self.shared {
-            return match db::budget::take(db, subject, cost, self.maximum, self.restore).await {
+            let level = db::budget::take(db, subject, cost, owed, self.maximum, self.restore);
+            return match level.await {
                 Ok(level) if level.taken => Taken::Granted(self.throttle(level.available)),
                 Ok(level) => Taken::Refused(self.throttle(level.available)),
                 Err(error) => {
@@ -150,7 +168,7 @@ impl Budget {
             + self.restore * now.duration_since(bucket.at).as_secs_f64())
         .min(self.maximum);
         bucket.at = now;
-        if available >= cost {
+        if available >= cost || owed {
             bucket.available = available - cost;
             Taken::Granted(self.throttle(bucket.available))
         } else {
@@ -202,5 +220,8 @@ mod tests {
         assert_eq!(throttle(100.0).retry_after(151), 2);
         assert_eq!(throttle(0.0).retry_after(1000), 20);
         assert_eq!(throttle(500.0).retry_after(10), 1);
+        // A bucket that owes waits its debt out too, and reads empty.
+        assert_eq!(throttle(-100.0).retry_after(100), 4);
+        assert_eq!(throttle(-100.0).shown(), 0.0);
     }
 }

@@ -26,7 +26,7 @@ use chrono::SubsecRound;
 use tokio::time::Instant;
 
 use super::AppState;
-use super::budget::{Taken, Throttle};
+use super::budget::{Payment, Taken, Throttle};
 use super::completion::Completion;
 use super::document::{Admitted, Costing};
 use super::persisted::{BadExtension, PersistedQueries};
@@ -45,6 +45,8 @@ use crate::metrics::Outcome;
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 /// Response header with the number of SQL statements the request ran.
 pub(crate) const STATEMENTS_HEADER: &str = "x-sql-statements";
+/// The response extension that says what a request cost.
+const COST: &str = "cost";
 /// How async-graphql's complexity limit words its refusal.
 const TOO_COMPLEX: &str = "Query is too complex";
 /// Most errors one response lists; a document can be written to fail validation once
@@ -242,6 +244,8 @@ fn check(
         return Err(Refused::new(StatusCode::BAD_REQUEST, &error));
     }
     let limits = &state.config.system_console.limits;
+    // Parsing and the document checks: once per document text, then a look-up.
+    let _parsing = tracing::debug_span!(target: crate::telemetry::TARGET, "graphql.parse").entered();
     let admitted = state
         .admissions
         .admit(
@@ -499,18 +503,19 @@ pub(super) async fn run(
     };
     let gate = scope.gate.clone();
     let answering = scope.clone();
+    // Known callers pay before anything runs; a token seen for the first time pays once
+    // answered, when its request has said who it is (see [`Bill`]).
     let bill = match caller.budgeted {
-        true => Some(charge(state, &scope, &credentials, token_hash, address, requested).await),
+        true => Some(prepay(state, token_hash.as_deref(), address.as_deref(), requested).await),
         false => None,
     };
-    if let Some(Bill {
+    if let Some(Bill::Prepaid {
         taken: Taken::Refused(throttle),
         ..
     }) = &bill
     {
         return over_budget(state, db, &answering, requested, *throttle);
-    }
-    let schema = match admitted.known_valid() {
+    }    let schema = match admitted.known_valid() {
         true => &state.validated_schema,
         false => &state.schema,
     };
@@ -573,15 +578,30 @@ pub(super) async fn run(
     }
     if let Some(bill) = bill {
         let actual = costing.actual(&response.data);
-        let throttle = match bill.taken {
-            Taken::Granted(left) => {
-                Some(state.budget.give_back(&bill.subject, requested - actual, left))
+        let throttle = match bill {
+            Bill::Prepaid {
+                subject,
+                taken: Taken::Granted(left),
+            } => Some(state.budget.give_back(&subject, requested - actual, left)),
+            Bill::Prepaid { .. } => None,
+            Bill::Postpaid => {
+                let subject = match answering.principal() {
+                    Some(Principal::Operator(viewer)) => format!("operator:{}", viewer.user.id),
+                    Some(Principal::Token(token)) => format!("token:{}", token.model.id),
+                    Some(Principal::Shared(_)) | None => address_subject(address.as_deref()),
+                };
+                if let (Some(hash), Some(_)) = (token_hash, answering.principal()) {
+                    state.budget.learn(hash, &subject);
+                }
+                match state.budget.take(&subject, actual, Payment::Owed).await {
+                    Taken::Granted(left) | Taken::Refused(left) => Some(left),
+                    Taken::Unknown => None,
+                }
             }
-            Taken::Refused(_) | Taken::Unknown => None,
         };
         response
             .extensions
-            .insert("cost".to_owned(), cost_extension(requested, actual, throttle));
+            .insert(COST.to_owned(), cost_extension(requested, actual, throttle));
     }
     Ran {
         response: capped(with_codes(response)),
@@ -591,51 +611,42 @@ pub(super) async fn run(
     }
 }
 
-/// Whose budget a request draws on, and what taking its cost from it gave.
-struct Bill {
-    subject: String,
-    taken: Taken,
+/// How a request pays for its cost.
+enum Bill {
+    /// Its caller was known before it ran (an address without a token, or a token seen
+    /// before): its requested cost was taken from `subject`'s bucket first, and what it
+    /// did not use goes back.
+    Prepaid { subject: String, taken: Taken },
+    /// A token seen for the first time: looking it up would be a statement before
+    /// anything else is checked, so the request runs, then its actual cost is taken from
+    /// the bucket of whoever the token named (even below empty, which later requests
+    /// wait out). One request per new session or token is not held back.
+    Postpaid,
 }
 
-/// Takes a request's requested cost from its caller's budget. The caller is known
-/// before any statement when they come from an address without a token, or with a
-/// token seen before; otherwise the request authenticates first (its first statement
-/// either way).
-async fn charge(
+/// Takes `requested` from the budget of the caller when it is known without a statement.
+async fn prepay(
     state: &AppState,
-    scope: &Scope,
-    credentials: &Credentials,
-    token_hash: Option<String>,
-    address: Option<String>,
+    token_hash: Option<&str>,
+    address: Option<&str>,
     requested: u64,
 ) -> Bill {
-    let known = match &token_hash {
+    let subject = match token_hash {
         Some(hash) => state.budget.subject_of(hash),
-        None => Some(address_subject(address.as_deref())),
+        None => Some(address_subject(address)),
     };
-    let subject = match known {
-        Some(subject) => subject,
-        None => {
-            // Kept for the resolvers, which then do not authenticate again.
-            let _ = scope.authenticated(Some(credentials)).await;
-            let subject = match scope.principal() {
-                Some(Principal::Operator(viewer)) => format!("operator:{}", viewer.user.id),
-                Some(Principal::Token(token)) => format!("token:{}", token.model.id),
-                Some(Principal::Shared(_)) | None => address_subject(address.as_deref()),
-            };
-            if let (Some(hash), Some(_)) = (token_hash, scope.principal()) {
-                state.budget.learn(hash, &subject);
-            }
-            subject
+    match subject {
+        Some(subject) => {
+            let taken = state.budget.take(&subject, requested, Payment::Asked).await;
+            Bill::Prepaid { subject, taken }
         }
-    };
-    let taken = state.budget.take(&subject, requested).await;
-    Bill { subject, taken }
+        None => Bill::Postpaid,
+    }
 }
 
 /// The budget of callers without a session: their address's.
 fn address_subject(address: Option<&str>) -> String {
-    format!("address:{}", address.unwrap_or("unknown"))
+    format!("address:{}", address.unwrap_or("-"))
 }
 
 /// The answer to a request its budget cannot pay for: `RATE_LIMITED`, with the
@@ -651,13 +662,13 @@ fn over_budget(
     let retry_after = throttle.retry_after(requested);
     let error = AppError::RateLimited(format!(
         "this query costs {requested} and your budget holds {:.0} (it regains {:.0} a second): retry in {retry_after} s, or ask for less",
-        throttle.available.floor(),
+        throttle.shown(),
         throttle.restore_per_second,
     ));
     let mut response = GraphQLResponse::from_errors(vec![server_error(&error)]);
     response
         .extensions
-        .insert("cost".to_owned(), cost_extension(requested, 0, Some(throttle)));
+        .insert(COST.to_owned(), cost_extension(requested, 0, Some(throttle)));
     Ran {
         response,
         db,
@@ -675,7 +686,7 @@ fn cost_extension(requested: u64, actual: u64, throttle: Option<Throttle>) -> Va
     if let Some(throttle) = throttle {
         cost["throttleStatus"] = serde_json::json!({
             "maximumAvailable": throttle.maximum,
-            "currentlyAvailable": throttle.available.floor(),
+            "currentlyAvailable": throttle.shown(),
             "restoreRate": throttle.restore_per_second,
         });
     }
@@ -834,7 +845,21 @@ fn body(
     };
     match caching {
         Caching::Revalidate(if_none_match) if status == StatusCode::OK => {
-            let etag = entity_tag(&bytes);
+            // The tag names the answer, not what it cost: the budget's level changes
+            // from one request to the next, and an unchanged answer is still a 304 (its
+            // cost is then the cached one's).
+            let etag = match response.extensions.contains_key(COST) {
+                true => {
+                    let mut extensions = response.extensions.clone();
+                    extensions.remove(COST);
+                    let tagged = Wire {
+                        extensions: &extensions,
+                        ..wire
+                    };
+                    entity_tag(&serde_json::to_vec(&tagged).unwrap_or_default())
+                }
+                false => entity_tag(&bytes),
+            };
             let headers = [
                 (header::CACHE_CONTROL, "private, no-cache"),
                 (header::VARY, "authorization, accept"),

@@ -140,6 +140,10 @@ impl AppState {
                 .limit_complexity(limits.max_complexity as usize)
                 .limit_recursive_depth(limits.max_nesting as usize)
                 .limit_directives(limits.max_directives as usize);
+            let builder = match config.system_console.tracing.otlp_endpoint {
+                Some(_) => builder.extension(crate::telemetry::Phases),
+                None => builder,
+            };
             if limits.introspection {
                 builder
             } else {
@@ -227,13 +231,15 @@ pub(crate) fn router(state: AppState) -> Router {
                     .get(REQUEST_ID)
                     .and_then(|value| value.to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!(
+                let span = tracing::info_span!(
                     "request",
                     request_id = id,
                     method = request.method().as_str(),
                     path = request.uri().path(),
                     operator_id = tracing::field::Empty,
-                )
+                );
+                crate::telemetry::continue_trace(&span, request.headers());
+                span
             },
         ))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -286,11 +292,16 @@ fn cors(config: &crate::config::Cors) -> Option<CorsLayer> {
                 header::ACCEPT,
                 header::IF_NONE_MATCH,
                 REQUEST_ID,
+                // W3C Trace Context: a browser's trace continues here.
+                HeaderName::from_static("traceparent"),
+                HeaderName::from_static("tracestate"),
             ])
             .expose_headers([
                 REQUEST_ID,
                 HeaderName::from_static(graphql::STATEMENTS_HEADER),
                 header::ETAG,
+                header::RETRY_AFTER,
+                HeaderName::from_static(crate::telemetry::TRACE_RESPONSE),
             ])
             .max_age(Duration::from_secs(u64::from(config.max_age_seconds))),
     )

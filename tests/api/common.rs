@@ -573,6 +573,18 @@ pub fn sample(metrics: &str, series: &str) -> f64 {
         .map_or(0.0, |value| value.trim().parse().unwrap())
 }
 
+/// `body` without `extensions.cost`, which every executed request carries (tested in
+/// `cost.rs`), for tests that compare whole answers.
+pub fn without_cost(mut body: Value) -> Value {
+    if let Some(extensions) = body.get_mut("extensions").and_then(Value::as_object_mut) {
+        extensions.remove("cost");
+        if extensions.is_empty() {
+            body.as_object_mut().map(|body| body.remove("extensions"));
+        }
+    }
+    body
+}
+
 /// What the service has logged so far.
 pub fn logs() -> String {
     String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()

@@ -142,13 +142,13 @@ on_both! {
             assert_eq!(crate::common::error_codes(&refused), vec!["BAD_USER_INPUT"], "{refused}");
             assert_eq!(refused["data"], json!(null));
             let valid = app.gql("{ tenants { totalCount } }", json!({})).await;
-            assert_eq!(valid, json!({"data": {"tenants": {"totalCount": 0}}}));
+            assert_eq!(crate::common::without_cost(valid), json!({"data": {"tenants": {"totalCount": 0}}}));
         }
         let query = "query($s: [TenantStatus!]) { tenants(filter: {statuses: $s}) { totalCount } }";
         for statuses in [json!(["ACTIVE"]), json!(["asleep"]), json!(["ACTIVE"]), json!(["asleep"])] {
             let response = app.gql(query, json!({"s": statuses})).await;
             if statuses == json!(["ACTIVE"]) {
-                assert_eq!(response, json!({"data": {"tenants": {"totalCount": 0}}}));
+                assert_eq!(crate::common::without_cost(response), json!({"data": {"tenants": {"totalCount": 0}}}));
             } else {
                 assert_eq!(crate::common::error_codes(&response), vec!["BAD_USER_INPUT"], "{response}");
             }

@@ -37,4 +37,5 @@ mod seeding;
 mod statements;
 mod subscriptions;
 mod tampered;
+mod traces;
 mod transport;

@@ -25,6 +25,9 @@ pub(crate) struct ConsoleSettings {
     pub(crate) max_page_size: u32,
     /// The page size of a connection asked for with neither `first` nor `last`.
     pub(crate) default_page_size: u32,
+    /// The highest `requestedQueryCost` a query may have (see `Query` for the cost
+    /// model); a costlier one is refused `QUERY_TOO_COMPLEX` before it runs.
+    pub(crate) max_query_cost: u32,
 }
 
 /// Query root for the settings.
@@ -45,6 +48,7 @@ impl SettingsQuery {
             break_glass_max_minutes: console.break_glass.max_minutes,
             max_page_size: console.limits.max_page_size,
             default_page_size: DEFAULT_PAGE_SIZE.min(console.limits.max_page_size),
+            max_query_cost: console.limits.max_complexity,
         })
     }
 }
