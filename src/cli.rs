@@ -196,7 +196,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         let served = serve(config, demo).await;
         // The last spans are sent before the process ends (the SDK's export thread
         // blocks for at most its timeout).
-        tokio::task::spawn_blocking(crate::telemetry::shutdown).await.ok();
+        tokio::task::spawn_blocking(crate::telemetry::shutdown)
+            .await
+            .ok();
         return served;
     }
     let connection = db::connect_for_maintenance(&config)

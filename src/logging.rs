@@ -44,6 +44,9 @@ pub(crate) fn init(format: Option<LogFormat>, tracing: &Tracing) -> Result<(), S
     };
     let traces = crate::telemetry::layer(tracing)?;
     // A second call (in-process tests) keeps the first subscriber.
-    let _ = tracing_subscriber::registry().with(log).with(traces).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(log)
+        .with(traces)
+        .try_init();
     Ok(())
 }

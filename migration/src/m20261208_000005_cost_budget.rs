@@ -4,8 +4,8 @@
 //! used, which then starts full. SQLite instances keep their buckets in memory; the
 //! table is made there too, so that both databases have one schema.
 
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 pub struct Migration;
 

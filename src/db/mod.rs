@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use migration::{Migrator, MigratorTrait};
-use tracing::Instrument;
 use sea_orm::sea_query::Values;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query, WindowStatement};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -33,6 +32,7 @@ use sea_orm::{
     Statement, TransactionTrait,
 };
 use std::collections::HashMap;
+use tracing::Instrument;
 
 use self::page::{Page, PageArgs, SortSpec};
 use self::replicas::Replicas;
@@ -650,37 +650,37 @@ macro_rules! routed {
     ($db:ident, $statement:ident, $method:ident, $held:expr, $error:expr, $done:expr) => {{
         let span = statement_span($db.get_database_backend(), &$statement.sql);
         async {
-        if let Some((index, replica)) = $db.replica() {
-            match replica.$method($statement.clone()).await {
-                Err(error) if $db.fall_back(index, &error) => {}
-                done => return done,
+            if let Some((index, replica)) = $db.replica() {
+                match replica.$method($statement.clone()).await {
+                    Err(error) if $db.fall_back(index, &error) => {}
+                    done => return done,
+                }
             }
-        }
-        $db.statements.record(&$statement.sql);
-        if let Some(settings) = &$db.settings {
-            let _user = $db.users.enter();
-            return $db
-                .in_transaction(
-                    settings,
+            $db.statements.record(&$statement.sql);
+            if let Some(settings) = &$db.settings {
+                let _user = $db.users.enter();
+                return $db
+                    .in_transaction(
+                        settings,
+                        async |connection| $held(&$statement, connection).await,
+                        $error,
+                    )
+                    .await
+                    .map($done);
+            }
+            match $db
+                .on_held(
                     async |connection| $held(&$statement, connection).await,
                     $error,
                 )
                 .await
-                .map($done);
-        }
-        match $db
-            .on_held(
-                async |connection| $held(&$statement, connection).await,
-                $error,
-            )
-            .await
-        {
-            Some(done) => done.map($done),
-            None => {
-                let _user = $db.users.enter();
-                $db.connection.$method($statement).await
+            {
+                Some(done) => done.map($done),
+                None => {
+                    let _user = $db.users.enter();
+                    $db.connection.$method($statement).await
+                }
             }
-        }
         }
         .instrument(span)
         .await
@@ -725,7 +725,10 @@ impl ConnectionTrait for Db {
         self.statements.record(sql);
         let _user = self.users.enter();
         let span = statement_span(self.get_database_backend(), sql);
-        self.connection.execute_unprepared(sql).instrument(span).await
+        self.connection
+            .execute_unprepared(sql)
+            .instrument(span)
+            .await
     }
 
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {

@@ -31,9 +31,9 @@ use super::completion::Completion;
 use super::document::{Admitted, Costing};
 use super::persisted::{BadExtension, PersistedQueries};
 use super::trusted::{self, Trust};
+use crate::auth::credentials::token_hash;
 use crate::auth::login::Origin;
 use crate::auth::request::Credentials;
-use crate::auth::credentials::token_hash;
 use crate::auth::{self, Principal};
 use crate::db::Db;
 use crate::error::{AppError, ErrorCode};
@@ -245,7 +245,8 @@ fn check(
     }
     let limits = &state.config.system_console.limits;
     // Parsing and the document checks: once per document text, then a look-up.
-    let _parsing = tracing::debug_span!(target: crate::telemetry::TARGET, "graphql.parse").entered();
+    let _parsing =
+        tracing::debug_span!(target: crate::telemetry::TARGET, "graphql.parse").entered();
     let admitted = state
         .admissions
         .admit(
@@ -515,7 +516,8 @@ pub(super) async fn run(
     }) = &bill
     {
         return over_budget(state, db, &answering, requested, *throttle);
-    }    let schema = match admitted.known_valid() {
+    }
+    let schema = match admitted.known_valid() {
         true => &state.validated_schema,
         false => &state.schema,
     };
@@ -666,9 +668,10 @@ fn over_budget(
         throttle.restore_per_second,
     ));
     let mut response = GraphQLResponse::from_errors(vec![server_error(&error)]);
-    response
-        .extensions
-        .insert(COST.to_owned(), cost_extension(requested, 0, Some(throttle)));
+    response.extensions.insert(
+        COST.to_owned(),
+        cost_extension(requested, 0, Some(throttle)),
+    );
     Ran {
         response,
         db,

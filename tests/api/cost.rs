@@ -39,7 +39,12 @@ async fn post(app_url: &str, token: &str, query: &str) -> (u16, Option<u64>, u64
     };
     let retry_after = header("retry-after");
     let statements = header("x-sql-statements").unwrap();
-    (status, retry_after, statements, response.json().await.unwrap())
+    (
+        status,
+        retry_after,
+        statements,
+        response.json().await.unwrap(),
+    )
 }
 
 fn cost_of(response: &Value) -> &Value {
@@ -157,8 +162,14 @@ async fn instances_on_one_postgresql_database_share_each_budget() {
         database_url: Some(url),
         demo: false,
         env: vec![
-            ("CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__MAX_COMPLEXITY", "50".to_owned()),
-            ("CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__MAXIMUM", "50".to_owned()),
+            (
+                "CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__MAX_COMPLEXITY",
+                "50".to_owned(),
+            ),
+            (
+                "CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__MAXIMUM",
+                "50".to_owned(),
+            ),
             (
                 "CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__RESTORE_PER_SECOND",
                 "1".to_owned(),
@@ -181,9 +192,15 @@ async fn instances_on_one_postgresql_database_share_each_budget() {
     // to hold 49 again at 1 a second.
     for url in [other.url(""), app.url("")] {
         let (_, retry_after, statements, refused) = post(&url, &app.token, PAGE).await;
-        assert_eq!(refused["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{refused:#}");
+        assert_eq!(
+            refused["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+            "{refused:#}"
+        );
         assert_eq!(statements, 0);
-        assert!(retry_after.is_some_and(|seconds| seconds >= 90), "{retry_after:?}");
+        assert!(
+            retry_after.is_some_and(|seconds| seconds >= 90),
+            "{retry_after:?}"
+        );
     }
     other.terminate().await;
 }

@@ -11,8 +11,8 @@ mod auth;
 mod cli;
 mod clients;
 mod cluster;
-mod cost;
 mod common;
+mod cost;
 mod estate;
 mod fixtures;
 

@@ -346,7 +346,11 @@ async fn queries_run_over_the_socket_and_subscriptions_not_over_http() {
         .await;
     // A query over the socket says what it cost, as over HTTP.
     let mut message = socket.message().await;
-    assert_eq!(message["payload"]["extensions"]["cost"]["requestedQueryCost"], json!(2), "{message}");
+    assert_eq!(
+        message["payload"]["extensions"]["cost"]["requestedQueryCost"],
+        json!(2),
+        "{message}"
+    );
     message["payload"] = crate::common::without_cost(message["payload"].take());
     assert_eq!(
         message,

@@ -106,7 +106,8 @@ fn serve_traced(endpoint: &str) -> Served {
 async fn a_request_continues_the_callers_trace_down_to_each_statement() {
     let (endpoint, received) = receiver().await;
     let mut served = serve_traced(&endpoint);
-    let query = "{ tenants(first: 5, filter: {search: \"a\"}) { nodes { name workspace { name } } } }";
+    let query =
+        "{ tenants(first: 5, filter: {search: \"a\"}) { nodes { name workspace { name } } } }";
     let response = reqwest::Client::new()
         .post(served.url("/graphql"))
         .bearer_auth(&served.token)
@@ -117,7 +118,10 @@ async fn a_request_continues_the_callers_trace_down_to_each_statement() {
         .unwrap();
     assert_eq!(response.status(), 200);
     // The caller learns the span that answered it, in its trace.
-    let traceresponse = response.headers()["traceresponse"].to_str().unwrap().to_owned();
+    let traceresponse = response.headers()["traceresponse"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let parts: Vec<&str> = traceresponse.split('-').collect();
     assert_eq!(parts.len(), 4, "{traceresponse}");
     assert_eq!((parts[0], parts[1], parts[3]), ("00", TRACE_ID, "01"));
@@ -125,7 +129,14 @@ async fn a_request_continues_the_callers_trace_down_to_each_statement() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert!(body.get("errors").is_none(), "{body:#}");
 
-    let names = ["request", "graphql.parse", "graphql.validate", "graphql.execute", "loader batch", "sql"];
+    let names = [
+        "request",
+        "graphql.parse",
+        "graphql.validate",
+        "graphql.execute",
+        "loader batch",
+        "sql",
+    ];
     poll_until("every span exported", Duration::from_secs(20), || {
         let spans = received.spans();
         async move {
@@ -147,11 +158,23 @@ async fn a_request_continues_the_callers_trace_down_to_each_statement() {
         })
         .collect();
     let request = spans.iter().find(|span| span.name == "request").unwrap();
-    assert_eq!(hex(&request.parent_span_id), PARENT_SPAN, "continues the caller's span");
-    assert_eq!(hex(&request.span_id), parts[2], "the span traceresponse names");
+    assert_eq!(
+        hex(&request.parent_span_id),
+        PARENT_SPAN,
+        "continues the caller's span"
+    );
+    assert_eq!(
+        hex(&request.span_id),
+        parts[2],
+        "the span traceresponse names"
+    );
     assert_eq!(attribute(request, "path").as_deref(), Some("/graphql"));
     // Every other span of the request hangs from it, through its parents.
-    let parent_of = |span: &Span| spans.iter().find(|other| other.span_id == span.parent_span_id);
+    let parent_of = |span: &Span| {
+        spans
+            .iter()
+            .find(|other| other.span_id == span.parent_span_id)
+    };
     for span in spans.iter().filter(|span| span.name != "request") {
         let mut up = span;
         while let Some(parent) = parent_of(up) {
@@ -165,9 +188,18 @@ async fn a_request_continues_the_callers_trace_down_to_each_statement() {
         .filter(|span| span.name == "sql")
         .map(|span| attribute(span, "db.query.text").expect("statement text"))
         .collect();
-    assert!(statements.iter().any(|sql| sql.contains("\"tenants\"")), "{statements:#?}");
-    assert!(statements.iter().all(|sql| !sql.contains("%a%")), "{statements:#?}");
-    let batch = spans.iter().find(|span| span.name == "loader batch").unwrap();
+    assert!(
+        statements.iter().any(|sql| sql.contains("\"tenants\"")),
+        "{statements:#?}"
+    );
+    assert!(
+        statements.iter().all(|sql| !sql.contains("%a%")),
+        "{statements:#?}"
+    );
+    let batch = spans
+        .iter()
+        .find(|span| span.name == "loader batch")
+        .unwrap();
     assert!(attribute(batch, "loader").is_some());
 
     // The access line carries the trace id.
@@ -202,7 +234,9 @@ async fn a_collector_that_never_answers_holds_no_request_back() {
             .post(served.url("/graphql"))
             .bearer_auth(&served.token)
             .timeout(Duration::from_secs(10))
-            .json(&json!({ "query": "{ tenants(first: 3) { nodes { name workspace { name } } } }" }))
+            .json(
+                &json!({ "query": "{ tenants(first: 3) { nodes { name workspace { name } } } }" }),
+            )
             .send();
         requests.push(request);
     }
@@ -215,6 +249,9 @@ async fn a_collector_that_never_answers_holds_no_request_back() {
         answered += 1;
     }
     assert_eq!(answered, 200);
-    assert!(!held.lock().unwrap().is_empty(), "the service did try to export");
+    assert!(
+        !held.lock().unwrap().is_empty(),
+        "the service did try to export"
+    );
     served.terminate().await;
 }

@@ -27,8 +27,8 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Value, Variables};
 
-use super::{Admitted, TypeIndex};
 use super::types::named;
+use super::{Admitted, TypeIndex};
 use crate::graphql::connection::page_cost;
 
 /// How a field's cost follows from its selection's.
@@ -57,7 +57,11 @@ pub(crate) struct Costing<'a> {
 }
 
 impl<'a> Costing<'a> {
-    pub(crate) fn new(admitted: &'a Admitted, variables: &'a Variables, types: &'a TypeIndex) -> Self {
+    pub(crate) fn new(
+        admitted: &'a Admitted,
+        variables: &'a Variables,
+        types: &'a TypeIndex,
+    ) -> Self {
         Self {
             document: &admitted.document,
             selection: &admitted.selection,
@@ -84,24 +88,42 @@ impl<'a> Costing<'a> {
             .map(|item| match &item.node {
                 Selection::Field(field) if field.node.name.node == TYPENAME => 0,
                 Selection::Field(field) => self.field_cost(parent, &field.node),
-                Selection::FragmentSpread(spread) => self
-                    .document
-                    .fragments
-                    .get(&spread.node.fragment_name.node)
-                    .map_or(0, |fragment| {
-                        let fragment = &fragment.node;
-                        self.set_cost(&fragment.type_condition.node.on.node, &fragment.selection_set.node)
-                    }),
-                Selection::InlineFragment(inline) => {
-                    let inline = &inline.node;
-                    let parent = inline
-                        .type_condition
-                        .as_ref()
-                        .map_or(parent, |condition| condition.node.on.node.as_str());
-                    self.set_cost(parent, &inline.selection_set.node)
-                }
+                fragment => self
+                    .fragment(parent, fragment)
+                    .map_or(0, |(on, set)| self.set_cost(on, set)),
             })
             .fold(0, usize::saturating_add)
+    }
+
+    /// What a fragment spread or inline fragment selects, and on which type (a spread
+    /// of an unknown fragment, which validation refuses, selects nothing).
+    fn fragment<'d>(
+        &'d self,
+        parent: &'d str,
+        selection: &'d Selection,
+    ) -> Option<(&'d str, &'d SelectionSet)> {
+        match selection {
+            Selection::Field(_) => None,
+            Selection::FragmentSpread(spread) => {
+                let fragment = &self
+                    .document
+                    .fragments
+                    .get(&spread.node.fragment_name.node)?
+                    .node;
+                Some((
+                    &fragment.type_condition.node.on.node,
+                    &fragment.selection_set.node,
+                ))
+            }
+            Selection::InlineFragment(inline) => {
+                let inline = &inline.node;
+                let on = inline
+                    .type_condition
+                    .as_ref()
+                    .map_or(parent, |condition| condition.node.on.node.as_str());
+                Some((on, &inline.selection_set.node))
+            }
+        }
     }
 
     fn field_cost(&self, parent: &str, field: &Field) -> usize {
@@ -171,12 +193,7 @@ impl<'a> Costing<'a> {
         value
             .node
             .clone()
-            .into_const_with(|variable| {
-                self.variables
-                    .get(&variable)
-                    .cloned()
-                    .ok_or(())
-            })
+            .into_const_with(|variable| self.variables.get(&variable).cloned().ok_or(()))
             .ok()
     }
 
@@ -238,7 +255,12 @@ impl<'a> Costing<'a> {
     }
 
     /// The fields of `set` on `parent`, fragments spread, first of each response key.
-    fn collect<'d>(&'d self, parent: &'d str, set: &'d SelectionSet, into: &mut Vec<Collected<'d>>) {
+    fn collect<'d>(
+        &'d self,
+        parent: &'d str,
+        set: &'d SelectionSet,
+        into: &mut Vec<Collected<'d>>,
+    ) {
         for item in &set.items {
             match &item.node {
                 Selection::Field(field) if field.node.name.node == TYPENAME => {}
@@ -249,25 +271,10 @@ impl<'a> Costing<'a> {
                         into.push(Collected { key, parent, field });
                     }
                 }
-                Selection::FragmentSpread(spread) => {
-                    if let Some(fragment) =
-                        self.document.fragments.get(&spread.node.fragment_name.node)
-                    {
-                        let fragment = &fragment.node;
-                        self.collect(
-                            &fragment.type_condition.node.on.node,
-                            &fragment.selection_set.node,
-                            into,
-                        );
+                fragment => {
+                    if let Some((on, set)) = self.fragment(parent, fragment) {
+                        self.collect(on, set, into);
                     }
-                }
-                Selection::InlineFragment(inline) => {
-                    let inline = &inline.node;
-                    let parent = inline
-                        .type_condition
-                        .as_ref()
-                        .map_or(parent, |condition| condition.node.on.node.as_str());
-                    self.collect(parent, &inline.selection_set.node, into);
                 }
             }
         }
@@ -286,7 +293,9 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
+    use async_graphql::extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextValidation,
+    };
     use async_graphql::{Request, ServerError, ValidationResult, Value, Variables};
 
     use super::*;
