@@ -883,6 +883,51 @@ mod tests {
     }
 
     #[test]
+    fn the_cost_budget_and_the_trace_endpoint_are_checked() {
+        let refused = |toml: &str, key: &str| {
+            let error = parse(toml).unwrap_err().to_string();
+            assert!(error.contains(key), "{toml}: {error}");
+            error
+        };
+        refused(
+            "[system_console.limits]\nmax_complexity = 1000\ncost_budget.maximum = 999\n",
+            "system_console.limits.cost_budget.maximum",
+        );
+        refused(
+            "[system_console.limits.cost_budget]\nrestore_per_second = 0\n",
+            "system_console.limits.cost_budget.restore_per_second",
+        );
+        for endpoint in [
+            "https://collector:4318",
+            "collector:4318",
+            "http://",
+            "http://a:b@collector:4318",
+        ] {
+            let error = refused(
+                &format!("[system_console.tracing]\notlp_endpoint = \"{endpoint}\"\n"),
+                "system_console.tracing.otlp_endpoint",
+            );
+            assert!(
+                !error.contains(":b@"),
+                "the password is not repeated: {error}"
+            );
+        }
+        refused(
+            "[system_console.tracing]\nservice_name = \" \"\n",
+            "system_console.tracing.service_name",
+        );
+        let config = parse(
+            "[system_console.limits.cost_budget]\nmaximum = 60000\nrestore_per_second = 10\n[system_console.tracing]\notlp_endpoint = \"http://127.0.0.1:4318\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.system_console.limits.cost_budget.maximum, 60_000);
+        assert_eq!(
+            config.system_console.tracing.otlp_endpoint.as_deref(),
+            Some("http://127.0.0.1:4318")
+        );
+    }
+
+    #[test]
     fn the_statement_timeout_stays_below_the_request_timeout() {
         let error = parse(
             "database_statement_timeout_ms = 30000\n[system_console.limits]\nrequest_timeout_seconds = 30",
