@@ -55,10 +55,7 @@
 # Raw wrk outputs, both answers and the server logs stay in the directory printed first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# One operator sends every request of a round: its query cost budget (SPEC §9e) is set
-# beyond what any round spends, so that none is refused; its bookkeeping still runs.
-export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__MAXIMUM="${COST_BUDGET:-4000000000}"
-export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__RESTORE_PER_SECOND="${COST_BUDGET:-4000000000}"
+. bench/common.sh
 
 url="${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ct_bench}"
 duration="${DURATION:-15}"

@@ -22,10 +22,7 @@
 #   sqlite3 in the same run (bench/driver.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# One operator sends every request of a round: its query cost budget (SPEC §9e) is set
-# beyond what any round spends, so that none is refused; its bookkeeping still runs.
-export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__MAXIMUM="${COST_BUDGET:-4000000000}"
-export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__RESTORE_PER_SECOND="${COST_BUDGET:-4000000000}"
+. bench/common.sh
 
 backend="${BENCH_BACKEND:-postgres}"
 scale="${BENCH_SCALE:-1m}"

@@ -13,10 +13,7 @@
 # The client is tests/clients' pinned graphql-ws and ws (its package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# One operator sends every request of a round: its query cost budget (SPEC §9e) is set
-# beyond what any round spends, so that none is refused; its bookkeeping still runs.
-export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__MAXIMUM="${COST_BUDGET:-4000000000}"
-export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__RESTORE_PER_SECOND="${COST_BUDGET:-4000000000}"
+. bench/common.sh
 cargo build --profile dist --quiet --bin control-tower
 (cd tests/clients && { [[ -d node_modules ]] || npm ci --no-audit --no-fund; })
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"

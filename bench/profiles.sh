@@ -20,8 +20,7 @@
 #   error. Prints each round, then each profile's best round and dist / release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__MAXIMUM="${COST_BUDGET:-4000000000}"
-export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__RESTORE_PER_SECOND="${COST_BUDGET:-4000000000}"
+. bench/common.sh
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-3}"
 ROUNDS="${ROUNDS:-release dist release dist}"
@@ -31,8 +30,6 @@ for tool in wrk jq curl git; do
 done
 work="$(mktemp -d)"
 chown postgres:postgres "$work" 2>/dev/null || true
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

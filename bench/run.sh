@@ -10,10 +10,7 @@
 #   BENCH_DATABASE_URL=postgres://… bash bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# One operator sends every request of a round: its query cost budget (SPEC §9e) is set
-# beyond what any round spends, so that none is refused; its bookkeeping still runs.
-export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__MAXIMUM="${COST_BUDGET:-4000000000}"
-export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__RESTORE_PER_SECOND="${COST_BUDGET:-4000000000}"
+. bench/common.sh
 
 case "${BENCH_SCALE:-1m}" in
   1m) runs=1000000 default_url=postgres://postgres@127.0.0.1:5432/ct_bench ;;

@@ -18,10 +18,7 @@
 #   alone, and the pooler's extra p50 latency.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# One operator sends every request of a round: its query cost budget (SPEC §9e) is set
-# beyond what any round spends, so that none is refused; its bookkeeping still runs.
-export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__MAXIMUM="${COST_BUDGET:-4000000000}"
-export CONTROL_TOWER_SYSTEM_CONSOLE__LIMITS__COST_BUDGET__RESTORE_PER_SECOND="${COST_BUDGET:-4000000000}"
+. bench/common.sh
 BIN="${BIN:-target/debug/control-tower}"
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-3}"
@@ -33,8 +30,6 @@ done
 [ -x "$BIN" ] || { echo "bench/scale.sh: build $BIN first" >&2; exit 1; }
 work="$(mktemp -d)"
 chown postgres:postgres "$work" 2>/dev/null || true
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

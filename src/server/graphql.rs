@@ -474,12 +474,14 @@ pub(super) async fn run(
     deadline: Instant,
 ) -> Ran {
     let variables = request.variables.clone();
-    let costing = Costing::new(admitted, &variables, &state.types);
-    let requested = costing.requested();
+    // What it costs, when it draws on a budget (see [`Caller::budgeted`]).
+    let costing = caller
+        .budgeted
+        .then(|| Costing::new(admitted, &variables, &state.types));
     let address = caller.origin.ip.clone();
-    let token_hash = caller
-        .authorization
-        .as_deref()
+    let token_hash = costing
+        .as_ref()
+        .and(caller.authorization.as_deref())
         .and_then(auth::bearer_token)
         .map(token_hash);
     // A query only reads: it may read from a replica (SPEC §9d).
@@ -506,16 +508,22 @@ pub(super) async fn run(
     let answering = scope.clone();
     // Known callers pay before anything runs; a token seen for the first time pays once
     // answered, when its request has said who it is (see [`Bill`]).
-    let bill = match caller.budgeted {
-        true => Some(prepay(state, token_hash.as_deref(), address.as_deref(), requested).await),
-        false => None,
+    let bill = match &costing {
+        Some(costing) => {
+            let requested = costing.requested();
+            Some(prepay(state, token_hash.as_deref(), address.as_deref(), requested).await)
+        }
+        None => None,
     };
-    if let Some(Bill::Prepaid {
-        taken: Taken::Refused(throttle),
-        ..
-    }) = &bill
+    if let (
+        Some(costing),
+        Some(Bill::Prepaid {
+            taken: Taken::Refused(throttle),
+            ..
+        }),
+    ) = (&costing, &bill)
     {
-        return over_budget(state, db, &answering, requested, *throttle);
+        return over_budget(state, db, &answering, costing.requested(), *throttle);
     }
     let schema = match admitted.known_valid() {
         true => &state.validated_schema,
@@ -578,7 +586,8 @@ pub(super) async fn run(
     {
         state.metrics.refused("complexity");
     }
-    if let Some(bill) = bill {
+    if let (Some(bill), Some(costing)) = (bill, &costing) {
+        let requested = costing.requested();
         let actual = costing.actual(&response.data);
         let throttle = match bill {
             Bill::Prepaid {

@@ -27,7 +27,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Value, Variables};
 
-use super::types::named;
+use super::types::{inline_on, named};
 use super::{Admitted, TypeIndex};
 use crate::graphql::connection::page_cost;
 
@@ -54,6 +54,8 @@ pub(crate) struct Costing<'a> {
     root: &'a str,
     variables: &'a Variables,
     types: &'a TypeIndex,
+    /// The operation's cost as written, computed once.
+    requested: u64,
 }
 
 impl<'a> Costing<'a> {
@@ -62,24 +64,27 @@ impl<'a> Costing<'a> {
         variables: &'a Variables,
         types: &'a TypeIndex,
     ) -> Self {
-        Self {
+        let mut costing = Self {
             document: &admitted.document,
             selection: &admitted.selection,
             root: types.root(admitted.ty),
             variables,
             types,
-        }
+            requested: 0,
+        };
+        costing.requested = costing.set_cost(costing.root, costing.selection) as u64;
+        costing
     }
 
     /// The operation's cost as written.
     pub(crate) fn requested(&self) -> u64 {
-        self.set_cost(self.root, self.selection) as u64
+        self.requested
     }
 
     /// The cost of what `data`, the operation's answer, holds: never above
     /// [`Costing::requested`] (the clamp only guards the rule of this module's comment).
     pub(crate) fn actual(&self, data: &Value) -> u64 {
-        (self.answered(self.root, self.selection, data) as u64).min(self.requested())
+        (self.answered(self.root, self.selection, data) as u64).min(self.requested)
     }
 
     fn set_cost(&self, parent: &str, set: &SelectionSet) -> usize {
@@ -117,11 +122,7 @@ impl<'a> Costing<'a> {
             }
             Selection::InlineFragment(inline) => {
                 let inline = &inline.node;
-                let on = inline
-                    .type_condition
-                    .as_ref()
-                    .map_or(parent, |condition| condition.node.on.node.as_str());
-                Some((on, &inline.selection_set.node))
+                Some((inline_on(inline, parent), &inline.selection_set.node))
             }
         }
     }

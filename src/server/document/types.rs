@@ -13,8 +13,8 @@ use std::collections::{HashMap, HashSet};
 
 use async_graphql::Name;
 use async_graphql::parser::types::{
-    BaseType, ExecutableDocument, OperationType, Selection, SelectionSet, Type, TypeKind,
-    TypeSystemDefinition,
+    BaseType, ExecutableDocument, InlineFragment, OperationType, Selection, SelectionSet, Type,
+    TypeKind, TypeSystemDefinition,
 };
 use async_graphql_value::Value;
 
@@ -199,11 +199,7 @@ impl TypeIndex {
                 }
                 Selection::InlineFragment(inline) => {
                     let inline = &inline.node;
-                    let on = inline
-                        .type_condition
-                        .as_ref()
-                        .map_or(parent, |condition| condition.node.on.node.as_str());
-                    self.selection_set(&inline.selection_set.node, on)?;
+                    self.selection_set(&inline.selection_set.node, inline_on(inline, parent))?;
                 }
                 // The fragment is checked once, as a definition.
                 Selection::FragmentSpread(_) => {}
@@ -274,6 +270,15 @@ fn field_types(
             )
         })
         .collect()
+}
+
+/// The type an inline fragment's selection is on: its type condition's, else its
+/// parent's.
+pub(crate) fn inline_on<'a>(inline: &'a InlineFragment, parent: &'a str) -> &'a str {
+    inline
+        .type_condition
+        .as_ref()
+        .map_or(parent, |condition| condition.node.on.node.as_str())
 }
 
 /// The named type inside list and non-null wrappers.
